@@ -1,0 +1,62 @@
+//! The `factura` command.
+//!
+//! * `factura up` starts every service as its own OS process, in dependency order, waits for each
+//!   to report healthy, prints where everything listens, and stops them all on Ctrl-C/SIGTERM.
+//! * `factura run <service> [--key=value…]` runs one service in the foreground.
+
+mod services;
+mod supervisor;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "factura", version, about = "A microservice billing system")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the whole system and keep it running until Ctrl-C.
+    Up(supervisor::UpOptions),
+    /// Run one service in the foreground.
+    Run {
+        /// discovery-service, config-service, gateway-service, customer-service,
+        /// inventory-service or billing-service.
+        service: String,
+        /// `--config <file>` and Spring-style `--key=value` properties, e.g. `--server.port=9000`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("factura: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Up(options) => supervisor::up(options).await,
+            Command::Run { service, args } => {
+                let definition = services::find(&service)?;
+                platform::app::run_until_signal(definition, args).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("factura: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

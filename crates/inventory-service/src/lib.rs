@@ -1,0 +1,66 @@
+//! inventory-service: the product catalogue, `Product {id, name, price, quantity}`, served with
+//! the Spring Data REST contract at `/products` (port 8082).
+//!
+//! Prices are exact (cents in storage, Spring's `double` shape on the wire). Everything HTTP
+//! comes from [`platform::resource`]; this crate only declares the entity.
+
+use platform::{
+    Application, ServiceContext, ServiceDefinition,
+    app::BoxFuture,
+    db::{self, Migrations},
+    money::Money,
+    resource::{self, Field, Matching, ResourceSpec, Search},
+};
+
+/// `Product {id, name, price, quantity}`: name required, price and quantity non-negative.
+pub static PRODUCTS: ResourceSpec = ResourceSpec {
+    entity: "Product",
+    collection: "products",
+    item: "product",
+    table: "products",
+    fields: &[
+        Field::text("name", 255).required(),
+        Field::money("price", Money::from_cents(0)).required(),
+        Field::integer("quantity", 0, i32::MAX as i64).required(),
+    ],
+    searches: &[Search {
+        path: "byName",
+        param: "name",
+        field: "name",
+        matching: Matching::ContainsIgnoreCase,
+    }],
+    seed: &[
+        r#"{"name": "Computer Desk", "price": 890, "quantity": 12}"#,
+        r#"{"name": "Printer", "price": 420, "quantity": 8}"#,
+        r#"{"name": "Smartphone", "price": 240, "quantity": 20}"#,
+    ],
+};
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How `factura` runs this service.
+pub const SERVICE: ServiceDefinition = ServiceDefinition {
+    name: "inventory-service",
+    default_port: 8082,
+    defaults: &[],
+    build: build_boxed,
+};
+
+fn build_boxed(context: ServiceContext) -> BoxFuture<anyhow::Result<Application>> {
+    Box::pin(build(context))
+}
+
+/// Opens the database and mounts the product resource.
+pub async fn build(context: ServiceContext) -> anyhow::Result<Application> {
+    let db = db::open(
+        &context,
+        Migrations {
+            sqlite: &SQLITE,
+            postgres: &POSTGRES,
+        },
+    )
+    .await?;
+    let routes = resource::mount(&[&PRODUCTS], &db, "inventory-service").await?;
+    context.into_application(routes).await
+}

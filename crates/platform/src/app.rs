@@ -1,0 +1,299 @@
+//! The life of one service process: settings → context → bound application → run → stop.
+//!
+//! A service crate exports a [`ServiceDefinition`]: its name, default port, built-in defaults and
+//! a `build` function that turns a [`ServiceContext`] into an [`Application`] (its routes plus
+//! whatever it registered: health checks, background tasks). The same definition is what
+//! `factura run <service>` starts and what tests start on port 0.
+//!
+//! Stopping: cancelling the context's token (a signal, or a test) stops accepting connections,
+//! lets in-flight requests finish, and waits for background tasks (such as deregistering from
+//! discovery) to wind down, each within a grace period.
+
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use axum::Router;
+use tokio::{net::TcpListener, sync::watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    actuator::{Actuator, HealthRegistry},
+    metrics::Metrics,
+    server::{StackOptions, with_common_layers},
+    settings::{Bootstrap, Settings},
+};
+
+/// How long in-flight work may take after a stop signal.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// A boxed future, for the function pointers below.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What a service crate exports so it can be run, launched and tested.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceDefinition {
+    /// The service's name, also its `spring.application.name` (`customer-service`).
+    pub name: &'static str,
+    /// Its well-known port (`8081`).
+    pub default_port: u16,
+    /// Built-in defaults beyond name and port.
+    pub defaults: &'static [(&'static str, &'static str)],
+    /// Builds the application from a context whose settings are loaded.
+    pub build: fn(ServiceContext) -> BoxFuture<anyhow::Result<Application>>,
+}
+
+impl ServiceDefinition {
+    /// The bootstrap layers for this service from its command-line arguments:
+    /// `--config <file>` (or `--config=<file>`) names the local file, every other argument is a
+    /// `--key=value` property.
+    pub fn bootstrap(&self, args: Vec<String>) -> Bootstrap {
+        let mut bootstrap = Bootstrap::new(self.name, self.default_port);
+        for (key, value) in self.defaults {
+            bootstrap = bootstrap.default(key, *value);
+        }
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            if arg == "--config" {
+                bootstrap.config_file = args.next().map(Into::into);
+            } else if let Some(path) = arg.strip_prefix("--config=") {
+                bootstrap.config_file = Some(path.into());
+            } else {
+                bootstrap.args.push(arg);
+            }
+        }
+        bootstrap
+    }
+
+    /// Loads settings, builds the application and binds its port.
+    pub async fn start(&self, bootstrap: &Bootstrap) -> anyhow::Result<Application> {
+        let settings = load_settings(bootstrap).await?;
+        (self.build)(ServiceContext::new(settings)).await
+    }
+}
+
+/// Loads a service's settings: the local layers, then the remote ones `spring.config.import` names.
+pub async fn load_settings(bootstrap: &Bootstrap) -> anyhow::Result<Settings> {
+    let settings = Settings::load(bootstrap)?;
+    settings
+        .config_import()
+        .context("reading spring.config.import")?;
+    Ok(settings)
+}
+
+/// The live settings of a running service; a refresh replaces them and notifies subscribers.
+#[derive(Debug, Clone)]
+pub struct SharedSettings(Arc<watch::Sender<Settings>>);
+
+impl SharedSettings {
+    /// Shares `settings`.
+    pub fn new(settings: Settings) -> Self {
+        Self(Arc::new(watch::Sender::new(settings)))
+    }
+
+    /// The settings now in force.
+    pub fn current(&self) -> Settings {
+        self.0.borrow().clone()
+    }
+
+    /// Puts new settings in force.
+    pub fn replace(&self, settings: Settings) {
+        self.0.send_replace(settings);
+    }
+
+    /// A receiver that sees every replacement.
+    pub fn subscribe(&self) -> watch::Receiver<Settings> {
+        self.0.subscribe()
+    }
+}
+
+/// What is handed to a background task when the service has bound its port.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The address the service listens on (the real port when 0 was asked for).
+    pub local_addr: SocketAddr,
+    /// Cancelled when the service stops; tasks must return soon after.
+    pub shutdown: CancellationToken,
+    /// The service's live settings.
+    pub settings: SharedSettings,
+    /// The service's health components.
+    pub health: HealthRegistry,
+}
+
+type BackgroundTask = Box<dyn FnOnce(Started) -> BoxFuture<()> + Send + Sync>;
+
+/// Everything a service's `build` function works with.
+pub struct ServiceContext {
+    /// The live settings.
+    pub settings: SharedSettings,
+    /// Health components; register checks here.
+    pub health: HealthRegistry,
+    /// Request metrics and extra gauges.
+    pub metrics: Metrics,
+    /// Cancelled when the service must stop.
+    pub shutdown: CancellationToken,
+    tasks: Vec<BackgroundTask>,
+}
+
+impl std::fmt::Debug for ServiceContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceContext")
+            .field("settings", &self.settings)
+            .field("tasks", &self.tasks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceContext {
+    /// A context for a service with these settings.
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings: SharedSettings::new(settings),
+            health: HealthRegistry::default(),
+            metrics: Metrics::default(),
+            shutdown: CancellationToken::new(),
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Runs `task` once the port is bound; it must return after `Started::shutdown` is cancelled.
+    pub fn on_start<F, Fut>(&mut self, task: F)
+    where
+        F: FnOnce(Started) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks
+            .push(Box::new(move |started| Box::pin(task(started))));
+    }
+
+    /// Binds `server.address:server.port` and assembles the full router around `routes`.
+    pub async fn into_application(self, routes: Router) -> anyhow::Result<Application> {
+        let settings = self.settings.current();
+        let name = settings.application_name();
+        let options = StackOptions {
+            max_body_bytes: settings.parse_or("factura.max-body-bytes", 1024 * 1024)?,
+            request_timeout: Duration::from_millis(
+                settings.parse_or("server.request-timeout-ms", 30_000)?,
+            ),
+            forwarded_headers: settings.get_or("server.forward-headers-strategy", "framework")
+                != "none",
+        };
+        let actuator = Actuator {
+            name: name.clone(),
+            health: self.health.clone(),
+            metrics: self.metrics.clone(),
+        };
+        let router = with_common_layers(
+            routes.merge(actuator.routes()),
+            self.metrics.clone(),
+            &options,
+        );
+        let address = format!("{}:{}", settings.server_address(), settings.server_port()?);
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("{name} cannot listen on {address}"))?;
+        Ok(Application {
+            name,
+            listener,
+            router,
+            context: self,
+        })
+    }
+}
+
+/// A service with its port bound, ready to serve.
+#[derive(Debug)]
+pub struct Application {
+    name: String,
+    listener: TcpListener,
+    router: Router,
+    context: ServiceContext,
+}
+
+impl Application {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The token that stops the service when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.context.shutdown.clone()
+    }
+
+    /// The live settings.
+    pub fn settings(&self) -> SharedSettings {
+        self.context.settings.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then drains.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let local_addr = self.local_addr();
+        let Application {
+            name,
+            listener,
+            router,
+            context,
+        } = self;
+        let shutdown = context.shutdown.clone();
+        let started = Started {
+            local_addr,
+            shutdown: shutdown.clone(),
+            settings: context.settings.clone(),
+            health: context.health.clone(),
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in context.tasks {
+            tasks.spawn(task(started.clone()));
+        }
+        tracing::info!(service = %name, %local_addr, "started");
+
+        let stop = shutdown.clone();
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stop.cancelled().await });
+        let server = tokio::spawn(async move { server.await });
+
+        shutdown.cancelled().await;
+        match tokio::time::timeout(GRACE, server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server error while stopping"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
+            Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
+        }
+        if tokio::time::timeout(GRACE, async { while tasks.join_next().await.is_some() {} })
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop within the grace period");
+        }
+        tracing::info!(service = %name, "stopped");
+        Ok(())
+    }
+}
+
+/// The body of a service's `main`: telemetry, settings from the command line, run until a
+/// stop signal.
+pub async fn run_until_signal(
+    definition: &ServiceDefinition,
+    args: Vec<String>,
+) -> anyhow::Result<()> {
+    crate::telemetry::init();
+    let bootstrap = definition.bootstrap(args);
+    let app = definition.start(&bootstrap).await?;
+    let token = app.shutdown_token();
+    tokio::spawn(async move {
+        crate::server::shutdown_signal().await;
+        tracing::info!("stop signal received, shutting down");
+        token.cancel();
+    });
+    app.run().await
+}

@@ -1,0 +1,30 @@
+//! The shared runtime of every factura service: the role Spring Boot and Spring Cloud's client
+//! libraries play in the original system.
+//!
+//! * [`settings`]: Spring-style layered properties (defaults, `application.yml`, environment,
+//!   flags) with relaxed binding.
+//! * [`app`]: a service's lifecycle: context, bound application, graceful stop.
+//! * [`server`]: the common HTTP middleware stack and stop signals.
+//! * [`actuator`]: `/actuator/health`, `/info`, `/prometheus`.
+//! * [`error`]: the one error type and the one place error bodies are written.
+//! * [`db`]: SQLite or PostgreSQL through one pool type, migrations.
+//! * [`hal`] and [`resource`]: HAL links and the generic Spring Data REST resource that
+//!   customer and inventory services (and billing) declare their entities with.
+//! * [`money`], [`time`]: exact amounts and Spring's timestamp format.
+
+pub mod actuator;
+pub mod app;
+pub mod db;
+pub mod error;
+pub mod hal;
+pub mod metrics;
+pub mod money;
+pub mod resource;
+pub mod server;
+pub mod settings;
+pub mod telemetry;
+pub mod time;
+
+pub use app::{Application, ServiceContext, ServiceDefinition};
+pub use error::ApiError;
+pub use settings::Settings;

@@ -1,0 +1,196 @@
+//! Request metrics in Spring Boot's Prometheus vocabulary.
+//!
+//! Every request is counted into `http_server_requests_seconds{method,uri,status}`, a histogram
+//! whose `uri` label is the route template (`/customers/{id}`), never the raw path, so that label
+//! values stay bounded whatever clients send. Each service owns its registry (no global
+//! recorder), which lets several services share one test process.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    middleware::Next,
+    response::Response,
+};
+
+/// Upper bounds, in seconds, of the latency buckets.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Labels {
+    method: String,
+    uri: String,
+    status: u16,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (bound, bucket) in BUCKETS.iter().zip(self.buckets.iter_mut()) {
+            if seconds <= *bound {
+                *bucket += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+}
+
+/// Extra gauges a service publishes next to the request histogram (name → value).
+pub type GaugeSource = Arc<dyn Fn() -> Vec<(String, f64)> + Send + Sync>;
+
+/// One service's metrics registry.
+#[derive(Clone, Default)]
+pub struct Metrics {
+    requests: Arc<Mutex<BTreeMap<Labels, Histogram>>>,
+    gauges: Arc<Mutex<Vec<GaugeSource>>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Records one finished request.
+    pub fn record(&self, method: &str, uri: &str, status: u16, seconds: f64) {
+        let labels = Labels {
+            method: method.to_owned(),
+            uri: uri.to_owned(),
+            status,
+        };
+        let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        requests.entry(labels).or_default().observe(seconds);
+    }
+
+    /// Adds a source of gauges rendered on every scrape.
+    pub fn add_gauges(&self, source: GaugeSource) {
+        self.gauges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(source);
+    }
+
+    /// The Prometheus text exposition of everything recorded so far.
+    pub fn render(&self) -> String {
+        let snapshot = self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut out = String::new();
+        out.push_str("# HELP http_server_requests_seconds Duration of HTTP server requests\n");
+        out.push_str("# TYPE http_server_requests_seconds histogram\n");
+        for (labels, histogram) in &snapshot {
+            let base = format!(
+                "method=\"{}\",uri=\"{}\",status=\"{}\"",
+                escape(&labels.method),
+                escape(&labels.uri),
+                labels.status
+            );
+            for (bound, count) in BUCKETS.iter().zip(histogram.buckets) {
+                let _ = writeln!(
+                    out,
+                    "http_server_requests_seconds_bucket{{{base},le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "http_server_requests_seconds_bucket{{{base},le=\"+Inf\"}} {}",
+                histogram.count
+            );
+            let _ = writeln!(
+                out,
+                "http_server_requests_seconds_count{{{base}}} {}",
+                histogram.count
+            );
+            let _ = writeln!(
+                out,
+                "http_server_requests_seconds_sum{{{base}}} {}",
+                histogram.sum
+            );
+        }
+        let sources = self
+            .gauges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for source in sources {
+            for (name, value) in source() {
+                let _ = writeln!(out, "# TYPE {name} gauge\n{name} {value}");
+            }
+        }
+        out
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Middleware: times the request and records it under its route template.
+pub async fn track_requests(
+    State(metrics): State<Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let uri = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let uri = uri.unwrap_or_else(|| {
+        if response.status() == axum::http::StatusCode::NOT_FOUND {
+            "NOT_FOUND".to_owned()
+        } else {
+            "UNKNOWN".to_owned()
+        }
+    });
+    metrics.record(
+        &method,
+        &uri,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_cumulative_buckets_count_and_sum() {
+        let metrics = Metrics::default();
+        metrics.record("GET", "/customers/{id}", 200, 0.003);
+        metrics.record("GET", "/customers/{id}", 200, 0.2);
+        let text = metrics.render();
+        let base = "method=\"GET\",uri=\"/customers/{id}\",status=\"200\"";
+        assert!(text.contains(&format!(
+            "http_server_requests_seconds_bucket{{{base},le=\"0.005\"}} 1"
+        )));
+        assert!(text.contains(&format!(
+            "http_server_requests_seconds_bucket{{{base},le=\"0.25\"}} 2"
+        )));
+        assert!(text.contains(&format!("http_server_requests_seconds_count{{{base}}} 2")));
+    }
+}

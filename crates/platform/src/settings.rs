@@ -1,0 +1,689 @@
+//! Settings in Spring Boot's vocabulary and precedence.
+//!
+//! A service's configuration is an ordered stack of flat property sources (`server.port`,
+//! `eureka.client.service-url.defaultZone`, `app.list[0]`), the same model Spring's
+//! `Environment` has and the config-service serves. Lookups walk the stack from the highest
+//! precedence down and compare keys in Spring's *relaxed* canonical form, so that
+//! `SERVER_PORT`, `server.port` and `server-port`-style spellings meet.
+//!
+//! Precedence, lowest first (see [`Settings::load`]):
+//! built-in defaults < local `application.yml` (+ `application-{profile}.yml`) <
+//! config-service (when a client fills that layer in) < environment variables < command-line flags.
+
+mod yaml;
+
+use std::{fmt, path::Path, str::FromStr, sync::Arc};
+
+use anyhow::Context as _;
+use indexmap::IndexMap;
+
+pub use yaml::{YamlDocument, parse_yaml_documents};
+
+/// One named layer of flat properties, e.g. `applicationConfig: [file:./application.yml]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PropertySource {
+    /// Where the properties came from, as Spring names its sources.
+    pub name: String,
+    /// Properties in file order, keyed as written (`eureka.client.service-url.defaultZone`).
+    pub properties: IndexMap<String, String>,
+    /// The same properties keyed by [`canonical_key`], for relaxed lookup.
+    canonical: IndexMap<String, String>,
+}
+
+impl PropertySource {
+    /// Builds a source from `(key, value)` pairs, keeping their order.
+    pub fn new(
+        name: impl Into<String>,
+        properties: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        let properties: IndexMap<String, String> = properties.into_iter().collect();
+        let canonical = properties
+            .iter()
+            .map(|(k, v)| (canonical_key(k), v.clone()))
+            .collect();
+        Self {
+            name: name.into(),
+            properties,
+            canonical,
+        }
+    }
+
+    /// The value for `key` compared in relaxed form, if this source has it.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.canonical.get(&canonical_key(key)).map(String::as_str)
+    }
+
+    /// Every environment variable, named the way Spring names that source.
+    pub fn from_environment_variables() -> Self {
+        Self::new(
+            "systemEnvironment",
+            std::env::vars().map(|(k, v)| (environment_key(&k), v)),
+        )
+    }
+
+    /// `--key=value` command-line arguments (Spring's `commandLineArgs` source).
+    pub fn from_command_line(args: &[String]) -> Result<Self, SettingsError> {
+        let mut properties = Vec::new();
+        for arg in args {
+            let Some(flag) = arg.strip_prefix("--") else {
+                return Err(SettingsError::Argument(arg.clone()));
+            };
+            let Some((key, value)) = flag.split_once('=') else {
+                return Err(SettingsError::Argument(arg.clone()));
+            };
+            if key.is_empty() {
+                return Err(SettingsError::Argument(arg.clone()));
+            }
+            properties.push((key.to_owned(), value.to_owned()));
+        }
+        Ok(Self::new("commandLineArgs", properties))
+    }
+}
+
+/// Spring's relaxed canonical form of a property name: lower case, dashes dropped,
+/// indexes written as `.0`. `eureka.client.service-url.defaultZone` and
+/// `eureka.client.serviceUrl.defaultzone` both become `eureka.client.serviceurl.defaultzone`.
+pub fn canonical_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for c in key.chars() {
+        match c {
+            '-' | ']' => {}
+            '[' => out.push('.'),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+/// An environment variable name turned into a property name the way Spring binds
+/// them: `EUREKA_CLIENT_SERVICEURL_DEFAULTZONE` → `eureka.client.serviceurl.defaultzone`.
+pub fn environment_key(name: &str) -> String {
+    name.to_lowercase().replace('_', ".")
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A command-line argument was not of the `--key=value` form.
+    #[error("command-line argument `{0}` is not of the form --key=value")]
+    Argument(String),
+    /// A configuration file could not be read or parsed.
+    #[error("configuration file {path}: {reason}")]
+    File {
+        /// The file's path.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A property exists but its value has the wrong shape.
+    #[error("property `{key}` = `{value}`: {reason}")]
+    Invalid {
+        /// The property.
+        key: String,
+        /// Its raw value.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+}
+
+/// The layered configuration of one running service, highest precedence first.
+///
+/// Cheap to clone; a refresh builds a new `Settings` and swaps it in.
+#[derive(Clone, Default)]
+pub struct Settings {
+    sources: Arc<Vec<PropertySource>>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.sources.iter().map(|s| &s.name))
+            .finish()
+    }
+}
+
+/// The layers a service starts from, before any remote source is added.
+#[derive(Debug, Clone, Default)]
+pub struct Bootstrap {
+    /// Built-in defaults of the service (lowest precedence).
+    pub defaults: Vec<(String, String)>,
+    /// `--config <file>`: the local file to read instead of `./application.yml`.
+    pub config_file: Option<std::path::PathBuf>,
+    /// `--key=value` flags (highest precedence).
+    pub args: Vec<String>,
+    /// Whether to read the process environment (tests turn this off).
+    pub use_environment: bool,
+}
+
+impl Bootstrap {
+    /// Defaults for a service named `name` listening on `port`, reading the environment.
+    pub fn new(name: &str, port: u16) -> Self {
+        Self {
+            defaults: vec![
+                ("spring.application.name".into(), name.into()),
+                ("server.port".into(), port.to_string()),
+            ],
+            config_file: None,
+            args: Vec::new(),
+            use_environment: true,
+        }
+    }
+
+    /// Adds a built-in default.
+    pub fn default(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.defaults.push((key.into(), value.into()));
+        self
+    }
+}
+
+impl Settings {
+    /// Loads the local layers: defaults, the local file(s), environment, command line.
+    ///
+    /// The config-service layer is inserted later by [`Settings::with_remote`].
+    pub fn load(bootstrap: &Bootstrap) -> Result<Self, SettingsError> {
+        let defaults = PropertySource::new("defaultProperties", bootstrap.defaults.clone());
+        let environment = if bootstrap.use_environment {
+            PropertySource::from_environment_variables()
+        } else {
+            PropertySource::default()
+        };
+        let command_line = PropertySource::from_command_line(&bootstrap.args)?;
+
+        // Profiles are needed to choose the profile-specific documents, and may be set in any
+        // layer except the file itself being read; Spring resolves them the same way.
+        let pre_file = Settings::from_sources(vec![
+            command_line.clone(),
+            environment.clone(),
+            defaults.clone(),
+        ]);
+        let mut profiles = pre_file.active_profiles();
+
+        let (path, explicit) = match &bootstrap.config_file {
+            Some(path) => (path.clone(), true),
+            None => (std::path::PathBuf::from("application.yml"), false),
+        };
+        let mut file_sources = Vec::new();
+        if path.exists() || explicit {
+            let text = std::fs::read_to_string(&path).map_err(|e| SettingsError::File {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            let documents = parse_yaml_documents(&text).map_err(|reason| SettingsError::File {
+                path: path.display().to_string(),
+                reason,
+            })?;
+            if profiles.is_empty() {
+                // The file itself may activate profiles.
+                let base = documents.iter().find(|d| d.on_profile.is_none());
+                if let Some(active) = base.and_then(|d| d.properties.get("spring.profiles.active"))
+                {
+                    profiles = split_list(active);
+                }
+            }
+            file_sources = local_file_sources(&path, &documents, &profiles)?;
+        }
+
+        let mut sources = vec![command_line, environment];
+        sources.extend(file_sources);
+        sources.push(defaults);
+        Ok(Settings::from_sources(sources))
+    }
+
+    /// Settings made of exactly these sources, highest precedence first.
+    pub fn from_sources(sources: Vec<PropertySource>) -> Self {
+        Self {
+            sources: Arc::new(sources),
+        }
+    }
+
+    /// The property sources, highest precedence first.
+    pub fn sources(&self) -> &[PropertySource] {
+        &self.sources
+    }
+
+    /// A copy with `remote` sources placed just below the environment variables, where Spring
+    /// puts config-server sources. `remote` is highest precedence first.
+    pub fn with_remote(&self, remote: Vec<PropertySource>) -> Self {
+        let mut sources: Vec<PropertySource> =
+            Vec::with_capacity(self.sources.len() + remote.len());
+        let mut inserted = false;
+        for source in self.sources.iter() {
+            let is_local = !matches!(
+                source.name.as_str(),
+                "commandLineArgs" | "systemEnvironment"
+            );
+            if is_local && !inserted {
+                sources.extend(remote.iter().cloned());
+                inserted = true;
+            }
+            sources.push(source.clone());
+        }
+        if !inserted {
+            sources.extend(remote);
+        }
+        Self::from_sources(sources)
+    }
+
+    /// A copy with one more property at the highest precedence (tests and launchers use this).
+    pub fn with_override(&self, key: &str, value: impl Into<String>) -> Self {
+        let mut sources = (*self.sources).clone();
+        match sources.first_mut() {
+            Some(first) if first.name == "overrides" => {
+                let mut props = first.properties.clone();
+                props.insert(key.to_owned(), value.into());
+                *first = PropertySource::new("overrides", props);
+            }
+            _ => sources.insert(
+                0,
+                PropertySource::new("overrides", [(key.to_owned(), value.into())]),
+            ),
+        }
+        Self::from_sources(sources)
+    }
+
+    /// The raw value of `key` with `${…}` placeholders resolved, if any layer sets it.
+    pub fn get(&self, key: &str) -> Option<String> {
+        let raw = self.sources.iter().find_map(|s| s.get(key))?;
+        Some(self.resolve_placeholders(raw, 0))
+    }
+
+    /// The value of `key`, or `default` when no layer sets it.
+    pub fn get_or(&self, key: &str, default: &str) -> String {
+        self.get(key).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// The value of `key` parsed as `T`; `Ok(None)` when unset.
+    pub fn parse<T>(&self, key: &str) -> Result<Option<T>, SettingsError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.get(key) {
+            None => Ok(None),
+            Some(value) => {
+                value
+                    .trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|e: T::Err| SettingsError::Invalid {
+                        key: key.into(),
+                        value,
+                        reason: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    /// The value of `key` parsed as `T`, or `default` when unset.
+    pub fn parse_or<T>(&self, key: &str, default: T) -> Result<T, SettingsError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        Ok(self.parse(key)?.unwrap_or(default))
+    }
+
+    /// A boolean property in Spring's spelling (`true`/`false`, any case).
+    pub fn flag(&self, key: &str, default: bool) -> Result<bool, SettingsError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" => Ok(true),
+                "false" | "no" | "off" => Ok(false),
+                _ => Err(SettingsError::Invalid {
+                    key: key.into(),
+                    value: v,
+                    reason: "expected true or false".into(),
+                }),
+            },
+        }
+    }
+
+    /// Every property whose key starts with `prefix.` (relaxed), highest precedence winning,
+    /// keyed by the part after the prefix in canonical form.
+    pub fn with_prefix(&self, prefix: &str) -> IndexMap<String, String> {
+        let prefix = format!("{}.", canonical_key(prefix));
+        let mut out = IndexMap::new();
+        for source in self.sources.iter().rev() {
+            for (key, value) in &source.canonical {
+                if let Some(rest) = key.strip_prefix(&prefix) {
+                    out.insert(rest.to_owned(), self.resolve_placeholders(value, 0));
+                }
+            }
+        }
+        out
+    }
+
+    /// All effective properties, keyed canonically; used to diff settings on refresh.
+    pub fn effective(&self) -> IndexMap<String, String> {
+        let mut out = IndexMap::new();
+        for source in self.sources.iter().rev() {
+            if source.name == "systemEnvironment" {
+                continue;
+            }
+            for (key, value) in &source.properties {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+        out
+    }
+
+    fn resolve_placeholders(&self, value: &str, depth: usize) -> String {
+        if depth > 8 || !value.contains("${") {
+            return value.to_owned();
+        }
+        let mut out = String::with_capacity(value.len());
+        let mut rest = value;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                out.push_str(&rest[start..]);
+                return out;
+            };
+            let expr = &after[..end];
+            let (key, default) = match expr.split_once(':') {
+                Some((k, d)) => (k, Some(d)),
+                None => (expr, None),
+            };
+            let resolved = self
+                .sources
+                .iter()
+                .find_map(|s| s.get(key))
+                .map(|v| self.resolve_placeholders(v, depth + 1))
+                .or_else(|| default.map(str::to_owned));
+            match resolved {
+                Some(v) => out.push_str(&v),
+                // Spring leaves an unresolvable placeholder as written.
+                None => out.push_str(&rest[start..start + 2 + end + 1]),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    // === the keys every service reads ===
+
+    /// `spring.application.name`.
+    pub fn application_name(&self) -> String {
+        self.get_or("spring.application.name", "application")
+    }
+
+    /// `server.port` (0 asks the OS for a free port).
+    pub fn server_port(&self) -> Result<u16, SettingsError> {
+        self.parse_or("server.port", 8080)
+    }
+
+    /// `server.address`: the interface to bind (default all IPv4 interfaces, as Spring).
+    pub fn server_address(&self) -> String {
+        self.get_or("server.address", "0.0.0.0")
+    }
+
+    /// `spring.profiles.active` as a list.
+    pub fn active_profiles(&self) -> Vec<String> {
+        self.get("spring.profiles.active")
+            .map(|v| split_list(&v))
+            .unwrap_or_default()
+    }
+
+    /// `spring.datasource.url`, defaulting to a SQLite file named after the service under
+    /// `factura.data-dir` (default `./data`).
+    pub fn datasource_url(&self) -> String {
+        self.get("spring.datasource.url").unwrap_or_else(|| {
+            let dir = self.get_or("factura.data-dir", "data");
+            format!("sqlite:{dir}/{}.db", self.application_name())
+        })
+    }
+
+    /// `eureka.client.service-url.defaultZone` as a list of discovery URLs.
+    pub fn eureka_default_zone(&self) -> Vec<String> {
+        split_list(&self.get_or(
+            "eureka.client.service-url.defaultZone",
+            "http://localhost:8761/eureka/",
+        ))
+    }
+
+    /// `spring.config.import`, parsed.
+    pub fn config_import(&self) -> Result<Vec<ConfigImport>, SettingsError> {
+        let raw = self.get_or(
+            "spring.config.import",
+            "optional:configserver:http://localhost:8888",
+        );
+        split_list(&raw)
+            .iter()
+            .map(|item| ConfigImport::parse(item))
+            .collect()
+    }
+}
+
+/// One entry of `spring.config.import`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigImport {
+    /// `optional:` prefix: a missing source is tolerated.
+    pub optional: bool,
+    /// What to import.
+    pub location: ImportLocation,
+}
+
+/// Where an import points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportLocation {
+    /// `configserver:[url]`; `None` means `spring.cloud.config.uri` or its default.
+    ConfigServer(Option<String>),
+    /// Any other location (`file:…`, `classpath:…`), kept as written.
+    Other(String),
+}
+
+impl ConfigImport {
+    /// Parses `optional:configserver:http://host:8888`.
+    pub fn parse(raw: &str) -> Result<Self, SettingsError> {
+        let raw = raw.trim();
+        let (optional, rest) = match raw.strip_prefix("optional:") {
+            Some(rest) => (true, rest),
+            None => (false, raw),
+        };
+        let location = match rest.strip_prefix("configserver:") {
+            Some("") => ImportLocation::ConfigServer(None),
+            Some(url) => {
+                url::Url::parse(url).map_err(|e| SettingsError::Invalid {
+                    key: "spring.config.import".into(),
+                    value: raw.into(),
+                    reason: format!("bad config server URL: {e}"),
+                })?;
+                ImportLocation::ConfigServer(Some(url.to_owned()))
+            }
+            None if rest.is_empty() => {
+                return Err(SettingsError::Invalid {
+                    key: "spring.config.import".into(),
+                    value: raw.into(),
+                    reason: "empty location".into(),
+                });
+            }
+            None => ImportLocation::Other(rest.to_owned()),
+        };
+        Ok(Self { optional, location })
+    }
+}
+
+/// Splits a comma-separated property value, trimming and dropping empty items.
+pub fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The property sources of a local file and its profile variants, highest precedence first:
+/// `application-{profile}.yml` files (last profile wins), then profile-activated documents of
+/// the main file, then its unconditional documents.
+fn local_file_sources(
+    path: &Path,
+    documents: &[YamlDocument],
+    profiles: &[String],
+) -> Result<Vec<PropertySource>, SettingsError> {
+    let mut sources = Vec::new();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("application");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for profile in profiles.iter().rev() {
+        let variant = dir.join(format!("{stem}-{profile}.yml"));
+        if variant.exists() {
+            let text = std::fs::read_to_string(&variant)
+                .with_context(|| variant.display().to_string())
+                .map_err(|e| SettingsError::File {
+                    path: variant.display().to_string(),
+                    reason: format!("{e:#}"),
+                })?;
+            let docs = parse_yaml_documents(&text).map_err(|reason| SettingsError::File {
+                path: variant.display().to_string(),
+                reason,
+            })?;
+            for doc in docs.into_iter().rev().filter(|d| d.applies_to(profiles)) {
+                sources.push(PropertySource::new(
+                    format!("Config resource 'file [{}]'", variant.display()),
+                    doc.properties,
+                ));
+            }
+        }
+    }
+    let name = format!("Config resource 'file [{}]'", path.display());
+    for doc in documents
+        .iter()
+        .rev()
+        .filter(|d| d.on_profile.is_some() && d.applies_to(profiles))
+    {
+        sources.push(PropertySource::new(name.clone(), doc.properties.clone()));
+    }
+    for doc in documents.iter().rev().filter(|d| d.on_profile.is_none()) {
+        sources.push(PropertySource::new(name.clone(), doc.properties.clone()));
+    }
+    Ok(sources)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(layers: &[(&str, &[(&str, &str)])]) -> Settings {
+        Settings::from_sources(
+            layers
+                .iter()
+                .map(|(name, props)| {
+                    PropertySource::new(
+                        *name,
+                        props
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn relaxed_keys_meet_in_canonical_form() {
+        assert_eq!(
+            canonical_key("eureka.client.service-url.defaultZone"),
+            environment_key("EUREKA_CLIENT_SERVICEURL_DEFAULTZONE")
+        );
+        assert_eq!(canonical_key("a.list[2].name"), "a.list.2.name");
+    }
+
+    #[test]
+    fn higher_layers_win() {
+        let s = settings(&[
+            ("systemEnvironment", &[("server.port", "9000")]),
+            (
+                "defaultProperties",
+                &[("server.port", "8081"), ("spring.application.name", "x")],
+            ),
+        ]);
+        assert_eq!(s.server_port().unwrap(), 9000);
+        assert_eq!(s.application_name(), "x");
+    }
+
+    #[test]
+    fn placeholders_resolve_with_defaults_and_stay_when_unresolvable() {
+        let s = settings(&[(
+            "a",
+            &[
+                ("greeting", "hello ${name:world}"),
+                ("who", "${missing}"),
+                ("name2", "${greeting}!"),
+            ],
+        )]);
+        assert_eq!(s.get("greeting").unwrap(), "hello world");
+        assert_eq!(s.get("who").unwrap(), "${missing}");
+        assert_eq!(s.get("name2").unwrap(), "hello world!");
+    }
+
+    #[test]
+    fn command_line_flags_must_be_key_value() {
+        assert!(PropertySource::from_command_line(&["--server.port=1".into()]).is_ok());
+        assert!(matches!(
+            PropertySource::from_command_line(&["server.port".into()]),
+            Err(SettingsError::Argument(_))
+        ));
+    }
+
+    #[test]
+    fn config_import_parses_optional_config_server() {
+        let import = ConfigImport::parse("optional:configserver:http://localhost:8888").unwrap();
+        assert!(import.optional);
+        assert_eq!(
+            import.location,
+            ImportLocation::ConfigServer(Some("http://localhost:8888".into()))
+        );
+        assert!(ConfigImport::parse("configserver:not a url").is_err());
+    }
+
+    #[test]
+    fn remote_sources_sit_below_environment_and_above_files() {
+        let s = settings(&[
+            ("commandLineArgs", &[]),
+            ("systemEnvironment", &[("b", "env")]),
+            ("file", &[("a", "file"), ("b", "file"), ("c", "file")]),
+        ]);
+        let s = s.with_remote(vec![PropertySource::new(
+            "configserver:app",
+            [
+                ("a".to_owned(), "remote".to_owned()),
+                ("b".to_owned(), "remote".to_owned()),
+            ],
+        )]);
+        assert_eq!(s.get("a").unwrap(), "remote");
+        assert_eq!(s.get("b").unwrap(), "env");
+        assert_eq!(s.get("c").unwrap(), "file");
+    }
+
+    #[test]
+    fn local_file_and_profile_variant_layer_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("application.yml");
+        std::fs::write(
+            &main,
+            "server:\n  port: 1000\nlevel: base\n---\nspring:\n  config:\n    activate:\n      on-profile: dev\nlevel: dev-doc\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("application-dev.yml"),
+            "server.port: 2000\n",
+        )
+        .unwrap();
+        let bootstrap = Bootstrap {
+            defaults: vec![("spring.profiles.active".into(), "dev".into())],
+            config_file: Some(main),
+            args: vec![],
+            use_environment: false,
+        };
+        let s = Settings::load(&bootstrap).unwrap();
+        assert_eq!(s.server_port().unwrap(), 2000);
+        assert_eq!(s.get("level").unwrap(), "dev-doc");
+    }
+}

@@ -1,0 +1,194 @@
+//! Test helpers shared by every crate's integration tests (a dev-dependency only).
+//!
+//! [`TestService::start`] runs a real service library in-process on `127.0.0.1:0` with its own
+//! database: a fresh SQLite file, or — when `TEST_DATABASE_URL` names a PostgreSQL server — a
+//! fresh database on that server, dropped when the service is stopped. Discovery registration
+//! and the config-server import are off unless a test turns them on, so a test talks only to
+//! what it started.
+
+use std::{net::SocketAddr, time::Duration};
+
+use platform::{
+    ServiceContext, ServiceDefinition,
+    settings::{Bootstrap, Settings},
+};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The environment variable naming a PostgreSQL server for the PostgreSQL leg of the tests.
+pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
+
+/// A database created for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// The URL the service connects to.
+    pub url: String,
+    postgres_admin: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    /// A fresh SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set.
+    pub fn new() -> Self {
+        match std::env::var(TEST_DATABASE_URL)
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(server) => Self::postgres(&server),
+            None => Self::sqlite(),
+        }
+    }
+
+    /// A fresh SQLite file in a temporary directory.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite:{}", dir.path().join("test.db").display());
+        Self {
+            url,
+            postgres_admin: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A uniquely named database on the PostgreSQL server at `server` (created by the service).
+    pub fn postgres(server: &str) -> Self {
+        let mut url = url::Url::parse(server).expect("TEST_DATABASE_URL is a URL");
+        let name = format!("factura_test_{}_{}", std::process::id(), unique());
+        url.set_path(&format!("/{name}"));
+        Self {
+            url: url.to_string(),
+            postgres_admin: Some((server.to_owned(), name)),
+            _dir: None,
+        }
+    }
+
+    /// Whether this is the PostgreSQL leg.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres_admin.is_some()
+    }
+
+    /// Drops the PostgreSQL database (SQLite files go with the temporary directory).
+    pub async fn drop_database(&self) {
+        let Some((server, name)) = &self.postgres_admin else {
+            return;
+        };
+        sqlx::any::install_default_drivers();
+        if let Ok(pool) = sqlx::AnyPool::connect(server).await {
+            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+            pool.close().await;
+        }
+    }
+}
+
+impl Default for TestDatabase {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (u64::from(nanos) << 16) | (NEXT.fetch_add(1, Ordering::Relaxed) & 0xffff)
+}
+
+/// A real service running in this process.
+#[derive(Debug)]
+pub struct TestService {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its database.
+    pub database: TestDatabase,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestService {
+    /// Starts `definition` on a free port with a fresh database and these extra properties.
+    pub async fn start(definition: &ServiceDefinition, properties: &[(&str, &str)]) -> Self {
+        Self::start_with_database(definition, properties, TestDatabase::new()).await
+    }
+
+    /// Starts `definition` on a free port with `database` and these extra properties.
+    pub async fn start_with_database(
+        definition: &ServiceDefinition,
+        properties: &[(&str, &str)],
+        database: TestDatabase,
+    ) -> Self {
+        let settings = test_settings(definition, &database, properties);
+        let app = (definition.build)(ServiceContext::new(settings))
+            .await
+            .unwrap_or_else(|e| panic!("{} failed to start: {e:#}", definition.name));
+        let addr = app.local_addr();
+        let shutdown = app.shutdown_token();
+        let task = tokio::spawn(app.run());
+        Self {
+            addr,
+            database,
+            shutdown,
+            task,
+        }
+    }
+
+    /// The absolute URL of `path` on this service.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the service gracefully and drops its database.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.task).await;
+        self.database.drop_database().await;
+    }
+}
+
+/// The settings a service gets in tests: built-in defaults, port 0 on loopback, the test
+/// database, no discovery or config server, then `properties`. The process environment is not
+/// read, so a developer's `SERVER_PORT` cannot leak into a test.
+pub fn test_settings(
+    definition: &ServiceDefinition,
+    database: &TestDatabase,
+    properties: &[(&str, &str)],
+) -> Settings {
+    let mut bootstrap: Bootstrap = definition.bootstrap(Vec::new());
+    bootstrap.use_environment = false;
+    let mut settings = Settings::load(&bootstrap).expect("built-in settings load");
+    for (key, value) in [
+        ("server.port", "0"),
+        ("server.address", "127.0.0.1"),
+        ("spring.datasource.url", database.url.as_str()),
+        ("eureka.client.enabled", "false"),
+        ("spring.cloud.config.enabled", "false"),
+    ] {
+        settings = settings.with_override(key, value);
+    }
+    for (key, value) in properties {
+        settings = settings.with_override(key, *value);
+    }
+    settings
+}
+
+/// Retries `check` every 50 ms until it returns `Some`, for at most `within`; panics with
+/// `what` otherwise. For convergence (registration, replication), never a bare sleep.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("{what} did not happen within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
