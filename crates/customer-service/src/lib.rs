@@ -6,7 +6,6 @@
 
 use platform::{
     Application, ServiceContext, ServiceDefinition,
-    app::BoxFuture,
     db::{self, Migrations},
     resource::{self, Field, Matching, ResourceSpec, Search},
 };
@@ -50,12 +49,8 @@ pub const SERVICE: ServiceDefinition = ServiceDefinition {
     name: "customer-service",
     default_port: 8081,
     defaults: &[],
-    build: build_boxed,
+    build: |context| Box::pin(build(context)),
 };
-
-fn build_boxed(context: ServiceContext) -> BoxFuture<anyhow::Result<Application>> {
-    Box::pin(build(context))
-}
 
 /// Opens the database and mounts the customer resource.
 pub async fn build(context: ServiceContext) -> anyhow::Result<Application> {

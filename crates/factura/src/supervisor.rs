@@ -135,6 +135,15 @@ fn spawn(
         .arg(name)
         .arg(format!("--server.port={port}"))
         .arg(format!("--factura.data-dir={}", options.data_dir.display()))
+        // The well-known services move with --port-offset, so every child is told where they are.
+        .arg(format!(
+            "--eureka.client.service-url.defaultZone=http://localhost:{}/eureka/",
+            8761 + u32::from(options.port_offset)
+        ))
+        .arg(format!(
+            "--spring.config.import=optional:configserver:http://localhost:{}",
+            8888 + u32::from(options.port_offset)
+        ))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

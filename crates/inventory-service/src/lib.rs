@@ -6,7 +6,6 @@
 
 use platform::{
     Application, ServiceContext, ServiceDefinition,
-    app::BoxFuture,
     db::{self, Migrations},
     money::Money,
     resource::{self, Field, Matching, ResourceSpec, Search},
@@ -44,12 +43,8 @@ pub const SERVICE: ServiceDefinition = ServiceDefinition {
     name: "inventory-service",
     default_port: 8082,
     defaults: &[],
-    build: build_boxed,
+    build: |context| Box::pin(build(context)),
 };
-
-fn build_boxed(context: ServiceContext) -> BoxFuture<anyhow::Result<Application>> {
-    Box::pin(build(context))
-}
 
 /// Opens the database and mounts the product resource.
 pub async fn build(context: ServiceContext) -> anyhow::Result<Application> {

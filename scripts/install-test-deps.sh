@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs besides the Rust toolchain, into .test-deps/ (git-ignored):
+#   - a Python venv with the real PyPI clients used by interoperability tests
+#     (py_eureka_client, config-client);
+#   - the real npm clients (eureka-js-client, cloud-config-client);
+#   - Debian's chromium, for the discovery dashboard's headless-browser test.
+# Idempotent: a second run finds everything in place and returns quickly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEPS="$PWD/.test-deps"
+mkdir -p "$DEPS"
+
+if [ ! -x "$DEPS/venv/bin/python" ]; then
+    python3 -m venv "$DEPS/venv"
+fi
+"$DEPS/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "py_eureka_client==0.13.*" "config-client==1.5.*"
+
+if [ ! -d "$DEPS/node/node_modules/eureka-js-client" ] || [ ! -d "$DEPS/node/node_modules/cloud-config-client" ]; then
+    mkdir -p "$DEPS/node"
+    (cd "$DEPS/node" && npm init -y >/dev/null 2>&1 && \
+        npm install --silent --no-audit --no-fund eureka-js-client@4 cloud-config-client@1)
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "install-test-deps: chromium missing and not root; the dashboard browser test will fail" >&2
+    fi
+fi
+echo "test dependencies ready in $DEPS"
