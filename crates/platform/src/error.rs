@@ -171,15 +171,30 @@ pub async fn render_error_bodies(request: Request, next: Next) -> Response {
         return response;
     }
     let detail = response.extensions_mut().remove::<ErrorDetail>();
-    let already_has_body = response.headers().contains_key(header::CONTENT_TYPE);
-    let body = match detail {
-        Some(ErrorDetail::Empty) => return response,
-        Some(ErrorDetail::Validation(errors)) => {
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match (detail, content_type) {
+        (Some(ErrorDetail::Empty), _) => return response,
+        (Some(ErrorDetail::Validation(errors)), _) => {
             serde_json::to_vec(&ValidationBody { errors: &errors })
         }
-        Some(ErrorDetail::Message(message)) => boot_body(status, &message, &path),
-        None if already_has_body => return response,
-        None => boot_body(status, &default_message(status, &response), &path),
+        (Some(ErrorDetail::Message(message)), _) => boot_body(status, &message, &path),
+        // axum's own rejections (body limit, bad path encoding...) explain themselves in text;
+        // keep their words, in the common shape.
+        (None, Some(text)) if text.starts_with("text/plain") => {
+            let (parts, body) = response.into_parts();
+            let text = axum::body::to_bytes(body, 16 * 1024)
+                .await
+                .unwrap_or_default();
+            let message = String::from_utf8_lossy(&text).trim().to_owned();
+            response = Response::from_parts(parts, Body::empty());
+            boot_body(status, &message, &path)
+        }
+        (None, Some(_)) => return response,
+        (None, None) => boot_body(status, &default_message(status, &response), &path),
     };
     let Ok(body) = body else { return response };
     let (mut parts, _) = response.into_parts();

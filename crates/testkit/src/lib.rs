@@ -192,3 +192,41 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Sends `request` verbatim over a new TCP connection and returns the whole response text.
+///
+/// For what an HTTP client library will not send: no `Accept` header, malformed request lines,
+/// odd framing. The request should carry `Connection: close`.
+pub async fn raw_http(addr: SocketAddr, request: &str) -> String {
+    exchange(addr, request, false).await
+}
+
+/// Like [`raw_http`], then closes the sending side, so the server sees a truncated request end
+/// instead of waiting for the rest of it.
+pub async fn raw_http_truncated(addr: SocketAddr, request: &str) -> String {
+    exchange(addr, request, true).await
+}
+
+async fn exchange(addr: SocketAddr, request: &str, half_close: bool) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write request");
+    if half_close {
+        let _ = stream.shutdown().await;
+    }
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// The status code of a raw HTTP response text.
+pub fn raw_status(response: &str) -> u16 {
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
