@@ -64,7 +64,9 @@ impl Database {
             .with_context(|| format!("invalid database URL {}", redact(&url)))?;
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
-                Backend::Sqlite => 8,
+                // Each SQLite connection is a worker thread; more than a few only adds
+                // context switches on a small machine (WAL lets readers run in parallel).
+                Backend::Sqlite => 4,
                 Backend::Postgres => 10,
             })
             .min_connections(1)
@@ -161,14 +163,13 @@ fn sqlite_url(path: &str) -> anyhow::Result<String> {
     if file.is_empty() {
         bail!("sqlite: URL names no file");
     }
-    if file != ":memory:" {
-        if let Some(parent) = Path::new(file)
+    if file != ":memory:"
+        && let Some(parent) = Path::new(file)
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating data directory {}", parent.display()))?;
-        }
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating data directory {}", parent.display()))?;
     }
     let query = if query.contains("mode=") {
         query.to_owned()

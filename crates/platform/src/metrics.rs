@@ -6,7 +6,7 @@
 //! recorder), which lets several services share one test process.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     fmt::Write as _,
     sync::{Arc, Mutex},
     time::Instant,
@@ -14,6 +14,7 @@ use std::{
 
 use axum::{
     extract::{MatchedPath, Request, State},
+    http::Method,
     middleware::Next,
     response::Response,
 };
@@ -23,10 +24,12 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// One time series' labels; the route template is shared (`Arc<str>`), so recording a request
+/// allocates nothing once its series exists.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Labels {
-    method: String,
-    uri: String,
+    method: Method,
+    uri: Arc<str>,
     status: u16,
 }
 
@@ -55,8 +58,9 @@ pub type GaugeSource = Arc<dyn Fn() -> Vec<(String, f64)> + Send + Sync>;
 /// One service's metrics registry.
 #[derive(Clone, Default)]
 pub struct Metrics {
-    requests: Arc<Mutex<BTreeMap<Labels, Histogram>>>,
+    requests: Arc<Mutex<HashMap<Labels, Histogram>>>,
     gauges: Arc<Mutex<Vec<GaugeSource>>>,
+    templates: Arc<Mutex<HashMap<String, Arc<str>>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -67,14 +71,25 @@ impl std::fmt::Debug for Metrics {
 
 impl Metrics {
     /// Records one finished request.
-    pub fn record(&self, method: &str, uri: &str, status: u16, seconds: f64) {
+    pub fn record(&self, method: Method, uri: Arc<str>, status: u16, seconds: f64) {
         let labels = Labels {
-            method: method.to_owned(),
-            uri: uri.to_owned(),
+            method,
+            uri,
             status,
         };
         let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         requests.entry(labels).or_default().observe(seconds);
+    }
+
+    /// The shared copy of a route template (there are only as many as routes).
+    fn intern(&self, template: &str) -> Arc<str> {
+        let mut templates = self.templates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(shared) = templates.get(template) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(template);
+        templates.insert(template.to_owned(), shared.clone());
+        shared
     }
 
     /// Adds a source of gauges rendered on every scrape.
@@ -87,18 +102,21 @@ impl Metrics {
 
     /// The Prometheus text exposition of everything recorded so far.
     pub fn render(&self) -> String {
-        let snapshot = self
+        // Sorted, so a scrape lists series in a stable order.
+        let snapshot: BTreeMap<Labels, Histogram> = self
             .requests
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut out = String::new();
         out.push_str("# HELP http_server_requests_seconds Duration of HTTP server requests\n");
         out.push_str("# TYPE http_server_requests_seconds histogram\n");
         for (labels, histogram) in &snapshot {
             let base = format!(
                 "method=\"{}\",uri=\"{}\",status=\"{}\"",
-                escape(&labels.method),
+                escape(labels.method.as_str()),
                 escape(&labels.uri),
                 labels.status
             );
@@ -152,22 +170,19 @@ pub async fn track_requests(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let uri = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let template = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
-    let uri = uri.unwrap_or_else(|| {
+    let uri = metrics.intern(template.as_ref().map(MatchedPath::as_str).unwrap_or(
         if response.status() == axum::http::StatusCode::NOT_FOUND {
-            "NOT_FOUND".to_owned()
+            "NOT_FOUND"
         } else {
-            "UNKNOWN".to_owned()
-        }
-    });
+            "UNKNOWN"
+        },
+    ));
     metrics.record(
-        &method,
-        &uri,
+        method,
+        uri,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );
@@ -181,8 +196,8 @@ mod tests {
     #[test]
     fn renders_cumulative_buckets_count_and_sum() {
         let metrics = Metrics::default();
-        metrics.record("GET", "/customers/{id}", 200, 0.003);
-        metrics.record("GET", "/customers/{id}", 200, 0.2);
+        metrics.record(Method::GET, "/customers/{id}".into(), 200, 0.003);
+        metrics.record(Method::GET, "/customers/{id}".into(), 200, 0.2);
         let text = metrics.render();
         let base = "method=\"GET\",uri=\"/customers/{id}\",status=\"200\"";
         assert!(text.contains(&format!(

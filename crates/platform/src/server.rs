@@ -17,7 +17,7 @@ use axum::{
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
@@ -45,7 +45,7 @@ pub fn with_common_layers(router: Router, metrics: Metrics, options: &StackOptio
         .layer(middleware::from_fn_with_state(metrics, crate::metrics::track_requests))
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialRequestId::new()))
                 .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
                     let id = request
                         .extensions()
@@ -61,6 +61,44 @@ pub fn with_common_layers(router: Router, metrics: Metrics, options: &StackOptio
                 .layer(DefaultBodyLimit::max(options.max_body_bytes))
                 .layer(axum::Extension(forwarded)),
         )
+}
+
+/// Request ids unique across processes without a syscall per request: a random per-process
+/// prefix (from the clock and pid at start) and a counter, e.g. `5f3a9c2e-000000000042`.
+#[derive(Debug, Clone)]
+pub struct SequentialRequestId {
+    prefix: u32,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialRequestId {
+    /// A generator with a fresh prefix.
+    pub fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32).rotate_left(16))
+            .unwrap_or(0);
+        Self {
+            prefix: nanos ^ std::process::id().rotate_left(8),
+            next: Default::default(),
+        }
+    }
+}
+
+impl Default for SequentialRequestId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MakeRequestId for SequentialRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{:08x}-{n:012x}", self.prefix);
+        axum::http::HeaderValue::from_str(&id)
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C / SIGINT or SIGTERM).

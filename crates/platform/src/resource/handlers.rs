@@ -30,8 +30,10 @@ use crate::{
     hal::{BaseUrl, HAL_JSON, Link},
 };
 
-/// How often a PATCH without `If-Match` retries when a concurrent write changed the row.
-const PATCH_ATTEMPTS: usize = 5;
+/// How often a PATCH without `If-Match` retries when a concurrent write changed the row. Each
+/// round lets at least one of the racing writers through, so this bounds the writers a row can
+/// absorb at once before the last one gets a 409.
+const PATCH_ATTEMPTS: u32 = 32;
 
 /// The routes of every resource plus `/`, `/profile` and `/v3/api-docs`.
 pub fn routes(resources: Arc<Vec<Resource>>, title: &str) -> Router {
@@ -146,17 +148,31 @@ fn with_header(mut response: Response, name: header::HeaderName, value: &str) ->
     response
 }
 
+/// Where a page is served and what else its links carry.
+struct PageContext<'a> {
+    base: &'a BaseUrl,
+    /// The request path (`/customers` or `/customers/search/byName`).
+    path: &'a str,
+    /// Query parameters kept in every paging link (a search's own parameter).
+    fixed_query: &'a str,
+    /// Whether to link the search resource (collections do, search results do not).
+    search_link: bool,
+}
+
 /// A HAL page: `_embedded.<rel>`, paging links, `page` metadata.
 fn paged_model(
     spec: &ResourceSpec,
-    base: &BaseUrl,
-    path: &str,
-    fixed_query: &str,
+    context: &PageContext<'_>,
     request: &PageRequest,
     records: &[Record],
     total: i64,
-    search_link: bool,
 ) -> Json {
+    let PageContext {
+        base,
+        path,
+        fixed_query,
+        search_link,
+    } = *context;
     let total_pages = if total == 0 {
         0
     } else {
@@ -317,7 +333,18 @@ async fn list(
     let params = query::decode(uri.query());
     let request = query::page_request(spec, &params)?;
     let (records, total) = store::page(&resource, None, &request).await?;
-    let body = paged_model(spec, &base, uri.path(), "", &request, &records, total, true);
+    let body = paged_model(
+        spec,
+        &PageContext {
+            base: &base,
+            path: uri.path(),
+            fixed_query: "",
+            search_link: true,
+        },
+        &request,
+        &records,
+        total,
+    );
     Ok(json_response(StatusCode::OK, &headers, &body))
 }
 
@@ -498,7 +525,11 @@ async fn patch(
     let format = input::body_format(&headers, true)?;
     let document = input::parse_json(&body)?;
     let conditional = !matches!(if_match(&headers), IfMatch::Absent | IfMatch::Any);
-    for _ in 0..PATCH_ATTEMPTS {
+    for attempt in 0..PATCH_ATTEMPTS {
+        if attempt > 0 {
+            // Let the writer that won the last round finish before reading again.
+            tokio::time::sleep(std::time::Duration::from_micros(200 * u64::from(attempt))).await;
+        }
         let current = store::find(&resource, id)
             .await?
             .ok_or_else(|| not_found(spec, id))?;
@@ -679,13 +710,15 @@ async fn search(
         .finish();
     let body = paged_model(
         spec,
-        &base,
-        uri.path(),
-        &fixed,
+        &PageContext {
+            base: &base,
+            path: uri.path(),
+            fixed_query: &fixed,
+            search_link: false,
+        },
         &request,
         &records,
         total,
-        false,
     );
     Ok(json_response(StatusCode::OK, &headers, &body))
 }

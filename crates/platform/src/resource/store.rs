@@ -90,22 +90,22 @@ fn decode(spec: &ResourceSpec, row: &AnyRow) -> Result<Record, sqlx::Error> {
 
 /// Maps a unique-key violation to a 409 that names the field.
 fn conflict(spec: &ResourceSpec, error: sqlx::Error) -> ApiError {
-    if let sqlx::Error::Database(db) = &error {
-        if db.is_unique_violation() {
-            let unique: Vec<&str> = spec
-                .fields
-                .iter()
-                .filter(|f| f.unique)
-                .map(|f| f.name)
-                .collect();
-            return ApiError::Conflict(match unique.as_slice() {
-                [one] => format!("a {} with this {one} already exists", spec.entity),
-                _ => format!(
-                    "a {} with the same unique values already exists",
-                    spec.entity
-                ),
-            });
-        }
+    if let sqlx::Error::Database(db) = &error
+        && db.is_unique_violation()
+    {
+        let unique: Vec<&str> = spec
+            .fields
+            .iter()
+            .filter(|f| f.unique)
+            .map(|f| f.name)
+            .collect();
+        return ApiError::Conflict(match unique.as_slice() {
+            [one] => format!("a {} with this {one} already exists", spec.entity),
+            _ => format!(
+                "a {} with the same unique values already exists",
+                spec.entity
+            ),
+        });
     }
     ApiError::from(error)
 }

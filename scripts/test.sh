@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README and CI run it.
+#
+#   1. installs what the interoperability and browser tests need (scripts/install-test-deps.sh);
+#   2. runs every crate's tests on SQLite;
+#   3. runs the data services' tests again on PostgreSQL, when one is reachable
+#      (TEST_DATABASE_URL, or the local server on 127.0.0.1:5432 that dev and CI machines have).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-test-deps.sh
+
+echo "== tests on SQLite"
+env -u TEST_DATABASE_URL cargo test --workspace --no-fail-fast
+
+if [ -z "${TEST_DATABASE_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+    TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
+fi
+if [ -n "${TEST_DATABASE_URL:-}" ]; then
+    echo "== tests on PostgreSQL ($TEST_DATABASE_URL)"
+    # Databases left behind by an interrupted earlier run.
+    if command -v psql >/dev/null 2>&1; then
+        psql "$TEST_DATABASE_URL" -Atc "select datname from pg_database where datname like 'factura_test_%'" 2>/dev/null |
+            while read -r db; do psql "$TEST_DATABASE_URL" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1 || true; done
+    fi
+    TEST_DATABASE_URL="$TEST_DATABASE_URL" cargo test --no-fail-fast \
+        -p platform -p customer-service -p inventory-service
+else
+    echo "== no PostgreSQL reachable: PostgreSQL leg skipped (set TEST_DATABASE_URL to run it)"
+fi
