@@ -200,10 +200,10 @@ async fn wait_healthy(
         if let Some(status) = service.child.try_wait()? {
             bail!("the process exited ({status})");
         }
-        if let Ok(response) = http.get(&url).send().await {
-            if response.status().is_success() {
-                return Ok(());
-            }
+        if let Ok(response) = http.get(&url).send().await
+            && response.status().is_success()
+        {
+            return Ok(());
         }
         if started.elapsed() > deadline {
             bail!("not healthy at {url} after {} s", deadline.as_secs());
