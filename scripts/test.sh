@@ -10,8 +10,16 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-test-deps.sh
 
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+status=0
+# Runs `cargo test` with the given arguments, keeping its output for the summary.
+run_tests() {
+    cargo test --no-fail-fast --lib --bins --tests "$@" 2>&1 | tee -a "$LOG" || status=1
+}
+
 echo "== tests on SQLite"
-env -u TEST_DATABASE_URL cargo test --workspace --no-fail-fast
+TEST_DATABASE_URL="" run_tests --workspace
 
 if [ -z "${TEST_DATABASE_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
     TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
@@ -23,8 +31,12 @@ if [ -n "${TEST_DATABASE_URL:-}" ]; then
         psql "$TEST_DATABASE_URL" -Atc "select datname from pg_database where datname like 'factura_test_%'" 2>/dev/null |
             while read -r db; do psql "$TEST_DATABASE_URL" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1 || true; done
     fi
-    TEST_DATABASE_URL="$TEST_DATABASE_URL" cargo test --no-fail-fast \
-        -p platform -p customer-service -p inventory-service
+    TEST_DATABASE_URL="$TEST_DATABASE_URL" run_tests -p platform -p customer-service -p inventory-service
 else
     echo "== no PostgreSQL reachable: PostgreSQL leg skipped (set TEST_DATABASE_URL to run it)"
 fi
+
+# One closing line for the whole suite: the sum over every test binary of both legs.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "\nsuite: %d passed, %d failed\n", p, f }' "$LOG"
+exit "$status"
