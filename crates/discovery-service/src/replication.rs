@@ -1,0 +1,643 @@
+//! Peer replication: discovery nodes keep each other's registries in step, as Eureka servers do.
+//!
+//! * **Peers** are this node's own `eureka.client.service-url.defaultZone` list minus itself
+//!   (itself = `eureka.server.my-url`, or an entry whose port is ours on a local host name).
+//! * **Outgoing.** The registry hands every change a client made *directly* here (register,
+//!   renew, cancel, status override and its removal) to the replicator. It batches them (≤ 250
+//!   tasks or 500 ms), keeps only the last task per (action, instance), and POSTs the batch to
+//!   every peer's `peerreplication/batch/`. A heartbeat the peer answers 404 is followed by a
+//!   Register with our copy; a 409 carries the peer's newer copy, which we adopt. Network errors
+//!   are retried twice, then the batch is dropped for that peer (heartbeats recur).
+//! * **Incoming.** Batch items and single calls carrying `x-netflix-discovery-replication: true`
+//!   are applied as replications: never forwarded again (no loops), and conflicts are decided by
+//!   the newer `lastDirtyTimestamp`.
+//! * **Start-up sync.** A node fetches `apps` from its peers and registers everything as a
+//!   replication, retrying `eureka.server.registry-sync-retries` times while no peer answers. It
+//!   serves meanwhile.
+
+use std::{
+    collections::HashSet,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use platform::discovery::{
+    client::ServerUrl,
+    model::{self, Format, InstanceInfo, Status},
+};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::registry::{Registry, RenewOutcome};
+
+/// The header that marks a call as coming from a peer.
+pub const REPLICATION_HEADER: &str = "x-netflix-discovery-replication";
+/// Most tasks per batch.
+const MAX_BATCH: usize = 250;
+/// Longest a task waits for its batch to fill.
+const MAX_BATCH_DELAY: Duration = Duration::from_millis(500);
+
+/// What a replication task does on the peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Register the carried instance.
+    Register,
+    /// Renew a lease.
+    Heartbeat,
+    /// Cancel a lease.
+    Cancel,
+    /// Record a status override.
+    StatusUpdate,
+    /// Remove a status override.
+    DeleteStatusOverride,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Register => "Register",
+            Action::Heartbeat => "Heartbeat",
+            Action::Cancel => "Cancel",
+            Action::StatusUpdate => "StatusUpdate",
+            Action::DeleteStatusOverride => "DeleteStatusOverride",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Action> {
+        [
+            Action::Register,
+            Action::Heartbeat,
+            Action::Cancel,
+            Action::StatusUpdate,
+            Action::DeleteStatusOverride,
+        ]
+        .into_iter()
+        .find(|a| a.as_str().eq_ignore_ascii_case(raw))
+    }
+}
+
+/// One change to replay on peers.
+#[derive(Debug, Clone)]
+pub struct ReplicationTask {
+    /// What to do.
+    pub action: Action,
+    /// Upper-cased app name.
+    pub app: String,
+    /// Instance id.
+    pub id: String,
+    /// Our `lastDirtyTimestamp` for the instance.
+    pub last_dirty_timestamp: Option<i64>,
+    /// Heartbeat: our status; StatusUpdate: the new status; DeleteStatusOverride: the fallback.
+    pub status: Option<Status>,
+    /// Heartbeat: our recorded override.
+    pub overridden_status: Option<Status>,
+    /// Register: the whole instance.
+    pub instance: Option<InstanceInfo>,
+}
+
+impl ReplicationTask {
+    /// A Register task carrying `instance`.
+    pub fn register(instance: InstanceInfo) -> Self {
+        Self {
+            action: Action::Register,
+            app: instance.app.clone(),
+            id: instance.effective_id(),
+            last_dirty_timestamp: Some(instance.last_dirty_timestamp),
+            status: Some(instance.status),
+            overridden_status: None,
+            instance: Some(instance),
+        }
+    }
+
+    /// A task with only an action and an instance key.
+    pub fn simple(action: Action, app: &str, id: &str) -> Self {
+        Self {
+            action,
+            app: app.to_owned(),
+            id: id.to_owned(),
+            last_dirty_timestamp: None,
+            status: None,
+            overridden_status: None,
+            instance: None,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let mut item = serde_json::Map::new();
+        item.insert("appName".into(), json!(self.app));
+        item.insert("id".into(), json!(self.id));
+        if let Some(ldt) = self.last_dirty_timestamp {
+            item.insert("lastDirtyTimestamp".into(), json!(ldt));
+        }
+        if let Some(status) = self.status {
+            item.insert("status".into(), json!(status.as_str()));
+        }
+        if let Some(status) = self.overridden_status {
+            item.insert("overriddenStatus".into(), json!(status.as_str()));
+        }
+        if let Some(instance) = &self.instance {
+            item.insert("instanceInfo".into(), model::instance_json_value(instance));
+        }
+        item.insert("action".into(), json!(self.action.as_str()));
+        Value::Object(item)
+    }
+
+    fn from_json(value: &Value) -> Result<Self, String> {
+        let text = |name: &str| -> Option<String> {
+            match value.get(name)? {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        };
+        let action = text("action")
+            .and_then(|a| Action::parse(&a))
+            .ok_or("missing or unknown action")?;
+        let status = |name: &str| -> Result<Option<Status>, String> {
+            text(name)
+                .map(|s| Status::parse(&s).ok_or(format!("unknown {name} `{s}`")))
+                .transpose()
+        };
+        let instance = match value.get("instanceInfo").filter(|v| !v.is_null()) {
+            Some(tree) => {
+                Some(model::instance_from_tree(tree, Format::Json).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        let app = text("appName")
+            .or_else(|| instance.as_ref().map(|i| i.app.clone()))
+            .ok_or("missing appName")?;
+        let id = text("id")
+            .or_else(|| instance.as_ref().map(InstanceInfo::effective_id))
+            .ok_or("missing id")?;
+        Ok(Self {
+            action,
+            app: app.to_ascii_uppercase(),
+            id,
+            last_dirty_timestamp: text("lastDirtyTimestamp").and_then(|t| t.trim().parse().ok()),
+            status: status("status")?,
+            overridden_status: status("overriddenStatus")?,
+            instance,
+        })
+    }
+}
+
+/// Applies one replicated task here; returns the `responseList` entry.
+fn apply(registry: &Registry, task: ReplicationTask) -> Value {
+    match task.action {
+        Action::Register => match task.instance {
+            Some(instance) => match instance.validate_for_register(&instance.app) {
+                Ok(()) => {
+                    registry.register(instance, true);
+                    json!({"statusCode": 200})
+                }
+                Err(_) => json!({"statusCode": 400}),
+            },
+            None => json!({"statusCode": 400}),
+        },
+        Action::Heartbeat => match registry.renew(
+            &task.app,
+            &task.id,
+            true,
+            task.last_dirty_timestamp,
+            task.overridden_status,
+        ) {
+            RenewOutcome::Renewed => json!({"statusCode": 200}),
+            RenewOutcome::NotFound => json!({"statusCode": 404}),
+            RenewOutcome::Conflict(ours) => json!({
+                "statusCode": 409,
+                "responseEntity": model::instance_json_value(&ours),
+            }),
+        },
+        Action::Cancel => code(registry.cancel(&task.app, &task.id, true)),
+        Action::StatusUpdate => match task.status {
+            Some(status) => code(registry.set_status_override(
+                &task.app,
+                &task.id,
+                status,
+                task.last_dirty_timestamp,
+                true,
+            )),
+            None => json!({"statusCode": 400}),
+        },
+        Action::DeleteStatusOverride => code(registry.delete_status_override(
+            &task.app,
+            &task.id,
+            task.status.unwrap_or(Status::Unknown),
+            task.last_dirty_timestamp,
+            true,
+        )),
+    }
+}
+
+fn code(found: bool) -> Value {
+    json!({"statusCode": if found { 200 } else { 404 }})
+}
+
+/// Handles `POST peerreplication/batch/`: `{"replicationList":[…]}` in, `{"responseList":[…]}`
+/// out, one entry per item in order.
+pub fn apply_batch(registry: &Registry, body: &Value) -> Result<Value, String> {
+    let items = body
+        .get("replicationList")
+        .and_then(Value::as_array)
+        .ok_or("expected {\"replicationList\":[…]}")?;
+    let responses: Vec<Value> = items
+        .iter()
+        .map(|item| match ReplicationTask::from_json(item) {
+            Ok(task) => apply(registry, task),
+            Err(reason) => {
+                tracing::debug!(%reason, "unreadable replication item");
+                json!({"statusCode": 400})
+            }
+        })
+        .collect();
+    Ok(json!({"responseList": responses}))
+}
+
+// === peers ===
+
+/// One peer node and what we last saw of it.
+#[derive(Debug)]
+pub struct Peer {
+    /// Its Eureka base URL.
+    pub url: ServerUrl,
+    available: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Peer {
+    fn new(url: ServerUrl) -> Self {
+        Self {
+            url,
+            available: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    /// Whether the last exchange with it succeeded.
+    pub fn is_available(&self) -> bool {
+        self.available.load(Ordering::Relaxed)
+    }
+
+    fn mark(&self, result: Result<(), String>) {
+        self.available.store(result.is_ok(), Ordering::Relaxed);
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = result.err();
+        }
+    }
+}
+
+/// The peers of this node, known once its port is bound.
+#[derive(Debug, Default)]
+pub struct PeerSet {
+    peers: RwLock<Vec<Arc<Peer>>>,
+}
+
+impl PeerSet {
+    /// The current peers.
+    pub fn list(&self) -> Vec<Arc<Peer>> {
+        self.peers.read().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, peers: Vec<Arc<Peer>>) {
+        if let Ok(mut current) = self.peers.write() {
+            *current = peers;
+        }
+    }
+}
+
+/// `defaultZone` entries that are not this node.
+pub fn peer_urls(zone: &[String], my_url: Option<&str>, local: SocketAddr) -> Vec<ServerUrl> {
+    let own_names: HashSet<String> = [
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "[::1]".to_owned(),
+        "0.0.0.0".to_owned(),
+        local.ip().to_string(),
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_ascii_lowercase())
+            .unwrap_or_default(),
+    ]
+    .into_iter()
+    .collect();
+    let my = my_url.and_then(|u| ServerUrl::parse(u).ok());
+    zone.iter()
+        .filter_map(|raw| match ServerUrl::parse(raw) {
+            Ok(url) => Some(url),
+            Err(error) => {
+                tracing::warn!(%error, "ignoring an unreadable peer URL");
+                None
+            }
+        })
+        .filter(|url| {
+            if let Some(my) = &my {
+                return url.base != my.base;
+            }
+            let Ok(parsed) = url::Url::parse(&url.base) else {
+                return false;
+            };
+            let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+            let port = parsed.port_or_known_default().unwrap_or(0);
+            !(port == local.port() && own_names.contains(&host))
+        })
+        .collect()
+}
+
+/// Settings of replication.
+#[derive(Debug, Clone)]
+pub struct ReplicationConfig {
+    /// Peer base URLs.
+    pub peers: Vec<ServerUrl>,
+    /// `eureka.server.registry-sync-retries` (5).
+    pub sync_retries: u32,
+    /// `eureka.server.registry-sync-retry-wait-ms` (2 s).
+    pub sync_wait: Duration,
+    /// `eureka.server.peer-node-read-timeout-ms` (5 s; Netflix's 200 ms is too tight under load).
+    pub peer_timeout: Duration,
+}
+
+/// Starts replication: installs the sender in `registry`, syncs from peers, then forwards
+/// batches until `shutdown`.
+pub async fn run(
+    registry: Arc<Registry>,
+    peer_set: Arc<PeerSet>,
+    config: ReplicationConfig,
+    shutdown: CancellationToken,
+) {
+    if config.peers.is_empty() {
+        return;
+    }
+    let peers: Vec<Arc<Peer>> = config
+        .peers
+        .into_iter()
+        .map(|u| Arc::new(Peer::new(u)))
+        .collect();
+    peer_set.set(peers.clone());
+    let http = match reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .timeout(config.peer_timeout)
+        .build()
+    {
+        Ok(http) => http,
+        Err(error) => {
+            tracing::error!(%error, "replication disabled: cannot build its HTTP client");
+            return;
+        }
+    };
+    let (sender, receiver) = mpsc::channel(10_000);
+    registry.set_replication(sender);
+    tracing::info!(peers = ?peers.iter().map(|p| p.url.base.as_str()).collect::<Vec<_>>(), "replicating to peers");
+    let sync = sync_from_peers(
+        &registry,
+        &peers,
+        &http,
+        config.sync_retries,
+        config.sync_wait,
+        &shutdown,
+    );
+    let forward = forward(&registry, &peers, &http, receiver, &shutdown);
+    tokio::join!(sync, forward);
+}
+
+async fn sync_from_peers(
+    registry: &Registry,
+    peers: &[Arc<Peer>],
+    http: &reqwest::Client,
+    retries: u32,
+    wait: Duration,
+    shutdown: &CancellationToken,
+) {
+    for attempt in 0..=retries {
+        for peer in peers {
+            let mut request = http
+                .get(format!("{}apps/", peer.url.base))
+                .header(reqwest::header::ACCEPT, "application/json");
+            if let Some((user, password)) = &peer.url.credentials {
+                request = request.basic_auth(user, Some(password));
+            }
+            let result = async {
+                let response = request.send().await.map_err(|e| e.to_string())?;
+                if !response.status().is_success() {
+                    return Err(format!("answered {}", response.status()));
+                }
+                let body = response.bytes().await.map_err(|e| e.to_string())?;
+                model::read_applications(&body, Format::Json).map_err(|e| e.to_string())
+            }
+            .await;
+            match result {
+                Ok(apps) => {
+                    peer.mark(Ok(()));
+                    let mut count = 0;
+                    for instance in apps.applications.into_iter().flat_map(|a| a.instances) {
+                        if instance.validate_for_register(&instance.app).is_ok() {
+                            registry.register(instance, true);
+                            count += 1;
+                        }
+                    }
+                    tracing::info!(peer = %peer.url.base, count, "registry synced from peer");
+                    return;
+                }
+                Err(error) => {
+                    peer.mark(Err(error.clone()));
+                    tracing::debug!(peer = %peer.url.base, %error, attempt, "cannot sync from peer");
+                }
+            }
+        }
+        if attempt < retries {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+    tracing::info!("no peer answered the start-up sync; starting with an empty registry");
+}
+
+async fn forward(
+    registry: &Registry,
+    peers: &[Arc<Peer>],
+    http: &reqwest::Client,
+    mut receiver: mpsc::Receiver<ReplicationTask>,
+    shutdown: &CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            () = shutdown.cancelled() => return,
+            task = receiver.recv() => match task {
+                Some(task) => task,
+                None => return,
+            },
+        };
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + MAX_BATCH_DELAY;
+        while batch.len() < MAX_BATCH {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(task)) => batch.push(task),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let batch = dedupe(batch);
+        // Peers are few; one after another keeps this simple while the per-peer timeout bounds
+        // the wait.
+        for peer in peers {
+            send_batch(registry, peer, http, &batch).await;
+        }
+    }
+}
+
+/// Keeps the last task per (action, app, id), in the order of those last occurrences.
+fn dedupe(batch: Vec<ReplicationTask>) -> Vec<ReplicationTask> {
+    let mut seen = HashSet::new();
+    let mut kept: Vec<ReplicationTask> = batch
+        .into_iter()
+        .rev()
+        .filter(|t| seen.insert((t.action, t.app.clone(), t.id.clone())))
+        .collect();
+    kept.reverse();
+    kept
+}
+
+async fn post_batch(
+    peer: &Peer,
+    http: &reqwest::Client,
+    tasks: &[ReplicationTask],
+) -> Result<Vec<Value>, String> {
+    let body =
+        json!({"replicationList": tasks.iter().map(ReplicationTask::to_json).collect::<Vec<_>>()});
+    let mut delay = Duration::from_millis(100);
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        let mut request = http
+            .post(format!("{}peerreplication/batch/", peer.url.base))
+            .header(REPLICATION_HEADER, "true")
+            .json(&body);
+        if let Some((user, password)) = &peer.url.credentials {
+            request = request.basic_auth(user, Some(password));
+        }
+        match request.send().await {
+            Ok(response) if response.status().is_success() => {
+                let value: Value = response.json().await.map_err(|e| e.to_string())?;
+                return Ok(value
+                    .get("responseList")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default());
+            }
+            Ok(response) if response.status().is_server_error() => {
+                last_error = format!("answered {}", response.status());
+                delay = Duration::from_secs(1);
+            }
+            Ok(response) => return Err(format!("answered {}", response.status())),
+            Err(error) => last_error = error.to_string(),
+        }
+        tokio::time::sleep(delay).await;
+    }
+    Err(last_error)
+}
+
+async fn send_batch(
+    registry: &Registry,
+    peer: &Peer,
+    http: &reqwest::Client,
+    tasks: &[ReplicationTask],
+) {
+    let responses = match post_batch(peer, http, tasks).await {
+        Ok(responses) => {
+            peer.mark(Ok(()));
+            responses
+        }
+        Err(error) => {
+            tracing::debug!(peer = %peer.url.base, %error, tasks = tasks.len(), "replication batch dropped");
+            peer.mark(Err(error));
+            return;
+        }
+    };
+    let mut follow_up = Vec::new();
+    for (task, response) in tasks.iter().zip(responses) {
+        let status = response
+            .get("statusCode")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        match (task.action, status) {
+            (Action::Heartbeat, 404) => {
+                if let Some(ours) = registry.instance(&task.app, &task.id) {
+                    follow_up.push(ReplicationTask::register(ours));
+                }
+            }
+            (Action::Heartbeat, 409) => {
+                let Some(theirs) = response
+                    .get("responseEntity")
+                    .and_then(|tree| model::instance_from_tree(tree, Format::Json).ok())
+                else {
+                    continue;
+                };
+                let overridden = theirs.overridden_status;
+                let (app, id) = (theirs.app.clone(), theirs.effective_id());
+                registry.register(theirs, true);
+                if overridden != Status::Unknown {
+                    registry.set_status_override(&app, &id, overridden, None, true);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !follow_up.is_empty()
+        && let Err(error) = post_batch(peer, http, &follow_up).await
+    {
+        tracing::debug!(peer = %peer.url.base, %error, "re-registration on peer failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_exclude_this_node() {
+        let zone = vec![
+            "http://localhost:8761/eureka/".to_owned(),
+            "http://127.0.0.1:8762/eureka/".to_owned(),
+            "http://user:pw@peer3:8763/eureka".to_owned(),
+        ];
+        let peers = peer_urls(&zone, None, "0.0.0.0:8761".parse().expect("addr"));
+        let bases: Vec<&str> = peers.iter().map(|p| p.base.as_str()).collect();
+        assert_eq!(
+            bases,
+            ["http://127.0.0.1:8762/eureka/", "http://peer3:8763/eureka/"]
+        );
+        assert_eq!(peers[1].credentials, Some(("user".into(), "pw".into())));
+        let mine = peer_urls(
+            &zone,
+            Some("http://peer3:8763/eureka/"),
+            "0.0.0.0:1".parse().expect("addr"),
+        );
+        assert_eq!(mine.len(), 2);
+    }
+
+    #[test]
+    fn tasks_round_trip_and_dedupe_keeps_the_last() {
+        let mut instance = InstanceInfo::new("billing", "h2", "10.0.0.2", 8083);
+        instance.instance_id = Some("h2:billing:8083".into());
+        let task = ReplicationTask::register(instance.clone());
+        let back = ReplicationTask::from_json(&task.to_json()).expect("reads back");
+        assert_eq!(back.action, Action::Register);
+        assert_eq!(back.instance, Some(instance));
+        let mut first = ReplicationTask::simple(Action::Heartbeat, "A", "1");
+        first.last_dirty_timestamp = Some(1);
+        let mut second = first.clone();
+        second.last_dirty_timestamp = Some(2);
+        let kept = dedupe(vec![
+            first,
+            ReplicationTask::simple(Action::Cancel, "A", "2"),
+            second,
+        ]);
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[1].last_dirty_timestamp, Some(2));
+        assert!(ReplicationTask::from_json(&json!({"action": "Explode"})).is_err());
+    }
+}

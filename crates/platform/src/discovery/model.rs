@@ -1,0 +1,1225 @@
+//! The Eureka wire model: instances, applications, and how they are read and written.
+//!
+//! One model serves the discovery-service (which reads registrations and writes registries) and
+//! the discovery client (which writes its registration and reads registries). Reading is
+//! deliberately lenient (numbers as strings, `port` as a bare number, missing optional blocks,
+//! `null`s, unknown fields), because real clients send all of these. Writing follows the Java
+//! server's shapes exactly: field order, strings where Java writes strings, `@class` on
+//! `dataCenterInfo`, arrays even for one element.
+
+use std::fmt::Write as _;
+
+use indexmap::IndexMap;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
+
+use super::xml;
+
+/// `dataCenterInfo.@class` for every data center except Amazon.
+pub const DEFAULT_DATA_CENTER_CLASS: &str =
+    "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo";
+/// `dataCenterInfo.@class` for `Amazon`.
+pub const AMAZON_DATA_CENTER_CLASS: &str = "com.netflix.appinfo.AmazonInfo";
+/// How Java writes an empty metadata map.
+const EMPTY_MAP_CLASS: &str = "java.util.Collections$EmptyMap";
+
+/// An instance's status, as Eureka spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Status {
+    /// Ready to receive traffic.
+    Up,
+    /// Failed its own health check.
+    Down,
+    /// Still starting.
+    Starting,
+    /// Taken out of rotation by an operator (a status override).
+    OutOfService,
+    /// Nothing is known; also "no override".
+    #[default]
+    Unknown,
+}
+
+impl Status {
+    /// Every status, in the lexicographic order of their names (the order `apps__hashcode` uses).
+    pub const ALL: [Status; 5] = [
+        Status::Down,
+        Status::OutOfService,
+        Status::Starting,
+        Status::Unknown,
+        Status::Up,
+    ];
+
+    /// The wire spelling (`UP`, `OUT_OF_SERVICE`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Up => "UP",
+            Status::Down => "DOWN",
+            Status::Starting => "STARTING",
+            Status::OutOfService => "OUT_OF_SERVICE",
+            Status::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// Parses a status, ignoring case; `None` for anything else.
+    pub fn parse(raw: &str) -> Option<Status> {
+        Status::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(raw.trim()))
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a delta entry says happened to an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionType {
+    /// Registered (or re-registered).
+    Added,
+    /// Status or override changed.
+    Modified,
+    /// Cancelled or evicted.
+    Deleted,
+}
+
+impl ActionType {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionType::Added => "ADDED",
+            ActionType::Modified => "MODIFIED",
+            ActionType::Deleted => "DELETED",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<ActionType> {
+        match raw.trim().to_ascii_uppercase().as_str() {
+            "ADDED" => Some(ActionType::Added),
+            "MODIFIED" => Some(ActionType::Modified),
+            "DELETED" => Some(ActionType::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// A port and whether it is in use (`{"$":8081,"@enabled":"true"}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortInfo {
+    /// The port number.
+    pub port: u16,
+    /// Whether the instance serves on it.
+    pub enabled: bool,
+}
+
+/// Where the instance runs (`MyOwn`, `Amazon`, `Netflix`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DataCenterInfo {
+    /// The data center kind.
+    pub name: String,
+    /// Amazon's extra facts (`instance-id`, `availability-zone`…); empty elsewhere.
+    pub metadata: IndexMap<String, String>,
+}
+
+impl DataCenterInfo {
+    /// `MyOwn`, what every non-cloud client sends.
+    pub fn my_own() -> Self {
+        Self {
+            name: "MyOwn".into(),
+            metadata: IndexMap::new(),
+        }
+    }
+
+    /// The Java class name clients expect in `@class`.
+    pub fn class(&self) -> &'static str {
+        if self.name == "Amazon" {
+            AMAZON_DATA_CENTER_CLASS
+        } else {
+            DEFAULT_DATA_CENTER_CLASS
+        }
+    }
+}
+
+/// A lease as the server reports it; a client only chooses the two intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseInfo {
+    /// How often the client renews, in seconds (default 30).
+    pub renewal_interval_in_secs: i64,
+    /// How long the lease lasts without a renewal, in seconds (default 90).
+    pub duration_in_secs: i64,
+    /// Epoch milliseconds of the first registration.
+    pub registration_timestamp: i64,
+    /// Epoch milliseconds of the last renewal.
+    pub last_renewal_timestamp: i64,
+    /// Epoch milliseconds of the eviction, 0 while alive.
+    pub eviction_timestamp: i64,
+    /// Epoch milliseconds of the first time the instance was UP.
+    pub service_up_timestamp: i64,
+}
+
+impl Default for LeaseInfo {
+    fn default() -> Self {
+        Self {
+            renewal_interval_in_secs: 30,
+            duration_in_secs: 90,
+            registration_timestamp: 0,
+            last_renewal_timestamp: 0,
+            eviction_timestamp: 0,
+            service_up_timestamp: 0,
+        }
+    }
+}
+
+/// One registered instance: Eureka's `InstanceInfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceInfo {
+    /// The id the client chose; `None` when it sent none (eureka-js-client).
+    pub instance_id: Option<String>,
+    /// Host name others use to reach it.
+    pub host_name: String,
+    /// The application name, upper-cased.
+    pub app: String,
+    /// IP address.
+    pub ip_addr: String,
+    /// Effective status.
+    pub status: Status,
+    /// Operator override (`UNKNOWN` = none).
+    pub overridden_status: Status,
+    /// Plain port.
+    pub port: PortInfo,
+    /// TLS port.
+    pub secure_port: PortInfo,
+    /// Always 1 in practice.
+    pub country_id: i64,
+    /// `None` when the client sent none (rejected on register).
+    pub data_center_info: Option<DataCenterInfo>,
+    /// Lease intervals and timestamps.
+    pub lease_info: LeaseInfo,
+    /// Free-form key/values (`management.port`, `zone`…).
+    pub metadata: IndexMap<String, String>,
+    /// Optional group.
+    pub app_group_name: Option<String>,
+    /// `http://host:port/`.
+    pub home_page_url: Option<String>,
+    /// Usually `/actuator/info`.
+    pub status_page_url: Option<String>,
+    /// Usually `/actuator/health`.
+    pub health_check_url: Option<String>,
+    /// The TLS health URL, if any.
+    pub secure_health_check_url: Option<String>,
+    /// Comma-separated virtual addresses (lower-case app name by default).
+    pub vip_address: Option<String>,
+    /// Comma-separated secure virtual addresses.
+    pub secure_vip_address: Option<String>,
+    /// True only on a discovery server's own entry.
+    pub is_coordinating_discovery_server: bool,
+    /// Epoch milliseconds of the last server-side change.
+    pub last_updated_timestamp: i64,
+    /// Epoch milliseconds of the last client-side change; decides replication conflicts.
+    pub last_dirty_timestamp: i64,
+    /// What a delta says happened.
+    pub action_type: Option<ActionType>,
+    /// AWS auto-scaling group.
+    pub asg_name: Option<String>,
+}
+
+impl InstanceInfo {
+    /// A minimal UP instance of `app` at `host:port`, with Spring's defaults for everything else.
+    pub fn new(app: &str, host_name: &str, ip_addr: &str, port: u16) -> Self {
+        let now = now_millis();
+        Self {
+            instance_id: None,
+            host_name: host_name.into(),
+            app: app.to_ascii_uppercase(),
+            ip_addr: ip_addr.into(),
+            status: Status::Up,
+            overridden_status: Status::Unknown,
+            port: PortInfo {
+                port,
+                enabled: true,
+            },
+            secure_port: PortInfo {
+                port: 443,
+                enabled: false,
+            },
+            country_id: 1,
+            data_center_info: Some(DataCenterInfo::my_own()),
+            lease_info: LeaseInfo::default(),
+            metadata: IndexMap::new(),
+            app_group_name: None,
+            home_page_url: None,
+            status_page_url: None,
+            health_check_url: None,
+            secure_health_check_url: None,
+            vip_address: Some(app.to_ascii_lowercase()),
+            secure_vip_address: Some(app.to_ascii_lowercase()),
+            is_coordinating_discovery_server: false,
+            last_updated_timestamp: now,
+            last_dirty_timestamp: now,
+            action_type: None,
+            asg_name: None,
+        }
+    }
+
+    /// The registry key: `instanceId`, else Amazon's `instance-id`, else Spring's legacy
+    /// `hostName:metadata.instanceId`, else `hostName`.
+    pub fn effective_id(&self) -> String {
+        if let Some(id) = self
+            .instance_id
+            .as_deref()
+            .filter(|id| !id.trim().is_empty())
+        {
+            return id.to_owned();
+        }
+        if let Some(dc) = &self.data_center_info
+            && dc.name == "Amazon"
+            && let Some(id) = dc.metadata.get("instance-id").filter(|id| !id.is_empty())
+        {
+            return id.clone();
+        }
+        if let Some(legacy) = self.metadata.get("instanceId").filter(|id| !id.is_empty()) {
+            return format!("{}:{legacy}", self.host_name);
+        }
+        self.host_name.clone()
+    }
+
+    /// `http://host:port` (or `https` when only the secure port is enabled), for callers.
+    pub fn base_url(&self) -> String {
+        if !self.port.enabled && self.secure_port.enabled {
+            format!("https://{}:{}", self.host_name, self.secure_port.port)
+        } else {
+            format!("http://{}:{}", self.host_name, self.port.port)
+        }
+    }
+
+    /// The virtual addresses, split on commas.
+    pub fn vip_addresses(&self) -> impl Iterator<Item = &str> {
+        split_vips(self.vip_address.as_deref())
+    }
+
+    /// The secure virtual addresses, split on commas.
+    pub fn secure_vip_addresses(&self) -> impl Iterator<Item = &str> {
+        split_vips(self.secure_vip_address.as_deref())
+    }
+
+    /// What a register call lacks, in the Java server's words; `path_app` is the app named in
+    /// the URL.
+    pub fn validate_for_register(&self, path_app: &str) -> Result<(), &'static str> {
+        if self.effective_id().trim().is_empty() {
+            return Err("Missing instanceId");
+        }
+        if self.host_name.trim().is_empty() {
+            return Err("Missing hostname");
+        }
+        if self.ip_addr.trim().is_empty() {
+            return Err("Missing ip address");
+        }
+        if self.app.trim().is_empty() {
+            return Err("Missing appName");
+        }
+        if !self.app.eq_ignore_ascii_case(path_app) {
+            return Err("Mismatched appName, expecting the app name in the URL");
+        }
+        match &self.data_center_info {
+            None => return Err("Missing dataCenterInfo"),
+            Some(dc) if dc.name.trim().is_empty() => return Err("Missing dataCenterInfo Name"),
+            Some(_) => {}
+        }
+        if !(0..=MAX_LEASE_SECONDS).contains(&self.lease_info.duration_in_secs) {
+            return Err("Invalid leaseInfo.durationInSecs: must be between 0 and 86400");
+        }
+        if !(0..=MAX_LEASE_SECONDS).contains(&self.lease_info.renewal_interval_in_secs) {
+            return Err("Invalid leaseInfo.renewalIntervalInSecs: must be between 0 and 86400");
+        }
+        Ok(())
+    }
+}
+
+/// The longest lease or renewal interval accepted: a day. Anything longer is a mistake that
+/// would pin a dead instance in the registry.
+pub const MAX_LEASE_SECONDS: i64 = 86_400;
+
+fn split_vips(raw: Option<&str>) -> impl Iterator<Item = &str> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Epoch milliseconds now (wall clock: wire timestamps only, never lease arithmetic).
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// One application: a name and its instances.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Application {
+    /// Upper-cased name.
+    pub name: String,
+    /// Its instances.
+    pub instances: Vec<InstanceInfo>,
+}
+
+/// A registry or a delta: `{"applications":{…}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Applications {
+    /// `"1"` for a full registry, a counter for deltas, `"-1"` for VIP answers.
+    pub versions_delta: String,
+    /// [`apps_hashcode`] of the full registry.
+    pub apps_hashcode: String,
+    /// Applications, each with at least one instance.
+    pub applications: Vec<Application>,
+}
+
+impl Applications {
+    /// Every instance, app by app.
+    pub fn instances(&self) -> impl Iterator<Item = &InstanceInfo> {
+        self.applications.iter().flat_map(|a| a.instances.iter())
+    }
+
+    /// The application called `name` (case-insensitive).
+    pub fn application(&self, name: &str) -> Option<&Application> {
+        self.applications
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    /// This registry's hash code, computed from its instances.
+    pub fn compute_hashcode(&self) -> String {
+        apps_hashcode(self.instances().map(|i| i.status))
+    }
+}
+
+/// Eureka's registry fingerprint: `NAME_count_` per status with instances, statuses sorted by
+/// name (`DOWN_1_UP_3_`); empty for an empty registry.
+pub fn apps_hashcode(statuses: impl IntoIterator<Item = Status>) -> String {
+    let mut counts = [0usize; 5];
+    for status in statuses {
+        let index = Status::ALL
+            .iter()
+            .position(|s| *s == status)
+            .unwrap_or_default();
+        counts[index] += 1;
+    }
+    let mut out = String::new();
+    for (status, count) in Status::ALL.iter().zip(counts) {
+        if count > 0 {
+            let _ = write!(out, "{}_{count}_", status.as_str());
+        }
+    }
+    out
+}
+
+// === reading ===
+
+/// Which syntax a body is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// `application/json`.
+    Json,
+    /// `application/xml` (XStream's shapes).
+    Xml,
+}
+
+impl Format {
+    /// The Content-Type to answer with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Xml => "application/xml",
+        }
+    }
+}
+
+/// Why a body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// Not well-formed JSON or XML.
+    #[error("cannot parse request body: {0}")]
+    Syntax(String),
+    /// Well-formed, but not the expected document.
+    #[error("cannot parse request body: {0}")]
+    Shape(String),
+}
+
+/// Parses a body into a JSON-shaped tree (XML is converted: attributes become `@name`, text
+/// next to attributes becomes `$`).
+pub fn parse_tree(body: &[u8], format: Format) -> Result<Value, ReadError> {
+    match format {
+        Format::Json => serde_json::from_slice(body).map_err(|e| ReadError::Syntax(e.to_string())),
+        Format::Xml => xml::to_tree(body).map_err(ReadError::Syntax),
+    }
+}
+
+/// Reads `{"instance":{…}}` (or a bare instance object).
+pub fn read_instance(body: &[u8], format: Format) -> Result<InstanceInfo, ReadError> {
+    let tree = parse_tree(body, format)?;
+    let inner = match tree.get("instance") {
+        Some(inner) if inner.is_object() => inner,
+        _ if tree.is_object() => &tree,
+        _ => return Err(ReadError::Shape("expected an instance object".into())),
+    };
+    instance_from_tree(inner, format)
+}
+
+/// Reads `{"applications":{…}}` (a full registry or a delta).
+pub fn read_applications(body: &[u8], format: Format) -> Result<Applications, ReadError> {
+    let tree = parse_tree(body, format)?;
+    let inner = tree
+        .get("applications")
+        .filter(|v| v.is_object())
+        .ok_or_else(|| ReadError::Shape("expected an applications object".into()))?;
+    applications_from_tree(inner, format)
+}
+
+/// Reads the inside of an `applications` object.
+pub fn applications_from_tree(tree: &Value, format: Format) -> Result<Applications, ReadError> {
+    let mut applications = Vec::new();
+    for app in as_list(tree.get("application")) {
+        let name = app.get("name").and_then(text).unwrap_or_default();
+        let mut instances = Vec::new();
+        for instance in as_list(app.get("instance")) {
+            instances.push(instance_from_tree(instance, format)?);
+        }
+        applications.push(Application {
+            name: name.to_ascii_uppercase(),
+            instances,
+        });
+    }
+    Ok(Applications {
+        versions_delta: tree
+            .get("versions__delta")
+            .and_then(text)
+            .unwrap_or_default(),
+        apps_hashcode: tree
+            .get("apps__hashcode")
+            .and_then(text)
+            .unwrap_or_default(),
+        applications,
+    })
+}
+
+/// Reads one instance object, leniently (see the module docs).
+pub fn instance_from_tree(tree: &Value, format: Format) -> Result<InstanceInfo, ReadError> {
+    if !tree.is_object() {
+        return Err(ReadError::Shape("expected an instance object".into()));
+    }
+    let field = |name: &str| tree.get(name).filter(|v| !v.is_null());
+    let string = |name: &str| field(name).and_then(text);
+    let status_of = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| string(n))
+            .map(|raw| {
+                Status::parse(&raw)
+                    .ok_or_else(|| ReadError::Shape(format!("unknown status `{raw}`")))
+            })
+            .transpose()
+    };
+    let data_center_info = field("dataCenterInfo").map(|dc| DataCenterInfo {
+        name: dc.get("name").and_then(text).unwrap_or_default(),
+        metadata: dc
+            .get("metadata")
+            .map(|m| metadata_from_tree(m, format))
+            .unwrap_or_default(),
+    });
+    let mut lease_info = LeaseInfo::default();
+    if let Some(lease) = field("leaseInfo") {
+        let number = |name: &str| -> Result<Option<i64>, ReadError> {
+            match lease.get(name).filter(|v| !v.is_null()) {
+                None => Ok(None),
+                Some(v) => integer(v)
+                    .map(Some)
+                    .ok_or_else(|| ReadError::Shape(format!("leaseInfo.{name} is not a number"))),
+            }
+        };
+        if let Some(v) = number("renewalIntervalInSecs")? {
+            lease_info.renewal_interval_in_secs = v;
+        }
+        if let Some(v) = number("durationInSecs")? {
+            lease_info.duration_in_secs = v;
+        }
+        lease_info.registration_timestamp = number("registrationTimestamp")?.unwrap_or(0);
+        lease_info.last_renewal_timestamp = number("lastRenewalTimestamp")?.unwrap_or(0);
+        lease_info.eviction_timestamp = number("evictionTimestamp")?.unwrap_or(0);
+        lease_info.service_up_timestamp = number("serviceUpTimestamp")?.unwrap_or(0);
+    }
+    let timestamp = |name: &str| -> Result<Option<i64>, ReadError> {
+        match field(name) {
+            None => Ok(None),
+            Some(v) => integer(v)
+                .map(Some)
+                .ok_or_else(|| ReadError::Shape(format!("{name} is not a number"))),
+        }
+    };
+    let now = now_millis();
+    Ok(InstanceInfo {
+        instance_id: string("instanceId").filter(|id| !id.is_empty()),
+        host_name: string("hostName").unwrap_or_default(),
+        app: string("app").unwrap_or_default().to_ascii_uppercase(),
+        ip_addr: string("ipAddr").unwrap_or_default(),
+        status: status_of(&["status"])?.unwrap_or(Status::Up),
+        overridden_status: status_of(&["overriddenStatus", "overriddenstatus"])?
+            .unwrap_or(Status::Unknown),
+        port: port_from_tree(field("port"), 7001, true)?,
+        secure_port: port_from_tree(field("securePort"), 7002, false)?,
+        country_id: field("countryId").and_then(integer).unwrap_or(1),
+        data_center_info,
+        lease_info,
+        metadata: field("metadata")
+            .map(|m| metadata_from_tree(m, format))
+            .unwrap_or_default(),
+        app_group_name: string("appGroupName"),
+        home_page_url: string("homePageUrl"),
+        status_page_url: string("statusPageUrl"),
+        health_check_url: string("healthCheckUrl"),
+        secure_health_check_url: string("secureHealthCheckUrl"),
+        vip_address: string("vipAddress"),
+        secure_vip_address: string("secureVipAddress"),
+        is_coordinating_discovery_server: field("isCoordinatingDiscoveryServer")
+            .and_then(boolean)
+            .unwrap_or(false),
+        last_updated_timestamp: timestamp("lastUpdatedTimestamp")?.unwrap_or(now),
+        last_dirty_timestamp: timestamp("lastDirtyTimestamp")?.unwrap_or(now),
+        action_type: string("actionType").and_then(|a| ActionType::parse(&a)),
+        asg_name: string("asgName"),
+    })
+}
+
+fn port_from_tree(
+    value: Option<&Value>,
+    default: u16,
+    enabled: bool,
+) -> Result<PortInfo, ReadError> {
+    let invalid = || ReadError::Shape("port is not a number between 0 and 65535".into());
+    let number = |v: &Value| {
+        integer(v)
+            .and_then(|n| u16::try_from(n).ok())
+            .ok_or_else(invalid)
+    };
+    match value {
+        None => Ok(PortInfo {
+            port: default,
+            enabled,
+        }),
+        Some(Value::Object(map)) => Ok(PortInfo {
+            port: match map.get("$").filter(|v| !v.is_null()) {
+                Some(v) => number(v)?,
+                None => default,
+            },
+            enabled: map.get("@enabled").and_then(boolean).unwrap_or(enabled),
+        }),
+        Some(other) => Ok(PortInfo {
+            port: number(other)?,
+            enabled,
+        }),
+    }
+}
+
+fn metadata_from_tree(value: &Value, format: Format) -> IndexMap<String, String> {
+    let Some(map) = value.as_object() else {
+        return IndexMap::new();
+    };
+    map.iter()
+        .filter(|(k, _)| !k.starts_with('@'))
+        .filter_map(|(k, v)| {
+            let key = match format {
+                Format::Json => k.clone(),
+                Format::Xml => xml::unescape_name(k),
+            };
+            Some((key, text(v)?))
+        })
+        .collect()
+}
+
+/// A scalar as text: strings as they are, numbers and booleans printed; `None` otherwise.
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn integer(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse::<i64>().ok().or_else(|| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f as i64)
+            })
+        }
+        _ => None,
+    }
+}
+
+fn boolean(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// An object or an array of objects, as a list (XML and the legacy JSON codec write a single
+/// element without the array).
+fn as_list(value: Option<&Value>) -> Vec<&Value> {
+    match value {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => Vec::new(),
+    }
+}
+
+// === writing JSON ===
+
+/// Serializes as the Java server's `InstanceInfo` JSON (without the `instance` wrapper).
+impl Serialize for InstanceInfo {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LeasedInstance {
+            instance: self,
+            lease: &self.lease_info,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// An instance written with these lease facts instead of its own (the registry keeps lease
+/// times apart from the shared, rarely changing instance data).
+#[derive(Debug, Clone, Copy)]
+pub struct LeasedInstance<'a> {
+    /// The instance.
+    pub instance: &'a InstanceInfo,
+    /// The lease facts to write.
+    pub lease: &'a LeaseInfo,
+}
+
+impl Serialize for LeasedInstance<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (this, lease) = (self.instance, self.lease);
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("instanceId", &this.effective_id())?;
+        map.serialize_entry("hostName", &this.host_name)?;
+        map.serialize_entry("app", &this.app)?;
+        map.serialize_entry("ipAddr", &this.ip_addr)?;
+        map.serialize_entry("status", this.status.as_str())?;
+        map.serialize_entry("overriddenStatus", this.overridden_status.as_str())?;
+        map.serialize_entry("port", &JsonPort(this.port))?;
+        map.serialize_entry("securePort", &JsonPort(this.secure_port))?;
+        map.serialize_entry("countryId", &this.country_id)?;
+        map.serialize_entry(
+            "dataCenterInfo",
+            &JsonDataCenter(this.data_center_info.as_ref()),
+        )?;
+        map.serialize_entry("leaseInfo", &JsonLease(lease))?;
+        map.serialize_entry("metadata", &JsonMetadata(&this.metadata))?;
+        let optional = [
+            ("appGroupName", &this.app_group_name),
+            ("homePageUrl", &this.home_page_url),
+            ("statusPageUrl", &this.status_page_url),
+            ("healthCheckUrl", &this.health_check_url),
+            ("secureHealthCheckUrl", &this.secure_health_check_url),
+            ("vipAddress", &this.vip_address),
+            ("secureVipAddress", &this.secure_vip_address),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        map.serialize_entry(
+            "isCoordinatingDiscoveryServer",
+            if this.is_coordinating_discovery_server {
+                "true"
+            } else {
+                "false"
+            },
+        )?;
+        map.serialize_entry(
+            "lastUpdatedTimestamp",
+            &this.last_updated_timestamp.to_string(),
+        )?;
+        map.serialize_entry("lastDirtyTimestamp", &this.last_dirty_timestamp.to_string())?;
+        if let Some(action) = this.action_type {
+            map.serialize_entry("actionType", action.as_str())?;
+        }
+        if let Some(asg) = &this.asg_name {
+            map.serialize_entry("asgName", asg)?;
+        }
+        map.end()
+    }
+}
+
+struct JsonPort(PortInfo);
+
+impl Serialize for JsonPort {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("$", &self.0.port)?;
+        map.serialize_entry("@enabled", if self.0.enabled { "true" } else { "false" })?;
+        map.end()
+    }
+}
+
+struct JsonDataCenter<'a>(Option<&'a DataCenterInfo>);
+
+impl Serialize for JsonDataCenter<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let my_own = DataCenterInfo::my_own();
+        let dc = self.0.unwrap_or(&my_own);
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("@class", dc.class())?;
+        map.serialize_entry("name", &dc.name)?;
+        if !dc.metadata.is_empty() {
+            map.serialize_entry("metadata", &dc.metadata)?;
+        }
+        map.end()
+    }
+}
+
+struct JsonLease<'a>(&'a LeaseInfo);
+
+impl Serialize for JsonLease<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let lease = self.0;
+        let mut map = serializer.serialize_map(Some(6))?;
+        map.serialize_entry("renewalIntervalInSecs", &lease.renewal_interval_in_secs)?;
+        map.serialize_entry("durationInSecs", &lease.duration_in_secs)?;
+        map.serialize_entry("registrationTimestamp", &lease.registration_timestamp)?;
+        map.serialize_entry("lastRenewalTimestamp", &lease.last_renewal_timestamp)?;
+        map.serialize_entry("evictionTimestamp", &lease.eviction_timestamp)?;
+        map.serialize_entry("serviceUpTimestamp", &lease.service_up_timestamp)?;
+        map.end()
+    }
+}
+
+struct JsonMetadata<'a>(&'a IndexMap<String, String>);
+
+impl Serialize for JsonMetadata<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_empty() {
+            let mut map = serializer.serialize_map(Some(1))?;
+            map.serialize_entry("@class", EMPTY_MAP_CLASS)?;
+            map.end()
+        } else {
+            self.0.serialize(serializer)
+        }
+    }
+}
+
+struct JsonApplication<'a>(&'a str, &'a [LeasedInstance<'a>]);
+
+impl Serialize for JsonApplication<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("name", self.0)?;
+        map.serialize_entry("instance", self.1)?;
+        map.end()
+    }
+}
+
+struct JsonApplications<'a> {
+    versions_delta: &'a str,
+    apps_hashcode: &'a str,
+    applications: &'a [(&'a str, Vec<LeasedInstance<'a>>)],
+}
+
+impl Serialize for JsonApplications<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("versions__delta", self.versions_delta)?;
+        map.serialize_entry("apps__hashcode", self.apps_hashcode)?;
+        let list: Vec<JsonApplication<'_>> = self
+            .applications
+            .iter()
+            .map(|(name, instances)| JsonApplication(name, instances))
+            .collect();
+        map.serialize_entry("application", &list)?;
+        map.end()
+    }
+}
+
+struct Wrapped<'a, T>(&'static str, &'a T);
+
+impl<T: Serialize> Serialize for Wrapped<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, self.1)?;
+        map.end()
+    }
+}
+
+/// `{"instance":{…}}` or `<instance>…</instance>`.
+pub fn write_instance(instance: &InstanceInfo, format: Format) -> Vec<u8> {
+    match format {
+        Format::Json => to_json(&Wrapped("instance", instance)),
+        Format::Xml => {
+            let mut out = String::with_capacity(1024);
+            xml_instance(&mut out, instance, &instance.lease_info);
+            out.into_bytes()
+        }
+    }
+}
+
+/// The bare instance JSON (no wrapper), as peer replication sends it.
+pub fn instance_json_value(instance: &InstanceInfo) -> Value {
+    serde_json::to_value(instance).unwrap_or(Value::Null)
+}
+
+/// `{"application":{"name":…,"instance":[…]}}` or its XML.
+pub fn write_application(app: &Application, format: Format) -> Vec<u8> {
+    let instances = leased(&app.instances);
+    match format {
+        Format::Json => to_json(&Wrapped(
+            "application",
+            &JsonApplication(&app.name, &instances),
+        )),
+        Format::Xml => {
+            let mut out = String::with_capacity(1024 * (app.instances.len() + 1));
+            xml_application(&mut out, &app.name, &instances);
+            out.into_bytes()
+        }
+    }
+}
+
+fn leased(instances: &[InstanceInfo]) -> Vec<LeasedInstance<'_>> {
+    instances
+        .iter()
+        .map(|i| LeasedInstance {
+            instance: i,
+            lease: &i.lease_info,
+        })
+        .collect()
+}
+
+/// `{"applications":{…}}` or its XML.
+pub fn write_applications(apps: &Applications, format: Format) -> Vec<u8> {
+    let borrowed: Vec<(&str, Vec<LeasedInstance<'_>>)> = apps
+        .applications
+        .iter()
+        .map(|a| (a.name.as_str(), leased(&a.instances)))
+        .collect();
+    write_registry(
+        &apps.versions_delta,
+        &apps.apps_hashcode,
+        &borrowed,
+        format,
+        0,
+    )
+}
+
+/// `{"applications":{…}}` or its XML from borrowed parts, into a buffer of `capacity` bytes.
+pub fn write_registry(
+    versions_delta: &str,
+    apps_hashcode: &str,
+    applications: &[(&str, Vec<LeasedInstance<'_>>)],
+    format: Format,
+    capacity: usize,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
+    // Writing into a Vec cannot fail.
+    let _ = write_registry_to(
+        &mut out,
+        versions_delta,
+        apps_hashcode,
+        applications,
+        format,
+    );
+    out
+}
+
+/// `{"applications":{…}}` or its XML from borrowed parts, streamed into `out` (the server
+/// writes large registries into fixed-size chunks rather than one huge buffer).
+pub fn write_registry_to<W: std::io::Write>(
+    out: &mut W,
+    versions_delta: &str,
+    apps_hashcode: &str,
+    applications: &[(&str, Vec<LeasedInstance<'_>>)],
+    format: Format,
+) -> std::io::Result<()> {
+    match format {
+        Format::Json => {
+            let body = JsonApplications {
+                versions_delta,
+                apps_hashcode,
+                applications,
+            };
+            serde_json::to_writer(out, &Wrapped("applications", &body))
+                .map_err(std::io::Error::other)
+        }
+        Format::Xml => {
+            let mut scratch = String::with_capacity(4096);
+            scratch.push_str("<applications>");
+            xml::element(&mut scratch, "versions__delta", versions_delta);
+            xml::element(&mut scratch, "apps__hashcode", apps_hashcode);
+            for (name, instances) in applications {
+                scratch.push_str("<application>");
+                xml::element(&mut scratch, "name", name);
+                for leased in instances {
+                    xml_instance(&mut scratch, leased.instance, leased.lease);
+                    out.write_all(scratch.as_bytes())?;
+                    scratch.clear();
+                }
+                scratch.push_str("</application>");
+            }
+            scratch.push_str("</applications>");
+            out.write_all(scratch.as_bytes())
+        }
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing these types cannot fail: every map key is a string.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+// === writing XML ===
+
+fn xml_application(out: &mut String, name: &str, instances: &[LeasedInstance<'_>]) {
+    out.push_str("<application>");
+    xml::element(out, "name", name);
+    for leased in instances {
+        xml_instance(out, leased.instance, leased.lease);
+    }
+    out.push_str("</application>");
+}
+
+fn xml_instance(out: &mut String, i: &InstanceInfo, l: &LeaseInfo) {
+    out.push_str("<instance>");
+    xml::element(out, "instanceId", &i.effective_id());
+    xml::element(out, "hostName", &i.host_name);
+    xml::element(out, "app", &i.app);
+    xml::element(out, "ipAddr", &i.ip_addr);
+    xml::element(out, "status", i.status.as_str());
+    xml::element(out, "overriddenstatus", i.overridden_status.as_str());
+    let _ = write!(
+        out,
+        "<port enabled=\"{}\">{}</port><securePort enabled=\"{}\">{}</securePort>",
+        i.port.enabled, i.port.port, i.secure_port.enabled, i.secure_port.port
+    );
+    let _ = write!(out, "<countryId>{}</countryId>", i.country_id);
+    let my_own = DataCenterInfo::my_own();
+    let dc = i.data_center_info.as_ref().unwrap_or(&my_own);
+    let _ = write!(out, "<dataCenterInfo class=\"{}\">", dc.class());
+    xml::element(out, "name", &dc.name);
+    if !dc.metadata.is_empty() {
+        xml_metadata(out, &dc.metadata);
+    }
+    out.push_str("</dataCenterInfo>");
+    let _ = write!(
+        out,
+        "<leaseInfo><renewalIntervalInSecs>{}</renewalIntervalInSecs><durationInSecs>{}</durationInSecs>\
+         <registrationTimestamp>{}</registrationTimestamp><lastRenewalTimestamp>{}</lastRenewalTimestamp>\
+         <evictionTimestamp>{}</evictionTimestamp><serviceUpTimestamp>{}</serviceUpTimestamp></leaseInfo>",
+        l.renewal_interval_in_secs,
+        l.duration_in_secs,
+        l.registration_timestamp,
+        l.last_renewal_timestamp,
+        l.eviction_timestamp,
+        l.service_up_timestamp
+    );
+    if i.metadata.is_empty() {
+        let _ = write!(out, "<metadata class=\"{EMPTY_MAP_CLASS}\"/>");
+    } else {
+        xml_metadata(out, &i.metadata);
+    }
+    let optional = [
+        ("appGroupName", &i.app_group_name),
+        ("homePageUrl", &i.home_page_url),
+        ("statusPageUrl", &i.status_page_url),
+        ("healthCheckUrl", &i.health_check_url),
+        ("secureHealthCheckUrl", &i.secure_health_check_url),
+        ("vipAddress", &i.vip_address),
+        ("secureVipAddress", &i.secure_vip_address),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            xml::element(out, name, value);
+        }
+    }
+    let _ = write!(
+        out,
+        "<isCoordinatingDiscoveryServer>{}</isCoordinatingDiscoveryServer>\
+         <lastUpdatedTimestamp>{}</lastUpdatedTimestamp><lastDirtyTimestamp>{}</lastDirtyTimestamp>",
+        i.is_coordinating_discovery_server, i.last_updated_timestamp, i.last_dirty_timestamp
+    );
+    if let Some(action) = i.action_type {
+        xml::element(out, "actionType", action.as_str());
+    }
+    if let Some(asg) = &i.asg_name {
+        xml::element(out, "asgName", asg);
+    }
+    out.push_str("</instance>");
+}
+
+fn xml_metadata(out: &mut String, metadata: &IndexMap<String, String>) {
+    out.push_str("<metadata>");
+    for (key, value) in metadata {
+        let name = xml::escape_name(key);
+        out.push('<');
+        out.push_str(&name);
+        out.push('>');
+        xml::escape_text(out, value);
+        out.push_str("</");
+        out.push_str(&name);
+        out.push('>');
+    }
+    out.push_str("</metadata>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashcode_sorts_statuses_by_name() {
+        let statuses = [Status::Up, Status::Down, Status::Up, Status::Up];
+        assert_eq!(apps_hashcode(statuses), "DOWN_1_UP_3_");
+        assert_eq!(apps_hashcode([]), "");
+    }
+
+    #[test]
+    fn reads_the_minimal_js_client_body() {
+        let body = br#"{"instance":{"app":"js-svc","hostName":"h","ipAddr":"1.2.3.4",
+            "port":{"$":3000,"@enabled":true},"vipAddress":"js-svc",
+            "dataCenterInfo":{"name":"MyOwn"},"status":"UP"}}"#;
+        let i = read_instance(body, Format::Json).expect("parses");
+        assert_eq!(i.app, "JS-SVC");
+        assert_eq!(
+            i.port,
+            PortInfo {
+                port: 3000,
+                enabled: true
+            }
+        );
+        assert_eq!(i.effective_id(), "h");
+        assert_eq!(i.lease_info.duration_in_secs, 90);
+        assert!(i.validate_for_register("js-svc").is_ok());
+    }
+
+    #[test]
+    fn reads_strings_for_numbers_nulls_and_a_bare_port() {
+        let body =
+            br#"{"instance":{"instanceId":"a:b:1","app":"B","hostName":"a","ipAddr":"1.1.1.1",
+            "port":"8080","countryId":"1","appGroupName":null,"sid":"na",
+            "leaseInfo":{"durationInSecs":"5","renewalIntervalInSecs":2},
+            "metadata":{"@class":"java.util.Collections$EmptyMap"},
+            "lastDirtyTimestamp":"1700000000000","isCoordinatingDiscoveryServer":false,
+            "overriddenstatus":"OUT_OF_SERVICE","dataCenterInfo":{"@class":"x","name":"MyOwn"}}}"#;
+        let i = read_instance(body, Format::Json).expect("parses");
+        assert_eq!(i.port.port, 8080);
+        assert_eq!(i.lease_info.duration_in_secs, 5);
+        assert_eq!(i.lease_info.renewal_interval_in_secs, 2);
+        assert!(i.metadata.is_empty());
+        assert_eq!(i.last_dirty_timestamp, 1_700_000_000_000);
+        assert_eq!(i.overridden_status, Status::OutOfService);
+    }
+
+    #[test]
+    fn validation_names_the_missing_field() {
+        let mut i = InstanceInfo::new("APP", "h", "1.1.1.1", 80);
+        i.ip_addr.clear();
+        assert_eq!(i.validate_for_register("APP"), Err("Missing ip address"));
+        let mut i = InstanceInfo::new("APP", "h", "1.1.1.1", 80);
+        i.data_center_info = None;
+        assert_eq!(
+            i.validate_for_register("APP"),
+            Err("Missing dataCenterInfo")
+        );
+        let i = InstanceInfo::new("APP", "h", "1.1.1.1", 80);
+        assert!(i.validate_for_register("OTHER").is_err());
+        let mut i = InstanceInfo::new("APP", "h", "1.1.1.1", 80);
+        i.lease_info.duration_in_secs = 10_000_000;
+        assert!(i.validate_for_register("APP").is_err());
+    }
+
+    #[test]
+    fn json_round_trips_and_keeps_java_shapes() {
+        let mut i = InstanceInfo::new("customer-service", "h", "10.0.0.5", 8081);
+        i.instance_id = Some("h:customer-service:8081".into());
+        i.metadata.insert("management.port".into(), "8081".into());
+        let bytes = write_applications(
+            &Applications {
+                versions_delta: "1".into(),
+                apps_hashcode: "UP_1_".into(),
+                applications: vec![Application {
+                    name: "CUSTOMER-SERVICE".into(),
+                    instances: vec![i.clone()],
+                }],
+            },
+            Format::Json,
+        );
+        let v: Value = serde_json::from_slice(&bytes).expect("json");
+        let inst = &v["applications"]["application"][0]["instance"][0];
+        assert_eq!(inst["port"]["@enabled"], "true");
+        assert_eq!(
+            inst["lastDirtyTimestamp"],
+            i.last_dirty_timestamp.to_string()
+        );
+        assert_eq!(inst["isCoordinatingDiscoveryServer"], "false");
+        assert_eq!(inst["dataCenterInfo"]["@class"], DEFAULT_DATA_CENTER_CLASS);
+        let back = read_applications(&bytes, Format::Json).expect("reads back");
+        assert_eq!(back.applications[0].instances[0], i);
+    }
+
+    #[test]
+    fn xml_round_trips_with_escaped_metadata() {
+        let mut i = InstanceInfo::new("py-svc", "h", "10.0.0.5", 9090);
+        i.instance_id = Some("h:py-svc:9090".into());
+        i.metadata.insert("my_key".into(), "a<b & c".into());
+        i.metadata.insert("cost$".into(), "1".into());
+        let bytes = write_instance(&i, Format::Xml);
+        let text = String::from_utf8(bytes.clone()).expect("utf8");
+        assert!(text.contains("<my__key>a&lt;b &amp; c</my__key>"), "{text}");
+        assert!(text.contains("<port enabled=\"true\">9090</port>"));
+        let back = read_instance(&bytes, Format::Xml).expect("reads back");
+        assert_eq!(back, i);
+    }
+
+    #[test]
+    fn empty_metadata_is_the_java_empty_map() {
+        let i = InstanceInfo::new("a", "h", "1.1.1.1", 1);
+        let v = instance_json_value(&i);
+        assert_eq!(v["metadata"]["@class"], EMPTY_MAP_CLASS);
+        let xml = String::from_utf8(write_instance(&i, Format::Xml)).expect("utf8");
+        assert!(xml.contains("<metadata class=\"java.util.Collections$EmptyMap\"/>"));
+        assert!(
+            read_instance(xml.as_bytes(), Format::Xml)
+                .expect("reads")
+                .metadata
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors_not_panics() {
+        for body in [
+            &b"{"[..],
+            b"<instance><app>",
+            b"[1,2]",
+            b"\"x\"",
+            b"",
+            b"<a></b>",
+        ] {
+            for format in [Format::Json, Format::Xml] {
+                let _ = read_instance(body, format);
+            }
+        }
+        assert!(read_instance(b"{\"instance\":{\"port\":{\"$\":99999}}}", Format::Json).is_err());
+        assert!(read_instance(b"{\"instance\":{\"status\":\"SLEEPY\"}}", Format::Json).is_err());
+    }
+}
