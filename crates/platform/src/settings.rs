@@ -17,7 +17,9 @@ use std::{fmt, path::Path, str::FromStr, sync::Arc};
 use anyhow::Context as _;
 use indexmap::IndexMap;
 
-pub use yaml::{YamlDocument, parse_yaml_documents};
+pub use yaml::{
+    ON_PROFILE, YamlDocument, parse_yaml_documents, profile_expression_matches, value_text,
+};
 
 /// One named layer of flat properties, e.g. `applicationConfig: [file:./application.yml]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -251,7 +253,8 @@ impl Settings {
         for source in self.sources.iter() {
             let is_local = !matches!(
                 source.name.as_str(),
-                "commandLineArgs" | "systemEnvironment"
+                // `overrides` is what tests and launchers force; it ranks like a flag.
+                "commandLineArgs" | "systemEnvironment" | "overrides"
             );
             if is_local && !inserted {
                 sources.extend(remote.iter().cloned());

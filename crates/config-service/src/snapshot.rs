@@ -1,0 +1,529 @@
+//! Immutable snapshots of a configuration repository and the Environment built from them.
+//!
+//! A [`Snapshot`] is every file of one repository state (one git commit, or the folder as it
+//! was when last scanned), with the configuration files already parsed into flat documents
+//! (through [`platform::settings::parse_yaml_documents`], the same flattening services use for
+//! their local files). Requests only ever read a snapshot; backends build a new one and swap
+//! it in, so a slow fetch never blocks a request the last snapshot can answer.
+//!
+//! [`Snapshot::environment`] reproduces the property-source precedence of Spring Cloud Config
+//! (Boot's ConfigData with `spring.config.name=application,<app>`), highest first:
+//! `X-p2`, `application-p2`, `X-p1`, `application-p1`, `X`, `application`; within one file
+//! `.properties` before `.yml` before `.yaml`, and the later documents of a multi-document file
+//! first; later search locations before earlier ones.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::RwLock,
+};
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+use platform::{
+    config_client::{Environment, EnvironmentPropertySource},
+    settings::{ON_PROFILE, YamlDocument, parse_yaml_documents},
+};
+use serde_json::Value;
+
+/// The configuration file extensions, highest precedence first within one name.
+pub(crate) const CONFIG_EXTENSIONS: [&str; 3] = ["properties", "yml", "yaml"];
+
+/// Files larger than this are not loaded (a configuration repository is small).
+pub(crate) const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+
+/// One file of a snapshot.
+#[derive(Debug)]
+pub(crate) struct RepoFile {
+    /// The raw bytes (for the plain-text resource endpoint).
+    pub(crate) bytes: Bytes,
+    /// For `.yml`/`.yaml`/`.properties`: the parsed documents, or why they failed to parse.
+    pub(crate) documents: Option<Result<Vec<YamlDocument>, String>>,
+}
+
+impl RepoFile {
+    /// A file, parsed when its name says it is configuration.
+    pub(crate) fn new(path: &str, bytes: Bytes) -> Self {
+        let extension = path.rsplit_once('.').map(|(_, e)| e).unwrap_or_default();
+        let documents = match extension {
+            "yml" | "yaml" => Some(
+                std::str::from_utf8(&bytes)
+                    .map_err(|_| "not UTF-8".to_owned())
+                    .and_then(parse_yaml_documents),
+            ),
+            "properties" => Some(parse_properties(&bytes)),
+            _ => None,
+        };
+        Self { bytes, documents }
+    }
+}
+
+/// Parses a `.properties` file; `#---` (or `!---`) lines split it into documents, as Boot does.
+fn parse_properties(bytes: &[u8]) -> Result<Vec<YamlDocument>, String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut documents = Vec::new();
+    let mut current = String::new();
+    let mut flush = |chunk: &str| -> Result<(), String> {
+        let map = java_properties::read(chunk.as_bytes()).map_err(|e| e.to_string())?;
+        // java_properties returns a HashMap; keep the file order by re-reading the keys.
+        let mut ordered = IndexMap::new();
+        for line in chunk.lines() {
+            let line = line.trim_start();
+            if line.starts_with('#') || line.starts_with('!') || line.is_empty() {
+                continue;
+            }
+            let key_end = line
+                .find(|c: char| c == '=' || c == ':' || c.is_whitespace())
+                .unwrap_or(line.len());
+            let key = line[..key_end].replace('\\', "");
+            if let Some(value) = map.get(&key) {
+                ordered.insert(key, value.clone());
+            }
+        }
+        for (key, value) in map {
+            ordered.entry(key).or_insert(value);
+        }
+        if !ordered.is_empty() {
+            documents.push(YamlDocument::from_flat(ordered));
+        }
+        Ok(())
+    };
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed == "#---" || trimmed == "!---" {
+            flush(&current)?;
+            current.clear();
+        } else {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    flush(&current)?;
+    Ok(documents)
+}
+
+/// One root of files: a git tree, or one native search location.
+#[derive(Debug)]
+pub(crate) struct Tree {
+    /// Prefix of the property-source names (`file:/abs/dir`, the git URI).
+    pub(crate) name: String,
+    /// Files by `/`-separated path relative to the root.
+    pub(crate) files: BTreeMap<String, RepoFile>,
+}
+
+impl Tree {
+    /// Whether `dir` (ending in `/`, or empty for the root) holds any file.
+    pub(crate) fn has_dir(&self, dir: &str) -> bool {
+        dir.is_empty()
+            || self
+                .files
+                .range(dir.to_owned()..)
+                .next()
+                .is_some_and(|(path, _)| path.starts_with(dir))
+    }
+
+    /// The directories directly or indirectly under the root, with trailing `/`.
+    pub(crate) fn dirs(&self) -> Vec<String> {
+        let mut dirs: Vec<String> = self
+            .files
+            .keys()
+            .filter_map(|p| p.rsplit_once('/').map(|(d, _)| format!("{d}/")))
+            .collect();
+        dirs.dedup();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+}
+
+/// A place to look for configuration files: a directory of one tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Location {
+    /// Index into [`Snapshot::trees`].
+    pub(crate) tree: usize,
+    /// Directory prefix, empty or ending in `/`.
+    pub(crate) dir: String,
+}
+
+/// Why an Environment could not be built.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BuildError {
+    /// A configuration file in the repository does not parse.
+    #[error("cannot parse configuration file {file}: {reason}")]
+    Parse {
+        /// Repository-relative file name.
+        file: String,
+        /// The parser's message.
+        reason: String,
+    },
+}
+
+/// One immutable state of the configuration repository.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    /// The roots files are read from.
+    pub(crate) trees: Vec<Tree>,
+    /// The `version` reported (git commit id, or the native version setting).
+    pub(crate) version: Option<String>,
+    /// Rendered responses for this snapshot, by request; cleared when it grows too large.
+    cache: RwLock<HashMap<String, Bytes>>,
+}
+
+const CACHE_LIMIT: usize = 4096;
+
+/// What an Environment is asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct Request<'a> {
+    /// The application name(s), comma-separated.
+    pub(crate) application: &'a str,
+    /// The profiles, in request order.
+    pub(crate) profiles: &'a [String],
+    /// The label as requested.
+    pub(crate) label: Option<&'a str>,
+}
+
+impl Snapshot {
+    /// A snapshot of these trees.
+    pub(crate) fn new(trees: Vec<Tree>, version: Option<String>) -> Self {
+        Self {
+            trees,
+            version,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// A cached rendering for `key`, or the one `render` makes (which is then cached).
+    pub(crate) fn cached<E>(
+        &self,
+        key: String,
+        render: impl FnOnce() -> Result<Bytes, E>,
+    ) -> Result<Bytes, E> {
+        if let Some(hit) = self
+            .cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(hit.clone());
+        }
+        let rendered = render()?;
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(key, rendered.clone());
+        Ok(rendered)
+    }
+
+    /// The property sources for `request`, searched in `locations` (lowest precedence first),
+    /// highest precedence first.
+    pub(crate) fn property_sources(
+        &self,
+        request: &Request<'_>,
+        locations: &[Location],
+    ) -> Result<Vec<EnvironmentPropertySource>, BuildError> {
+        let mut names = vec!["application"];
+        if request.application != "application" {
+            names.extend(
+                request
+                    .application
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty() && *n != "application"),
+            );
+        }
+        let mut sources = Vec::new();
+        for profile in request.profiles.iter().rev() {
+            for location in locations.iter().rev() {
+                for name in names.iter().rev() {
+                    self.push_file_sources(
+                        &mut sources,
+                        location,
+                        &format!("{name}-{profile}"),
+                        request.profiles,
+                    )?;
+                }
+            }
+        }
+        for location in locations.iter().rev() {
+            for name in names.iter().rev() {
+                self.push_file_sources(&mut sources, location, name, request.profiles)?;
+            }
+        }
+        Ok(sources)
+    }
+
+    fn push_file_sources(
+        &self,
+        sources: &mut Vec<EnvironmentPropertySource>,
+        location: &Location,
+        base: &str,
+        profiles: &[String],
+    ) -> Result<(), BuildError> {
+        let Some(tree) = self.trees.get(location.tree) else {
+            return Ok(());
+        };
+        for extension in CONFIG_EXTENSIONS {
+            let path = format!("{}{base}.{extension}", location.dir);
+            let Some(file) = tree.files.get(&path) else {
+                continue;
+            };
+            let Some(documents) = &file.documents else {
+                continue;
+            };
+            let documents = documents.as_ref().map_err(|reason| BuildError::Parse {
+                file: path.clone(),
+                reason: reason.clone(),
+            })?;
+            let multi = documents.len() > 1;
+            for (index, document) in documents.iter().enumerate().rev() {
+                if !document.applies_to(profiles) {
+                    continue;
+                }
+                let name = if multi {
+                    format!("{}/{path} (document #{index})", tree.name)
+                } else {
+                    format!("{}/{path}", tree.name)
+                };
+                let source = document
+                    .typed
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != ON_PROFILE)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                sources.push(EnvironmentPropertySource { name, source });
+            }
+        }
+        Ok(())
+    }
+
+    /// The Environment for `request`.
+    pub(crate) fn environment(
+        &self,
+        request: &Request<'_>,
+        locations: &[Location],
+    ) -> Result<Environment, BuildError> {
+        Ok(Environment {
+            name: request.application.to_owned(),
+            profiles: request.profiles.to_vec(),
+            label: request.label.map(str::to_owned),
+            version: self.version.clone(),
+            state: None,
+            property_sources: self.property_sources(request, locations)?,
+        })
+    }
+
+    /// The plain-text resource `path` for `request`: in each location (highest precedence
+    /// first), for each profile in order, `name-<profile>.ext` before `name.ext`.
+    pub(crate) fn find_resource(
+        &self,
+        path: &str,
+        profiles: &[String],
+        locations: &[Location],
+    ) -> Option<&RepoFile> {
+        let (dir, file) = match path.rsplit_once('/') {
+            Some((dir, file)) => (format!("{dir}/"), file),
+            None => (String::new(), path),
+        };
+        let (stem, extension) = match file.rsplit_once('.') {
+            Some((stem, ext)) => (stem, format!(".{ext}")),
+            None => (file, String::new()),
+        };
+        for location in locations.iter().rev() {
+            let tree = self.trees.get(location.tree)?;
+            for profile in profiles {
+                let candidates = [
+                    format!("{}{dir}{stem}-{profile}{extension}", location.dir),
+                    format!("{}{dir}{file}", location.dir),
+                ];
+                for candidate in candidates {
+                    if let Some(found) = tree.files.get(&candidate) {
+                        return Some(found);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Replaces every `{cipher}` value by its plain text; a value that does not decrypt becomes
+/// `invalid.<key>: <n/a>`, so a lower source's plain value shows through (Spring's rule).
+pub(crate) fn decrypt_sources(
+    sources: &mut [EnvironmentPropertySource],
+    encryptor: &platform::cipher::TextEncryptor,
+) {
+    for source in sources {
+        if !source
+            .source
+            .values()
+            .any(|v| v.as_str().is_some_and(|s| s.starts_with("{cipher}")))
+        {
+            continue;
+        }
+        let mut decrypted = IndexMap::with_capacity(source.source.len());
+        for (key, value) in std::mem::take(&mut source.source) {
+            let Some(cipher) = value.as_str().and_then(|s| s.strip_prefix("{cipher}")) else {
+                decrypted.insert(key, value);
+                continue;
+            };
+            let (_, text) = platform::cipher::split_prefixes(cipher);
+            match encryptor.decrypt(text) {
+                Ok(plain) => {
+                    decrypted.insert(key, Value::String(plain));
+                }
+                Err(error) => {
+                    tracing::warn!(key = %key, source = %source.name, %error, "cannot decrypt a {{cipher}} value");
+                    decrypted.insert(format!("invalid.{key}"), Value::String("<n/a>".into()));
+                }
+            }
+        }
+        source.source = decrypted;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> Tree {
+        Tree {
+            name: "file:/repo".into(),
+            files: files
+                .iter()
+                .map(|(p, t)| {
+                    (
+                        (*p).to_owned(),
+                        RepoFile::new(p, Bytes::from(t.to_string())),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn names(sources: &[EnvironmentPropertySource]) -> Vec<&str> {
+        sources
+            .iter()
+            .map(|s| s.name.strip_prefix("file:/repo/").unwrap_or(&s.name))
+            .collect()
+    }
+
+    #[test]
+    fn precedence_follows_spring_boot_config_data() {
+        let snapshot = Snapshot::new(
+            vec![tree(&[
+                ("application.yml", "a: 1\n"),
+                ("application.properties", "a=2\n"),
+                ("application-p1.yml", "a: 3\n"),
+                ("application-p2.yml", "a: 4\n"),
+                (
+                    "x.yml",
+                    "a: 5\n---\nspring.config.activate.on-profile: p1\na: 6\n---\nspring.config.activate.on-profile: nope\na: 7\n",
+                ),
+                ("x-p1.yml", "a: 8\n"),
+                ("x-p2.properties", "a=9\n"),
+                ("x-p2.yml", "a: 10\n"),
+                ("y.yml", "a: 11\n"),
+            ])],
+            None,
+        );
+        let profiles = vec!["p1".to_owned(), "p2".to_owned()];
+        let request = Request {
+            application: "x",
+            profiles: &profiles,
+            label: None,
+        };
+        let locations = [Location {
+            tree: 0,
+            dir: String::new(),
+        }];
+        let sources = snapshot.property_sources(&request, &locations).unwrap();
+        assert_eq!(
+            names(&sources),
+            vec![
+                "x-p2.properties",
+                "x-p2.yml",
+                "application-p2.yml",
+                "x-p1.yml",
+                "application-p1.yml",
+                "x.yml (document #1)",
+                "x.yml (document #0)",
+                "application.properties",
+                "application.yml",
+            ]
+        );
+        assert!(!sources[5].source.contains_key(ON_PROFILE));
+        assert_eq!(sources[0].source["a"], Value::String("9".into()));
+        assert_eq!(sources[1].source["a"], Value::from(10));
+    }
+
+    #[test]
+    fn properties_files_keep_order_and_split_documents() {
+        let file = RepoFile::new(
+            "a.properties",
+            Bytes::from(
+                "b=2\na=1\nlong=x\\\n  y\n#---\nspring.config.activate.on-profile=dev\nc=3\n",
+            ),
+        );
+        let docs = file.documents.unwrap().unwrap();
+        assert_eq!(docs.len(), 2);
+        let keys: Vec<&String> = docs[0].properties.keys().collect();
+        assert_eq!(keys, ["b", "a", "long"]);
+        assert_eq!(docs[0].properties["long"], "xy");
+        assert_eq!(docs[1].on_profile.as_deref(), Some("dev"));
+    }
+
+    #[test]
+    fn resources_prefer_profile_variants_and_broken_yaml_is_reported() {
+        let snapshot = Snapshot::new(
+            vec![tree(&[
+                ("nginx.conf", "plain"),
+                ("nginx-dev.conf", "dev"),
+                ("bad.yml", "a: [1\n"),
+            ])],
+            None,
+        );
+        let locations = [Location {
+            tree: 0,
+            dir: String::new(),
+        }];
+        let dev = vec!["dev".to_owned()];
+        let other = vec!["prod".to_owned()];
+        let found = snapshot
+            .find_resource("nginx.conf", &dev, &locations)
+            .unwrap();
+        assert_eq!(&found.bytes[..], b"dev");
+        let found = snapshot
+            .find_resource("nginx.conf", &other, &locations)
+            .unwrap();
+        assert_eq!(&found.bytes[..], b"plain");
+        let request = Request {
+            application: "bad",
+            profiles: &other,
+            label: None,
+        };
+        assert!(matches!(
+            snapshot.property_sources(&request, &locations),
+            Err(BuildError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn undecryptable_values_become_invalid_keys() {
+        let encryptor = platform::cipher::TextEncryptor::new("k", "deadbeef").unwrap();
+        let good = format!("{{cipher}}{}", encryptor.encrypt("secret"));
+        let mut sources = vec![EnvironmentPropertySource {
+            name: "s".into(),
+            source: [
+                ("a".to_owned(), Value::String(good)),
+                ("b".to_owned(), Value::String("{cipher}00ff".into())),
+                ("c".to_owned(), Value::from(1)),
+            ]
+            .into_iter()
+            .collect(),
+        }];
+        decrypt_sources(&mut sources, &encryptor);
+        assert_eq!(sources[0].source["a"], "secret");
+        assert_eq!(sources[0].source["invalid.b"], "<n/a>");
+        assert!(!sources[0].source.contains_key("b"));
+    }
+}

@@ -1,0 +1,548 @@
+//! The Spring Cloud Config *client* role: the config-service's property sources in a running
+//! service, at start and while it runs.
+//!
+//! * **At start** ([`load_remote`], called by [`crate::app::load_settings`]):
+//!   `spring.config.import=[optional:]configserver:URL` names the server. One
+//!   `GET {url}/{name}/{profiles}[/{label}]` is made with the service's real profiles; the
+//!   returned sources are layered just below environment variables and command-line flags, each
+//!   as `configserver:<name>`, plus a `configClient` source carrying `config.client.version`.
+//!   With `optional:` an unreachable server is logged and tolerated; without it the request is
+//!   retried (Spring's defaults: 6 attempts, 1 s growing ×1.1 up to 2 s) and start fails with
+//!   a message that says so.
+//! * **On demand** ([`Refresher::routes`]): `POST /actuator/refresh` refetches, swaps the new
+//!   settings into the service's [`SharedSettings`] (code that reads `settings.current()` per
+//!   request sees them at once, the `@RefreshScope` role), and answers the JSON array of
+//!   changed keys.
+//! * **By itself** ([`Refresher::watch`], the Spring Cloud Bus role): every instance polls its
+//!   own Environment every `spring.cloud.config.watch.delay` ms (default 2000, the name Spring
+//!   Cloud Consul and Vault use for their config watches) and applies it when it differs from
+//!   what is in force. Polling needs no broker, reaches every instance of every service, and an
+//!   instance that was down simply loads the current configuration when it starts again.
+//!   The config-service notices commits (git) and saved files (native) within a second or two,
+//!   so a change is in force everywhere well within 10 s.
+//!
+//! The wire types ([`Environment`]) are the ones the config-service serves.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::post};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{
+    app::{SharedSettings, Started},
+    settings::{ImportLocation, PropertySource, Settings, split_list},
+};
+
+/// The Environment JSON of Spring Cloud Config's `/{application}/{profiles}[/{label}]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Environment {
+    /// The application as requested.
+    pub name: String,
+    /// The requested profiles.
+    pub profiles: Vec<String>,
+    /// The requested label, `null` when none was.
+    pub label: Option<String>,
+    /// The backend's version: the git commit, or the native backend's configured version.
+    pub version: Option<String>,
+    /// Vault state; always `null` here.
+    pub state: Option<String>,
+    /// The sources, highest precedence first.
+    pub property_sources: Vec<EnvironmentPropertySource>,
+}
+
+/// One property source of an [`Environment`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentPropertySource {
+    /// Where the properties come from (`file:/…/application.yml`, `<repo>/app-dev.yml`).
+    pub name: String,
+    /// Flat properties, values with their YAML types.
+    pub source: IndexMap<String, Value>,
+}
+
+/// The text of one Environment value as a property (numbers and booleans as written,
+/// `{"value","origin"}` wrappers of the v2 media type unwrapped).
+pub fn property_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Object(map) if map.len() == 2 && map.contains_key("origin") => {
+            map.get("value").map(property_text).unwrap_or_default()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Name of the source holding `config.client.version`.
+pub const CONFIG_CLIENT_SOURCE: &str = "configClient";
+/// Prefix of the names of sources imported from the config server.
+pub const REMOTE_PREFIX: &str = "configserver:";
+
+/// The sources of `environment` as this service layers them, highest precedence first.
+pub fn to_property_sources(environment: &Environment) -> Vec<PropertySource> {
+    let mut sources: Vec<PropertySource> = environment
+        .property_sources
+        .iter()
+        .map(|source| {
+            PropertySource::new(
+                format!("{REMOTE_PREFIX}{}", source.name),
+                source
+                    .source
+                    .iter()
+                    .map(|(k, v)| (k.clone(), property_text(v))),
+            )
+        })
+        .collect();
+    let mut client = vec![];
+    if let Some(version) = &environment.version {
+        client.push(("config.client.version".to_owned(), version.clone()));
+    }
+    if let Some(state) = &environment.state {
+        client.push(("config.client.state".to_owned(), state.clone()));
+    }
+    sources.push(PropertySource::new(CONFIG_CLIENT_SOURCE, client));
+    sources
+}
+
+/// `settings` without the sources a config server supplied.
+pub fn without_remote(settings: &Settings) -> Settings {
+    Settings::from_sources(
+        settings
+            .sources()
+            .iter()
+            .filter(|s| !is_remote(s))
+            .cloned()
+            .collect(),
+    )
+}
+
+/// The sources of `settings` that a config server supplied.
+pub fn remote_sources(settings: &Settings) -> Vec<PropertySource> {
+    settings
+        .sources()
+        .iter()
+        .filter(|s| is_remote(s))
+        .cloned()
+        .collect()
+}
+
+fn is_remote(source: &PropertySource) -> bool {
+    source.name.starts_with(REMOTE_PREFIX) || source.name == CONFIG_CLIENT_SOURCE
+}
+
+/// Where and how this service reads its remote configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Config server base URLs, tried in order (credentials removed).
+    pub uris: Vec<url::Url>,
+    /// `optional:`: a missing server is tolerated.
+    pub optional: bool,
+    /// The application name asked for.
+    pub name: String,
+    /// The profiles asked for, comma-joined.
+    pub profiles: String,
+    /// The label, if one is configured.
+    pub label: Option<String>,
+    /// HTTP basic credentials.
+    pub credentials: Option<(String, String)>,
+    /// Attempts before giving up when the import is not optional.
+    pub max_attempts: u32,
+    /// First delay between attempts.
+    pub initial_interval: Duration,
+    /// Longest delay between attempts.
+    pub max_interval: Duration,
+}
+
+impl ClientConfig {
+    /// Reads the client settings; `None` when no config server is to be used
+    /// (`spring.cloud.config.enabled=false`, or no `configserver:` import).
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Self>> {
+        if !settings.flag("spring.cloud.config.enabled", true)? {
+            return Ok(None);
+        }
+        let imports = settings
+            .config_import()
+            .context("reading spring.config.import")?;
+        let Some(import) = imports
+            .into_iter()
+            .find(|i| matches!(i.location, ImportLocation::ConfigServer(_)))
+        else {
+            return Ok(None);
+        };
+        let ImportLocation::ConfigServer(url) = import.location else {
+            return Ok(None);
+        };
+        let raw_uris = match url {
+            Some(url) => vec![url],
+            None => {
+                split_list(&settings.get_or("spring.cloud.config.uri", "http://localhost:8888"))
+            }
+        };
+        let mut uris = Vec::new();
+        let mut credentials = None;
+        for raw in raw_uris {
+            let mut uri = url::Url::parse(&raw)
+                .with_context(|| format!("config server URL `{raw}` is not a URL"))?;
+            if !uri.username().is_empty() {
+                let user = percent_decode(uri.username());
+                let pass = percent_decode(uri.password().unwrap_or_default());
+                credentials.get_or_insert((user, pass));
+                let _ = uri.set_username("");
+                let _ = uri.set_password(None);
+            }
+            uri.set_query(None);
+            uris.push(uri);
+        }
+        if let Some(user) = settings.get("spring.cloud.config.username") {
+            credentials = Some((
+                user,
+                settings
+                    .get("spring.cloud.config.password")
+                    .unwrap_or_default(),
+            ));
+        }
+        let name = settings
+            .get("spring.cloud.config.name")
+            .unwrap_or_else(|| settings.application_name());
+        let profiles = settings
+            .get("spring.cloud.config.profile")
+            .map(|p| split_list(&p))
+            .unwrap_or_else(|| settings.active_profiles());
+        let profiles = if profiles.is_empty() {
+            "default".to_owned()
+        } else {
+            profiles.join(",")
+        };
+        Ok(Some(Self {
+            uris,
+            optional: import.optional,
+            name,
+            profiles,
+            label: settings
+                .get("spring.cloud.config.label")
+                .filter(|l| !l.is_empty()),
+            credentials,
+            max_attempts: settings.parse_or("spring.cloud.config.retry.max-attempts", 6)?,
+            initial_interval: Duration::from_millis(
+                settings.parse_or("spring.cloud.config.retry.initial-interval", 1000)?,
+            ),
+            max_interval: Duration::from_millis(
+                settings.parse_or("spring.cloud.config.retry.max-interval", 2000)?,
+            ),
+        }))
+    }
+
+    /// The Environment URL on `base`.
+    fn environment_url(&self, base: &url::Url) -> url::Url {
+        let mut url = base.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments
+                .pop_if_empty()
+                .push(&self.name)
+                .push(&self.profiles);
+            if let Some(label) = &self.label {
+                // Spring's client escapes `/` in labels itself.
+                segments.push(&label.replace('/', "(_)"));
+            }
+        }
+        url
+    }
+
+    /// One round over the configured URLs; the first 200 wins.
+    pub async fn fetch(&self, http: &reqwest::Client) -> anyhow::Result<Environment> {
+        let mut last_error = None;
+        for base in &self.uris {
+            let url = self.environment_url(base);
+            let mut request = http.get(url.clone()).header(
+                reqwest::header::ACCEPT,
+                "application/vnd.spring-cloud.config-server.v2+json, application/json",
+            );
+            if let Some((user, pass)) = &self.credentials {
+                request = request.basic_auth(user, Some(pass));
+            }
+            match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    return response
+                        .json::<Environment>()
+                        .await
+                        .with_context(|| format!("{url} did not return an Environment"));
+                }
+                Ok(response) => {
+                    last_error = Some(anyhow::anyhow!("{url} answered {}", response.status()));
+                }
+                Err(error) => {
+                    last_error = Some(anyhow::anyhow!("{url}: {error}"));
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no config server URL configured")))
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The HTTP client for config-server calls (connect timeout 10 s, as Spring's client).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}
+
+/// The remote sources for a service starting with `settings`, highest precedence first;
+/// `Ok(None)` when no config server is configured or an optional one is unreachable.
+pub async fn load_remote(settings: &Settings) -> anyhow::Result<Option<Vec<PropertySource>>> {
+    let Some(config) = ClientConfig::from_settings(settings)? else {
+        return Ok(None);
+    };
+    let http = http_client();
+    if config.optional {
+        return match config.fetch(&http).await {
+            Ok(environment) => {
+                log_loaded(&environment);
+                Ok(Some(to_property_sources(&environment)))
+            }
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "config server not available; starting with local settings only (the import is optional)");
+                Ok(None)
+            }
+        };
+    }
+    let mut delay = config.initial_interval;
+    let attempts = config.max_attempts.max(1);
+    for attempt in 1..=attempts {
+        match config.fetch(&http).await {
+            Ok(environment) => {
+                log_loaded(&environment);
+                return Ok(Some(to_property_sources(&environment)));
+            }
+            Err(error) if attempt == attempts => {
+                anyhow::bail!(
+                    "could not load configuration from the config server after {attempts} attempts: {error:#}. \
+                     Start the config-service, or make the import optional (spring.config.import=optional:configserver:…)"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(attempt, error = %format!("{error:#}"), "config server not available yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = delay.mul_f64(1.1).min(config.max_interval);
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn log_loaded(environment: &Environment) {
+    tracing::info!(
+        name = %environment.name,
+        profiles = ?environment.profiles,
+        version = environment.version.as_deref().unwrap_or("-"),
+        sources = environment.property_sources.len(),
+        "configuration loaded from the config server"
+    );
+}
+
+/// The keys whose effective value differs between `old` and `new` (added, changed, removed),
+/// sorted.
+pub fn changed_keys(old: &Settings, new: &Settings) -> Vec<String> {
+    let old = old.effective();
+    let new = new.effective();
+    let mut changed: Vec<String> = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .chain(old.keys().filter(|k| !new.contains_key(*k)).cloned())
+        .collect();
+    changed.sort();
+    changed.dedup();
+    changed
+}
+
+/// Refetches and applies remote configuration for one service (the `/actuator/refresh` and
+/// watch roles). Refreshes are serialised so two never interleave their swaps.
+#[derive(Debug, Clone)]
+pub struct Refresher {
+    settings: SharedSettings,
+    http: reqwest::Client,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Refresher {
+    /// A refresher for the service whose live settings are `settings`.
+    pub fn new(settings: SharedSettings) -> Self {
+        Self {
+            settings,
+            http: http_client(),
+            lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// Refetches the remote sources and, when they differ, puts them in force.
+    /// Returns the changed keys (`[]` when nothing changed or no config server is configured).
+    pub async fn refresh(&self) -> anyhow::Result<Vec<String>> {
+        let _guard = self.lock.lock().await;
+        let current = self.settings.current();
+        let Some(config) = ClientConfig::from_settings(&current)? else {
+            return Ok(Vec::new());
+        };
+        let environment = config.fetch(&self.http).await?;
+        let remote = to_property_sources(&environment);
+        if remote == remote_sources(&current) {
+            return Ok(Vec::new());
+        }
+        let updated = without_remote(&current).with_remote(remote);
+        let changed = changed_keys(&current, &updated);
+        self.settings.replace(updated);
+        if !changed.is_empty() {
+            tracing::info!(keys = ?changed, "configuration refreshed");
+        }
+        Ok(changed)
+    }
+
+    /// `POST /actuator/refresh`.
+    pub fn routes(self) -> Router {
+        Router::new()
+            .route("/actuator/refresh", post(refresh_endpoint))
+            .with_state(self)
+    }
+
+    /// Polls the config server until `started.shutdown`, applying changes as they appear.
+    pub async fn watch(self, started: Started) {
+        loop {
+            let current = self.settings.current();
+            let enabled = current
+                .flag("spring.cloud.config.watch.enabled", true)
+                .unwrap_or(true);
+            let delay = current
+                .parse_or("spring.cloud.config.watch.delay", 2000_u64)
+                .unwrap_or(2000);
+            let configured = matches!(ClientConfig::from_settings(&current), Ok(Some(_)));
+            if !configured || !enabled {
+                // Settings may change (a refresh turning the watch on); look again later.
+                tokio::select! {
+                    () = started.shutdown.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_millis(delay.max(1000) * 5)) => continue,
+                }
+            }
+            tokio::select! {
+                () = started.shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(delay.max(100))) => {}
+            }
+            if let Err(error) = self.refresh().await {
+                tracing::debug!(error = %format!("{error:#}"), "config watch: server not reachable");
+            }
+        }
+    }
+}
+
+async fn refresh_endpoint(State(refresher): State<Refresher>) -> impl IntoResponse {
+    match refresher.refresh().await {
+        Ok(changed) => (StatusCode::OK, Json(Value::from(changed))).into_response(),
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "refresh failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({
+                    "status": 503,
+                    "error": "Service Unavailable",
+                    "message": format!("refresh failed: {error:#}"),
+                    "path": "/actuator/refresh",
+                })),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment(version: &str, value: Value) -> Environment {
+        Environment {
+            name: "app".into(),
+            profiles: vec!["default".into()],
+            label: None,
+            version: Some(version.into()),
+            state: None,
+            property_sources: vec![EnvironmentPropertySource {
+                name: "file:app.yml".into(),
+                source: [("a.b".to_owned(), value)].into_iter().collect(),
+            }],
+        }
+    }
+
+    #[test]
+    fn environment_json_round_trips_with_springs_field_names() {
+        let env = environment("abc", Value::from(3));
+        let json = serde_json::to_value(&env).unwrap();
+        assert_eq!(json["propertySources"][0]["source"]["a.b"], 3);
+        assert_eq!(json["label"], Value::Null);
+        let back: Environment = serde_json::from_value(json).unwrap();
+        assert_eq!(back, env);
+    }
+
+    #[test]
+    fn remote_sources_are_layered_and_diffed() {
+        let local = Settings::from_sources(vec![
+            PropertySource::new("commandLineArgs", []),
+            PropertySource::new("file", [("a.b".to_owned(), "local".to_owned())]),
+        ]);
+        let one = local.with_remote(to_property_sources(&environment("v1", Value::from("x"))));
+        assert_eq!(one.get("a.b").unwrap(), "x");
+        assert_eq!(one.get("config.client.version").unwrap(), "v1");
+        let two = without_remote(&one)
+            .with_remote(to_property_sources(&environment("v2", Value::from("y"))));
+        assert_eq!(
+            changed_keys(&one, &two),
+            vec!["a.b".to_owned(), "config.client.version".to_owned()]
+        );
+        assert_eq!(without_remote(&two).get("a.b").unwrap(), "local");
+    }
+
+    #[test]
+    fn v2_values_are_unwrapped() {
+        assert_eq!(
+            property_text(&serde_json::json!({"value": 5, "origin": "1:2"})),
+            "5"
+        );
+        assert_eq!(property_text(&serde_json::json!(true)), "true");
+    }
+
+    #[test]
+    fn client_config_reads_springs_keys() {
+        let settings = Settings::from_sources(vec![PropertySource::new(
+            "x",
+            [
+                ("spring.application.name", "billing-service"),
+                (
+                    "spring.config.import",
+                    "configserver:http://u:p%40ss@localhost:9/",
+                ),
+                ("spring.profiles.active", "dev,mysql"),
+                ("spring.cloud.config.label", "feature/x"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )]);
+        let config = ClientConfig::from_settings(&settings).unwrap().unwrap();
+        assert!(!config.optional);
+        assert_eq!(
+            config.credentials,
+            Some(("u".to_owned(), "p@ss".to_owned()))
+        );
+        assert_eq!(
+            config.environment_url(&config.uris[0]).as_str(),
+            "http://localhost:9/billing-service/dev,mysql/feature(_)x"
+        );
+        let disabled = settings.with_override("spring.cloud.config.enabled", "false");
+        assert!(ClientConfig::from_settings(&disabled).unwrap().is_none());
+    }
+}
