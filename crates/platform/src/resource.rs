@@ -21,9 +21,12 @@ pub mod store;
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::{Router, routing::MethodRouter};
 
-use crate::{db::Database, money::Money};
+use crate::{
+    db::Database,
+    money::{Money, Rate},
+};
 
 pub use handlers::routes;
 
@@ -44,6 +47,20 @@ pub struct ResourceSpec {
     pub searches: &'static [Search],
     /// JSON objects inserted, through the same validation as a POST, into an empty table.
     pub seed: &'static [&'static str],
+    /// Collections of other entities that point at this one (a bill's product items), served
+    /// at `/{collection}/{id}/{rel}` and linked from every item.
+    pub children: &'static [Child],
+}
+
+/// A one-to-many association: the rows of `spec` whose `field` holds this entity's id.
+#[derive(Debug)]
+pub struct Child {
+    /// Rel and path segment (`productItems`).
+    pub rel: &'static str,
+    /// The child entity.
+    pub spec: &'static ResourceSpec,
+    /// The child's field holding the parent id (`billId`).
+    pub field: &'static str,
 }
 
 impl ResourceSpec {
@@ -87,6 +104,11 @@ impl Field {
     /// A whole number within `min..=max`.
     pub const fn integer(name: &'static str, min: i64, max: i64) -> Self {
         Self::new(name, name, Kind::Integer { min, max })
+    }
+
+    /// An exact rate within `0..=max`, four decimals (a discount).
+    pub const fn rate(name: &'static str, max: Rate) -> Self {
+        Self::new(name, name, Kind::Rate { max })
     }
 
     /// A point in time, rendered as ISO-8601 UTC.
@@ -147,6 +169,11 @@ pub enum Kind {
     },
     /// A timestamp, stored as epoch milliseconds.
     Timestamp,
+    /// An exact rate in `0..=max`, stored in ten-thousandths.
+    Rate {
+        /// The largest accepted rate.
+        max: Rate,
+    },
 }
 
 /// An exported query method.
@@ -186,6 +213,8 @@ pub enum Value {
     Money(Money),
     /// Epoch milliseconds.
     Timestamp(i64),
+    /// A rate.
+    Rate(Rate),
 }
 
 impl Value {
@@ -196,6 +225,7 @@ impl Value {
             Value::Text(s) => serde_json::Value::String(s.clone()),
             Value::Integer(i) => serde_json::Value::from(*i),
             Value::Money(m) => m.to_json_number(),
+            Value::Rate(r) => r.to_json_number(),
             Value::Timestamp(ms) => chrono::DateTime::from_timestamp_millis(*ms)
                 .map(|t| serde_json::Value::String(crate::time::format_iso(t)))
                 .unwrap_or(serde_json::Value::Null),
@@ -253,6 +283,17 @@ pub async fn mount(
     db: &Database,
     title: &str,
 ) -> anyhow::Result<Router> {
+    mount_with_creators(specs, db, title, Vec::new()).await
+}
+
+/// Like [`mount`], except that the collections named in `creators` answer `POST` with the
+/// given handler instead of the generic create (billing builds bills from other services' data).
+pub async fn mount_with_creators(
+    specs: &[&'static ResourceSpec],
+    db: &Database,
+    title: &str,
+    creators: Vec<(&'static str, MethodRouter)>,
+) -> anyhow::Result<Router> {
     let resources: Vec<Resource> = specs
         .iter()
         .map(|spec| Resource {
@@ -263,5 +304,5 @@ pub async fn mount(
     for resource in &resources {
         resource.seed_if_empty().await?;
     }
-    Ok(routes(Arc::new(resources), title))
+    Ok(routes(Arc::new(resources), title, creators))
 }

@@ -135,6 +135,9 @@ fn schema_type(field: &Field) -> Json {
             json!({ "type": "integer", "format": "int64", "minimum": min, "maximum": max })
         }
         Kind::Timestamp => json!({ "type": "string", "format": "date-time" }),
+        Kind::Rate { max } => {
+            json!({ "type": "number", "minimum": 0, "maximum": max.to_json_number(), "multipleOf": 0.0001 })
+        }
     }
 }
 

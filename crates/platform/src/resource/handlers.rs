@@ -14,7 +14,7 @@ use axum::{
     extract::{Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{MethodRouter, get},
 };
 use serde_json::{Map, Value as Json, json};
 
@@ -36,7 +36,13 @@ use crate::{
 const PATCH_ATTEMPTS: u32 = 32;
 
 /// The routes of every resource plus `/`, `/profile` and `/v3/api-docs`.
-pub fn routes(resources: Arc<Vec<Resource>>, title: &str) -> Router {
+/// The routes of every resource plus `/`, `/profile` and `/v3/api-docs`; a collection named
+/// in `creators` gets that `POST` handler instead of the generic one.
+pub fn routes(
+    resources: Arc<Vec<Resource>>,
+    title: &str,
+    mut creators: Vec<(&'static str, MethodRouter)>,
+) -> Router {
     let docs = Docs {
         resources: resources.clone(),
         title: title.to_owned(),
@@ -48,31 +54,35 @@ pub fn routes(resources: Arc<Vec<Resource>>, title: &str) -> Router {
         .route("/v3/api-docs", get(docs::openapi))
         .with_state(docs);
     for resource in resources.iter() {
-        router = router.merge(resource_routes(resource.clone()));
+        let creator = creators
+            .iter()
+            .position(|(collection, _)| *collection == resource.spec.collection)
+            .map(|i| creators.swap_remove(i).1);
+        router = router.merge(resource_routes(resource.clone(), creator));
     }
     router
 }
 
-fn resource_routes(resource: Resource) -> Router {
+fn resource_routes(resource: Resource, creator: Option<MethodRouter>) -> Router {
     let spec = resource.spec;
     let collection = format!("/{}", spec.collection);
-    let mut router = Router::new()
-        .route(
-            &collection,
-            get(list)
-                .head(head_collection)
-                .post(create)
-                .options(options_collection),
-        )
-        .route(
-            &format!("{collection}/{{id}}"),
-            get(read)
-                .head(head_item)
-                .put(replace)
-                .patch(patch)
-                .delete(remove)
-                .options(options_item),
-        );
+    let reads = get(list).head(head_collection).options(options_collection);
+    let collection_methods: MethodRouter = match creator {
+        Some(creator) => reads.with_state(resource.clone()).merge(creator),
+        None => reads.post(create).with_state(resource.clone()),
+    };
+    let mut router = Router::new().route(
+        &format!("{collection}/{{id}}"),
+        get(read)
+            .head(head_item)
+            .put(replace)
+            .patch(patch)
+            .delete(remove)
+            .options(options_item),
+    );
+    if !spec.children.is_empty() {
+        router = router.route(&format!("{collection}/{{id}}/{{rel}}"), get(children));
+    }
     if !spec.searches.is_empty() {
         router = router
             .route(
@@ -84,7 +94,9 @@ fn resource_routes(resource: Resource) -> Router {
                 get(search).head(no_content).options(allow_get),
             );
     }
-    router.with_state(resource)
+    router
+        .with_state(resource)
+        .route(&collection, collection_methods)
 }
 
 // === representations ===
@@ -125,7 +137,13 @@ pub fn item_model(spec: &ResourceSpec, record: &Record, base: &BaseUrl) -> Json 
     let href = item_href(base, spec, record.id);
     let mut links = Map::new();
     links.insert("self".into(), json!(Link::new(href.clone())));
-    links.insert(spec.item.into(), json!(Link::new(href)));
+    links.insert(spec.item.into(), json!(Link::new(href.clone())));
+    for child in spec.children {
+        links.insert(
+            child.rel.into(),
+            json!(Link::new(format!("{href}/{}", child.rel))),
+        );
+    }
     map.insert("_links".into(), Json::Object(links));
     Json::Object(map)
 }
@@ -600,6 +618,62 @@ async fn remove(
             etag: etag(version),
         }),
     }
+}
+
+// === associations ===
+
+/// `GET /{collection}/{id}/{rel}`: the child rows pointing at this item, as SDR renders a
+/// to-many association (all of them, up to the largest page size, ordered by id).
+async fn children(
+    State(resource): State<Resource>,
+    base: BaseUrl,
+    headers: HeaderMap,
+    Path((id, rel)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let spec = resource.spec;
+    let id = parse_id(spec, &id)?;
+    let child = spec.children.iter().find(|c| c.rel == rel).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "{} has no association '{}'",
+            spec.entity,
+            rel.chars().take(64).collect::<String>()
+        ))
+    })?;
+    store::find(&resource, id)
+        .await?
+        .ok_or_else(|| not_found(spec, id))?;
+    let (_, field) = child.spec.field(child.field).ok_or_else(|| {
+        anyhow::anyhow!(
+            "association {} names unknown field {}",
+            child.rel,
+            child.field
+        )
+    })?;
+    let filter = Filter {
+        column: field.column,
+        kind: field.kind,
+        matching: Matching::Equals,
+        value: super::Value::Integer(id),
+    };
+    let request = PageRequest {
+        page: 0,
+        size: query::MAX_PAGE_SIZE,
+        sort: Vec::new(),
+    };
+    let rows = Resource {
+        spec: child.spec,
+        db: resource.db.clone(),
+    };
+    let (records, _) = store::page(&rows, Some(&filter), &request).await?;
+    let items: Vec<Json> = records
+        .iter()
+        .map(|r| item_model(child.spec, r, &base))
+        .collect();
+    let body = json!({
+        "_embedded": { child.spec.collection: items },
+        "_links": { "self": Link::new(base.href(&format!("/{}/{id}/{}", spec.collection, child.rel))) }
+    });
+    Ok(json_response(StatusCode::OK, &headers, &body))
 }
 
 // === search ===

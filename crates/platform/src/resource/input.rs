@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 use super::{Kind, ResourceSpec, Value};
 use crate::{
     error::{ApiError, FieldError},
-    money::Money,
+    money::{Money, Rate},
 };
 
 /// The JSON media types a body may be sent as.
@@ -237,6 +237,18 @@ pub fn convert(kind: Kind, raw: &Json) -> Result<Value, String> {
                 return Err(format!("must be less than or equal to {max}"));
             }
             Ok(Value::Integer(number))
+        }
+        Kind::Rate { max } => {
+            let rate = match raw {
+                Json::Number(n) => Rate::parse(&n.to_string()),
+                Json::String(s) => Rate::parse(s),
+                _ => return Err("must be a number".into()),
+            }
+            .map_err(|e| e.to_string())?;
+            if rate.units() < 0 || rate > max {
+                return Err(format!("must be between 0 and {max}"));
+            }
+            Ok(Value::Rate(rate))
         }
         Kind::Timestamp => match raw {
             Json::Number(n) => n

@@ -145,6 +145,7 @@ mod tests {
         fields: &[Field::text("name", 100), Field::email("email")],
         searches: &[],
         seed: &[],
+        children: &[],
     };
 
     fn request(query: &str) -> Result<PageRequest, ApiError> {

@@ -12,7 +12,11 @@ use sqlx::{
 };
 
 use super::{Kind, Matching, Record, Resource, ResourceSpec, Value, query::PageRequest};
-use crate::{db::Backend, error::ApiError, money::Money};
+use crate::{
+    db::Backend,
+    error::ApiError,
+    money::{Money, Rate},
+};
 
 type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
 
@@ -54,6 +58,7 @@ fn bind<'q>(query: AnyQuery<'q>, kind: Kind, value: &Value) -> AnyQuery<'q> {
         (_, Value::Text(s)) => query.bind(s.clone()),
         (_, Value::Integer(i) | Value::Timestamp(i)) => query.bind(*i),
         (_, Value::Money(m)) => query.bind(m.cents()),
+        (_, Value::Rate(r)) => query.bind(r.units()),
         (Kind::Text { .. } | Kind::Email, Value::Null) => query.bind(None::<String>),
         (_, Value::Null) => query.bind(None::<i64>),
     }
@@ -75,6 +80,9 @@ fn decode(spec: &ResourceSpec, row: &AnyRow) -> Result<Record, sqlx::Error> {
             Kind::Money { .. } => row
                 .try_get::<Option<i64>, _>(index)?
                 .map_or(Value::Null, |c| Value::Money(Money::from_cents(c))),
+            Kind::Rate { .. } => row
+                .try_get::<Option<i64>, _>(index)?
+                .map_or(Value::Null, |u| Value::Rate(Rate::from_units(u))),
             Kind::Timestamp => row
                 .try_get::<Option<i64>, _>(index)?
                 .map_or(Value::Null, Value::Timestamp),

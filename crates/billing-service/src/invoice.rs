@@ -1,0 +1,159 @@
+//! `GET /fullBill/{id}`: the bill with its customer and each item's product filled in from the
+//! other services, line amounts and the total — the reference application's full bill, plus
+//! `amount`/`total` and an account of anything that could not be filled in.
+//!
+//! The customer and all products are fetched concurrently, so the invoice costs about as much
+//! as the slowest call. When a remote service is down (or its breaker is open) the invoice is
+//! still returned with what billing knows: the unreachable parts are `null`, `complete` is
+//! false, and `missing` says what is missing and why. Amounts never depend on the remote
+//! services: they use the price stored on each line when the bill was made.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use axum::{
+    Json,
+    extract::{Path, State},
+};
+use futures_util::future::join_all;
+use platform::{ApiError, money::Money, service_client::RemoteError, time::format_iso};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{
+    Billing,
+    clients::{Customer, Product},
+    repo::{self, StoredBill},
+};
+
+/// One line of a full bill, in the reference's field order plus its amount.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FullItem {
+    id: i64,
+    product_id: i64,
+    quantity: i64,
+    price: Money,
+    discount: Value,
+    /// `price × quantity × (1 − discount)`, rounded to the cent.
+    amount: Money,
+    product: Option<Product>,
+}
+
+/// Something the invoice could not fill in.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Missing {
+    /// `customer` or `product 3`.
+    pub part: String,
+    /// Why, naming the service and call.
+    pub reason: String,
+}
+
+/// The full bill.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FullBill {
+    id: i64,
+    billing_date: String,
+    customer_id: i64,
+    product_items: Vec<FullItem>,
+    customer: Option<Customer>,
+    /// Sum of the line amounts.
+    total: Money,
+    /// False when `missing` is not empty.
+    complete: bool,
+    missing: Vec<Missing>,
+}
+
+/// The handler.
+pub async fn full_bill(
+    State(billing): State<Arc<Billing>>,
+    Path(id): Path<String>,
+) -> Result<Json<FullBill>, ApiError> {
+    let id: i64 = id.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "'{}' is not a valid Bill id: ids are whole numbers",
+            id.chars().take(64).collect::<String>()
+        ))
+    })?;
+    let bill = repo::load(&billing.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Bill {id} not found")))?;
+    Ok(Json(assemble(&billing, bill).await?))
+}
+
+/// Fills in a stored bill from the remote services.
+pub async fn assemble(billing: &Billing, bill: StoredBill) -> Result<FullBill, ApiError> {
+    let mut product_ids: Vec<i64> = bill.items.iter().map(|i| i.product_id).collect();
+    product_ids.sort_unstable();
+    product_ids.dedup();
+    let (customer, products) = tokio::join!(
+        billing.customers.customer(bill.customer_id),
+        join_all(product_ids.iter().map(|id| billing.products.product(*id))),
+    );
+    let products: BTreeMap<i64, Result<Product, RemoteError>> =
+        product_ids.into_iter().zip(products).collect();
+
+    let mut missing = Vec::new();
+    let customer = match customer {
+        Ok(customer) => Some(customer),
+        Err(error) => {
+            missing.push(Missing {
+                part: "customer".into(),
+                reason: error.to_string(),
+            });
+            None
+        }
+    };
+    for (id, result) in &products {
+        if let Err(error) = result {
+            missing.push(Missing {
+                part: format!("product {id}"),
+                reason: error.to_string(),
+            });
+        }
+    }
+
+    let mut total = Money::default();
+    let mut items = Vec::with_capacity(bill.items.len());
+    for item in bill.items {
+        let amount = item
+            .price
+            .line_amount(item.quantity, item.discount)
+            .ok_or_else(|| anyhow::anyhow!("line amount of item {} overflows", item.id))?;
+        total = Money::from_cents(
+            total
+                .cents()
+                .checked_add(amount.cents())
+                .ok_or_else(|| anyhow::anyhow!("bill {} total overflows", bill.id))?,
+        );
+        items.push(FullItem {
+            id: item.id,
+            product_id: item.product_id,
+            quantity: item.quantity,
+            price: item.price,
+            discount: item.discount.to_json_number(),
+            amount,
+            product: products
+                .get(&item.product_id)
+                .and_then(|r| r.as_ref().ok())
+                .cloned(),
+        });
+    }
+    let billing_date = chrono_iso(bill.billing_date);
+    Ok(FullBill {
+        id: bill.id,
+        billing_date,
+        customer_id: bill.customer_id,
+        product_items: items,
+        customer,
+        total,
+        complete: missing.is_empty(),
+        missing,
+    })
+}
+
+fn chrono_iso(millis: i64) -> String {
+    platform::time::from_millis(millis)
+        .map(format_iso)
+        .unwrap_or_default()
+}

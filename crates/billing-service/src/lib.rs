@@ -1,0 +1,150 @@
+//! billing-service: bills and their product items (port 8083), and the full invoice built from
+//! the customer and inventory services, found through discovery.
+//!
+//! * `/bills`, `/productItems` (and `/bills/{id}/productItems`, `/bills/search/byCustomerId`)
+//!   come from the generic Spring Data REST resource, declared in [`BILLS`] and [`PRODUCT_ITEMS`];
+//! * [`invoice`]: `GET /fullBill/{id}`, the bill with its customer and products filled in,
+//!   line amounts and total, degrading (never failing) when a remote service is down;
+//! * [`create`]: `POST /bills`, which checks the customer and products remotely, prices items
+//!   from inventory, and stores bill and items in one transaction;
+//! * [`repo`]: the SQL that reads a bill with its items and stores a new one atomically;
+//! * [`clients`]: the typed clients for the two remote services (the Feign role);
+//! * [`seed`]: the first bill, created in the background once the other services answer.
+
+pub mod clients;
+pub mod create;
+pub mod invoice;
+pub mod repo;
+pub mod seed;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use platform::{
+    Application, ServiceContext, ServiceDefinition,
+    db::{self, Database, Migrations},
+    money::{Money, Rate},
+    resource::{self, Child, Field, Matching, ResourceSpec, Search},
+};
+
+use crate::clients::{CustomerClient, ProductClient};
+
+/// `Bill {id, billingDate, customerId}`, with its product items as a linked association.
+pub static BILLS: ResourceSpec = ResourceSpec {
+    entity: "Bill",
+    collection: "bills",
+    item: "bill",
+    table: "bills",
+    fields: &[
+        Field::timestamp("billingDate", "billing_date").required(),
+        Field::integer("customerId", 1, i64::MAX)
+            .column("customer_id")
+            .required(),
+    ],
+    searches: &[Search {
+        path: "byCustomerId",
+        param: "customerId",
+        field: "customerId",
+        matching: Matching::Equals,
+    }],
+    seed: &[],
+    children: &[Child {
+        rel: "productItems",
+        spec: &PRODUCT_ITEMS,
+        field: "billId",
+    }],
+};
+
+/// `ProductItem {id, productId, quantity, price, discount, billId}`.
+pub static PRODUCT_ITEMS: ResourceSpec = ResourceSpec {
+    entity: "ProductItem",
+    collection: "productItems",
+    item: "productItem",
+    table: "product_items",
+    fields: &[
+        Field::integer("productId", 1, i64::MAX)
+            .column("product_id")
+            .required(),
+        Field::integer("quantity", 1, create::MAX_QUANTITY).required(),
+        Field::money("price", Money::from_cents(0)).required(),
+        Field::rate("discount", Rate::from_units(Rate::ONE)),
+        Field::integer("billId", 1, i64::MAX)
+            .column("bill_id")
+            .required(),
+    ],
+    searches: &[],
+    seed: &[],
+    children: &[],
+};
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How `factura` runs this service.
+pub const SERVICE: ServiceDefinition = ServiceDefinition {
+    name: "billing-service",
+    default_port: 8083,
+    defaults: &[
+        // Small windows so a dead dependency is noticed within a few calls, not a hundred.
+        (
+            "resilience4j.circuitbreaker.configs.default.sliding-window-size",
+            "10",
+        ),
+        (
+            "resilience4j.circuitbreaker.configs.default.minimum-number-of-calls",
+            "5",
+        ),
+        (
+            "resilience4j.circuitbreaker.configs.default.wait-duration-in-open-state",
+            "10s",
+        ),
+        (
+            "resilience4j.circuitbreaker.configs.default.permitted-number-of-calls-in-half-open-state",
+            "3",
+        ),
+    ],
+    build: |context| Box::pin(build(context)),
+};
+
+/// What the billing handlers share.
+#[derive(Debug, Clone)]
+pub struct Billing {
+    /// The service's own database.
+    pub db: Database,
+    /// customer-service, through discovery.
+    pub customers: CustomerClient,
+    /// inventory-service, through discovery.
+    pub products: ProductClient,
+}
+
+/// Opens the database, mounts the resources and the invoice endpoints, starts the seeder.
+pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
+    let db = db::open(
+        &context,
+        Migrations {
+            sqlite: &SQLITE,
+            postgres: &POSTGRES,
+        },
+    )
+    .await?;
+    let billing = Arc::new(Billing {
+        db: db.clone(),
+        customers: CustomerClient::new(&context)?,
+        products: ProductClient::new(&context)?,
+    });
+    let seeder = billing.clone();
+    context.on_start(move |started| seed::seed_first_bill(seeder, started.shutdown));
+    let create = post(create::create_bill).with_state(billing.clone());
+    let routes = resource::mount_with_creators(
+        &[&BILLS, &PRODUCT_ITEMS],
+        &db,
+        "billing-service",
+        vec![("bills", create)],
+    )
+    .await?
+    .route(
+        "/fullBill/{id}",
+        get(invoice::full_bill).with_state(billing),
+    );
+    context.into_application(routes).await
+}

@@ -1,0 +1,150 @@
+//! Bills as billing's own code needs them: a bill with its items in one read, and a new bill
+//! with its items stored in one transaction (so a bill is never half-stored).
+
+use platform::{
+    ApiError,
+    db::{Backend, Database},
+    money::{Money, Rate},
+};
+use sqlx::Row as _;
+
+/// A stored bill with its items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBill {
+    /// The bill's id.
+    pub id: i64,
+    /// When it was issued, epoch milliseconds.
+    pub billing_date: i64,
+    /// Whose bill it is.
+    pub customer_id: i64,
+    /// Its lines, in id order.
+    pub items: Vec<StoredItem>,
+}
+
+/// One line of a bill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    /// The line's id.
+    pub id: i64,
+    /// The product billed.
+    pub product_id: i64,
+    /// How many units.
+    pub quantity: i64,
+    /// Unit price taken from inventory when the bill was made.
+    pub price: Money,
+    /// Discount on the line (0 when none was given).
+    pub discount: Rate,
+}
+
+/// A bill to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBill {
+    /// When it is issued, epoch milliseconds.
+    pub billing_date: i64,
+    /// Whose bill it is.
+    pub customer_id: i64,
+    /// Its lines (ids are assigned on insert).
+    pub items: Vec<NewItem>,
+}
+
+/// A line to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewItem {
+    /// The product billed.
+    pub product_id: i64,
+    /// How many units.
+    pub quantity: i64,
+    /// Unit price.
+    pub price: Money,
+    /// Discount on the line.
+    pub discount: Rate,
+}
+
+/// The bill `id` with its items, if it exists.
+pub async fn load(db: &Database, id: i64) -> Result<Option<StoredBill>, ApiError> {
+    let Some(row) = sqlx::query("SELECT id, billing_date, customer_id FROM bills WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let rows = sqlx::query(
+        "SELECT id, product_id, quantity, price, discount FROM product_items WHERE bill_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    let items = rows
+        .iter()
+        .map(|r| {
+            Ok(StoredItem {
+                id: r.try_get(0)?,
+                product_id: r.try_get(1)?,
+                quantity: r.try_get(2)?,
+                price: Money::from_cents(r.try_get(3)?),
+                discount: Rate::from_units(r.try_get::<Option<i64>, _>(4)?.unwrap_or(0)),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(Some(StoredBill {
+        id: row.try_get(0)?,
+        billing_date: row.try_get(1)?,
+        customer_id: row.try_get(2)?,
+        items,
+    }))
+}
+
+/// Whether to store unconditionally, or only into an empty table (the seed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Always.
+    Always,
+    /// Only when no bill exists yet; checked under a lock, so concurrent seeders add one.
+    TableEmpty,
+}
+
+/// Stores `bill` and its items in one transaction; returns the new id (`None` when `when` is
+/// [`When::TableEmpty`] and a bill already exists).
+pub async fn insert(db: &Database, bill: &NewBill, when: When) -> Result<Option<i64>, ApiError> {
+    let mut tx = match (db.backend(), when) {
+        (Backend::Sqlite, When::TableEmpty) => db.pool().begin_with("BEGIN IMMEDIATE").await?,
+        (_, _) => db.pool().begin().await?,
+    };
+    if when == When::TableEmpty {
+        if db.backend() == Backend::Postgres {
+            sqlx::query("LOCK TABLE bills IN EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM bills")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if count > 0 {
+            return Ok(None);
+        }
+    }
+    let id: i64 = sqlx::query(
+        "INSERT INTO bills (version, billing_date, customer_id) VALUES (0, $1, $2) RETURNING id",
+    )
+    .bind(bill.billing_date)
+    .bind(bill.customer_id)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get(0)?;
+    for item in &bill.items {
+        sqlx::query(
+            "INSERT INTO product_items (version, product_id, quantity, price, discount, bill_id) VALUES (0, $1, $2, $3, $4, $5)",
+        )
+        .bind(item.product_id)
+        .bind(item.quantity)
+        .bind(item.price.cents())
+        .bind(item.discount.units())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Some(id))
+}

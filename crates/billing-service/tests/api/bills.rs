@@ -1,0 +1,217 @@
+//! Bills through the real system: the seeded invoice, creation, validation, associations.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{Json, Router, extract::Path, http::HeaderMap, routing::get};
+use reqwest::StatusCode;
+use serde_json::json;
+use testkit::{TestService, eventually};
+
+use crate::helpers::{System, registered};
+
+#[tokio::test]
+async fn the_seeded_full_bill_has_customer_products_amounts_and_total() {
+    let system = System::start(1).await;
+    let bill = system.complete_full_bill(1).await;
+    assert_eq!(bill["customerId"], 1);
+    assert_eq!(
+        bill["customer"],
+        json!({ "id": 1, "name": "Hassan", "email": "hassan@mail.com" })
+    );
+    let items = bill["productItems"].as_array().unwrap();
+    let lines: Vec<(&str, i64, f64, f64)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["product"]["name"].as_str().unwrap(),
+                i["quantity"].as_i64().unwrap(),
+                i["price"].as_f64().unwrap(),
+                i["amount"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("Computer Desk", 1, 890.0, 890.0),
+            ("Printer", 2, 420.0, 840.0),
+            ("Smartphone", 3, 240.0, 720.0)
+        ]
+    );
+    assert_eq!(bill["total"], 2450.0);
+    assert_eq!(bill["missing"], json!([]));
+    assert!(bill["billingDate"].as_str().unwrap().ends_with("+00:00"));
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_bill_is_created_priced_from_inventory_and_linked_as_spring_data_rest_does() {
+    let system = System::start(1).await;
+    let (status, bill, location) = system
+        .post_bill(json!({ "customerId": 2, "productItems": [
+            { "productId": 1, "quantity": 2, "discount": 0.1 },
+            { "productId": 3, "quantity": 1 } ] }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{bill}");
+    let id = bill["id"].as_i64().unwrap();
+    assert_eq!(
+        location.unwrap(),
+        system.billing.url(&format!("/bills/{id}"))
+    );
+    assert_eq!(bill["customer"]["name"], "Mohamed");
+    // 890 × 2 × 0.9 + 240 × 1
+    assert_eq!(bill["productItems"][0]["amount"], 1602.0);
+    assert_eq!(bill["total"], 1842.0);
+    assert_eq!(bill["complete"], true);
+
+    let (_, hal) = system.get(&format!("/bills/{id}")).await;
+    assert_eq!(hal["customerId"], 2);
+    assert_eq!(
+        hal["_links"]["productItems"]["href"],
+        system.billing.url(&format!("/bills/{id}/productItems"))
+    );
+    let (_, items) = system.get(&format!("/bills/{id}/productItems")).await;
+    assert_eq!(
+        items["_embedded"]["productItems"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(items["_embedded"]["productItems"][0]["price"], 890.0);
+    let (_, found) = system.get("/bills/search/byCustomerId?customerId=2").await;
+    assert_eq!(found["page"]["totalElements"], 1);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_customers_and_products_are_400s_naming_them_and_store_nothing() {
+    let system = System::start(1).await;
+    system.complete_full_bill(1).await;
+    let before = system.bill_count().await;
+    let (status, error, _) = system
+        .post_bill(json!({ "customerId": 99, "productItems": [{ "productId": 1, "quantity": 1 }, { "productId": 77, "quantity": 1 }] }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let messages: Vec<&str> = error["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        ["no customer with id 99", "no product with id 77"]
+    );
+
+    let (status, error, _) = system
+        .post_bill(json!({ "customerId": 1, "productItems": [{ "productId": 1, "quantity": -2, "discount": 2 }, { "productId": 1, "quantity": 1 }] }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["errors"].as_array().unwrap().len(), 3, "{error}");
+    let (status, _, _) = system.post_bill(json!([1, 2])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(system.bill_count().await, before, "nothing half-stored");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn bad_bill_ids_and_deleting_a_bill_that_has_items() {
+    let system = System::start(1).await;
+    system.complete_full_bill(1).await;
+    assert_eq!(system.get("/fullBill/404").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(system.get("/fullBill/abc").await.0, StatusCode::BAD_REQUEST);
+    let response = system
+        .http
+        .delete(system.billing.url("/bills/1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::CONFLICT,
+        "items still point at the bill"
+    );
+    assert_eq!(system.get("/fullBill/1").await.0, StatusCode::OK);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn the_request_id_travels_on_the_calls_billing_makes() {
+    // A CUSTOMER-SERVICE stand-in that records the request ids it receives.
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let recorder = seen.clone();
+    let app = Router::new().route(
+        "/customers/{id}",
+        get(move |Path(id): Path<i64>, headers: HeaderMap| {
+            let recorder = recorder.clone();
+            async move {
+                if let Some(value) = headers.get("x-request-id") {
+                    recorder
+                        .lock()
+                        .unwrap()
+                        .push(value.to_str().unwrap().to_owned());
+                }
+                Json(json!({ "id": id, "name": "Recorded", "email": "r@mail.com" }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let discovery = TestService::start(&discovery_service::SERVICE, &[]).await;
+    let props = registered(&discovery);
+    let props = testkit::as_pairs(&props);
+    let inventory = TestService::start(&inventory_service::SERVICE, &props).await;
+    let billing = TestService::start(&billing_service::SERVICE, &props).await;
+    let system = System {
+        discovery,
+        customers: inventory,
+        inventory: Vec::new(),
+        billing,
+        http: reqwest::Client::new(),
+    };
+    let mut instance =
+        platform::discovery::InstanceInfo::new("CUSTOMER-SERVICE", "127.0.0.1", "127.0.0.1", port);
+    instance.instance_id = Some(format!("127.0.0.1:customer-service:{port}"));
+    let registered = system
+        .http
+        .post(system.discovery.url("/eureka/apps/CUSTOMER-SERVICE"))
+        .header("content-type", "application/json")
+        .body(platform::discovery::model::write_instance(
+            &instance,
+            platform::discovery::Format::Json,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::NO_CONTENT);
+
+    let url = system.billing.url("/bills");
+    let http = system.http.clone();
+    eventually(
+        "billing reaches the recorder",
+        Duration::from_secs(15),
+        || async {
+            let response = http
+            .post(&url)
+            .header("x-request-id", "invoice-trace-7")
+            .json(&json!({ "customerId": 5, "productItems": [{ "productId": 2, "quantity": 1 }] }))
+            .send()
+            .await
+            .ok()?;
+            (response.status() == StatusCode::CREATED).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|id| id == "invoice-trace-7"),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    system.stop().await;
+}

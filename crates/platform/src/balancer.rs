@@ -1,0 +1,100 @@
+//! Client-side load balancing, Spring Cloud LoadBalancer's round-robin: which instance of a
+//! service a call goes to, chosen from the local registry cache without a network call.
+//!
+//! [`LoadBalancer::candidates`] answers the UP instances of a service in round-robin order,
+//! rotated one step per call, so the first is "the next instance" and the rest are where a
+//! retry or a refused connection moves on to. Both the gateway (`lb://SERVICE`) and the
+//! service clients (billing → customer/inventory) balance through it.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use crate::discovery::{InstanceInfo, RegistryCache};
+
+/// Round-robin positions per service over a registry cache. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LoadBalancer {
+    registry: RegistryCache,
+    positions: Arc<Mutex<HashMap<String, Arc<AtomicUsize>>>>,
+}
+
+impl LoadBalancer {
+    /// Balances over the instances `registry` knows.
+    pub fn new(registry: RegistryCache) -> Self {
+        Self {
+            registry,
+            positions: Arc::default(),
+        }
+    }
+
+    /// The registry it balances over.
+    pub fn registry(&self) -> &RegistryCache {
+        &self.registry
+    }
+
+    /// The UP instances of `service` (case-insensitive), starting with the next one in turn.
+    /// Empty when none is registered and UP.
+    pub fn candidates(&self, service: &str) -> Vec<InstanceInfo> {
+        let mut instances = self.registry.up_instances(service);
+        if instances.len() > 1 {
+            // A stable order first, so the rotation walks every instance in turn.
+            instances.sort_by_key(InstanceInfo::effective_id);
+            let start = self.position(service).fetch_add(1, Ordering::Relaxed) % instances.len();
+            instances.rotate_left(start);
+        }
+        instances
+    }
+
+    fn position(&self, service: &str) -> Arc<AtomicUsize> {
+        let key = service.to_ascii_uppercase();
+        let mut positions = self.positions.lock().unwrap_or_else(|p| p.into_inner());
+        positions.entry(key).or_default().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::{Application, Applications, Status};
+
+    fn registry(ports: &[(u16, Status)]) -> RegistryCache {
+        let cache = RegistryCache::new();
+        let instances = ports
+            .iter()
+            .map(|(port, status)| {
+                let mut instance =
+                    InstanceInfo::new("CUSTOMER-SERVICE", "127.0.0.1", "127.0.0.1", *port);
+                instance.status = *status;
+                instance
+            })
+            .collect();
+        cache.replace(Applications {
+            applications: vec![Application {
+                name: "CUSTOMER-SERVICE".into(),
+                instances,
+            }],
+            ..Applications::default()
+        });
+        cache
+    }
+
+    #[test]
+    fn rotates_over_up_instances_only() {
+        let balancer = LoadBalancer::new(registry(&[
+            (1, Status::Up),
+            (2, Status::Down),
+            (3, Status::Up),
+        ]));
+        let firsts: Vec<u16> = (0..4)
+            .map(|_| balancer.candidates("customer-service")[0].port.port)
+            .collect();
+        assert_eq!(firsts, [1, 3, 1, 3]);
+        assert_eq!(balancer.candidates("CUSTOMER-SERVICE").len(), 2);
+        assert!(balancer.candidates("billing-service").is_empty());
+    }
+}

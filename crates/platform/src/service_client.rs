@@ -1,0 +1,287 @@
+//! Calls to other services by name, the role OpenFeign + Spring Cloud LoadBalancer +
+//! Resilience4j play in the original: `client.get_json("customer(1)", "/customers/1")`.
+//!
+//! * the instance comes from the local registry cache, round-robin ([`LoadBalancer`]);
+//! * an instance that refuses the connection is skipped for the next one;
+//! * a GET that times out or answers 5xx is retried once on another instance;
+//! * connect and read timeouts come from Spring's Feign keys
+//!   (`spring.cloud.openfeign.client.config.<name>.connect-timeout` / `read-timeout`, in ms,
+//!   falling back to `….config.default.…`);
+//! * one [`CircuitBreaker`] per remote service decides whether to call at all; its state is a
+//!   health component and a Prometheus gauge;
+//! * the incoming request's `x-request-id` travels on every outgoing call.
+//!
+//! Errors say which service, which call and what happened ([`RemoteError`]).
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::{
+    actuator::Health,
+    app::ServiceContext,
+    balancer::LoadBalancer,
+    error::ApiError,
+    resilience::{BreakerConfig, CircuitBreaker, State},
+    server::{REQUEST_ID, current_request_id},
+};
+
+/// Why a remote call failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum RemoteError {
+    /// The remote answered 404.
+    #[error("{service} {call}: not found")]
+    NotFound {
+        /// The remote service.
+        service: String,
+        /// The call, e.g. `product(7)`.
+        call: String,
+    },
+    /// No instance could be reached, none is registered, or the breaker is open.
+    #[error("{service} {call}: unavailable ({reason})")]
+    Unavailable {
+        /// The remote service.
+        service: String,
+        /// The call.
+        call: String,
+        /// What made it unavailable.
+        reason: String,
+    },
+    /// The remote did not answer within the read timeout.
+    #[error("{service} {call}: no answer within {after_ms} ms")]
+    Timeout {
+        /// The remote service.
+        service: String,
+        /// The call.
+        call: String,
+        /// The read timeout.
+        after_ms: u128,
+    },
+    /// The remote answered something unusable (a 4xx other than 404, or a body that does not
+    /// decode).
+    #[error("{service} {call}: bad response ({detail})")]
+    BadResponse {
+        /// The remote service.
+        service: String,
+        /// The call.
+        call: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl From<RemoteError> for ApiError {
+    fn from(error: RemoteError) -> Self {
+        match error {
+            RemoteError::NotFound { .. } => ApiError::NotFound(error.to_string()),
+            RemoteError::BadResponse { .. } => ApiError::BadGateway(error.to_string()),
+            RemoteError::Unavailable { .. } | RemoteError::Timeout { .. } => {
+                ApiError::Unavailable(error.to_string())
+            }
+        }
+    }
+}
+
+/// A client for one remote service, addressed by its registry name.
+#[derive(Debug, Clone)]
+pub struct ServiceClient {
+    service: String,
+    balancer: LoadBalancer,
+    http: reqwest::Client,
+    read_timeout: Duration,
+    breaker: CircuitBreaker,
+}
+
+/// How one attempt on one instance ended.
+enum Attempt {
+    Done(reqwest::Response),
+    Refused(String),
+    Retryable(RemoteError),
+}
+
+impl ServiceClient {
+    /// A client for `service` (e.g. `CUSTOMER-SERVICE`) balancing over `context`'s registry,
+    /// with its breaker registered as a health component and a gauge.
+    pub fn new(context: &ServiceContext, service: &str) -> anyhow::Result<Self> {
+        let settings = context.settings.current();
+        let service = service.to_ascii_uppercase();
+        let timeout = |field: &str, default: u64| -> anyhow::Result<Duration> {
+            let own = format!("spring.cloud.openfeign.client.config.{service}.{field}");
+            let key = if settings.get(&own).is_some() {
+                own
+            } else {
+                format!("spring.cloud.openfeign.client.config.default.{field}")
+            };
+            Ok(Duration::from_millis(settings.parse_or(&key, default)?))
+        };
+        let connect_timeout = timeout("connect-timeout", 1_000)?;
+        let read_timeout = timeout("read-timeout", 5_000)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()?;
+        let breaker =
+            CircuitBreaker::new(&service, BreakerConfig::from_settings(&settings, &service)?);
+        let client = Self {
+            balancer: LoadBalancer::new(context.discovery.clone()),
+            service,
+            http,
+            read_timeout,
+            breaker,
+        };
+        client.register_observability(context);
+        Ok(client)
+    }
+
+    fn register_observability(&self, context: &ServiceContext) {
+        let breaker = self.breaker.clone();
+        let component = format!("circuitBreaker-{}", self.service.to_ascii_lowercase());
+        context.health.register(&component, move || {
+            let breaker = breaker.clone();
+            // An open breaker protects this service; it does not make it unhealthy (Spring's
+            // default `allowHealthIndicatorToFail=false`), so the state is a detail.
+            async move {
+                let failure_rate = breaker
+                    .failure_rate()
+                    .map_or("-1.0%".to_owned(), |r| format!("{r:.1}%"));
+                Health::up(
+                    json!({ "state": breaker.state().to_string(), "failureRate": failure_rate }),
+                )
+            }
+        });
+        let breaker = self.breaker.clone();
+        context.metrics.add_gauges(std::sync::Arc::new(move || {
+            let current = breaker.state();
+            [State::Closed, State::Open, State::HalfOpen]
+                .into_iter()
+                .map(|state| {
+                    let name = format!(
+                        "resilience4j_circuitbreaker_state{{name=\"{}\",state=\"{}\"}}",
+                        breaker.name(),
+                        state.to_string().to_ascii_lowercase()
+                    );
+                    (name, if state == current { 1.0 } else { 0.0 })
+                })
+                .collect()
+        }));
+    }
+
+    /// The remote service's registry name.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The breaker guarding calls to this service.
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+
+    /// `GET path` on some instance, decoded from JSON. `call` names the call in errors.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        call: &str,
+        path: &str,
+    ) -> Result<T, RemoteError> {
+        if self.breaker.try_acquire().is_err() {
+            return Err(self.unavailable(call, "circuit breaker open"));
+        }
+        let result = self.get_with_failover(call, path).await;
+        // Only the remote's own trouble counts against it: a 404 is an answer.
+        let remote_failed = matches!(
+            result,
+            Err(RemoteError::Unavailable { .. } | RemoteError::Timeout { .. })
+        ) || matches!(&result, Err(RemoteError::BadResponse { detail, .. }) if detail.starts_with("HTTP 5"));
+        self.breaker.record(!remote_failed);
+        let response = result?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.bad(call, format!("reading the body: {e}")))?;
+        serde_json::from_slice(&bytes).map_err(|e| self.bad(call, format!("undecodable JSON: {e}")))
+    }
+
+    async fn get_with_failover(
+        &self,
+        call: &str,
+        path: &str,
+    ) -> Result<reqwest::Response, RemoteError> {
+        let candidates = self.balancer.candidates(&self.service);
+        if candidates.is_empty() {
+            return Err(self.unavailable(call, "no instance is registered and UP"));
+        }
+        let mut retried = false;
+        let mut last = None;
+        for instance in candidates {
+            let url = format!("{}{path}", instance.base_url());
+            match self.attempt(call, &url).await {
+                Attempt::Done(response) => return self.classify(call, response),
+                Attempt::Refused(reason) => last = Some(self.unavailable(call, &reason)),
+                Attempt::Retryable(error) => {
+                    last = Some(error);
+                    if retried {
+                        break;
+                    }
+                    retried = true;
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| self.unavailable(call, "no instance answered")))
+    }
+
+    async fn attempt(&self, call: &str, url: &str) -> Attempt {
+        let mut request = self.http.get(url).timeout(self.read_timeout).header(
+            reqwest::header::ACCEPT,
+            "application/hal+json, application/json",
+        );
+        if let Some(id) = current_request_id() {
+            request = request.header(REQUEST_ID, id);
+        }
+        match request.send().await {
+            Ok(response) if response.status().is_server_error() => Attempt::Retryable(self.bad(
+                call,
+                format!("HTTP {} from {url}", response.status().as_u16()),
+            )),
+            Ok(response) => Attempt::Done(response),
+            Err(e) if e.is_connect() => Attempt::Refused(format!("{url} refused the connection")),
+            Err(e) if e.is_timeout() => Attempt::Retryable(RemoteError::Timeout {
+                service: self.service.clone(),
+                call: call.to_owned(),
+                after_ms: self.read_timeout.as_millis(),
+            }),
+            Err(e) => Attempt::Retryable(self.unavailable(call, &format!("{url}: {e}"))),
+        }
+    }
+
+    fn classify(
+        &self,
+        call: &str,
+        response: reqwest::Response,
+    ) -> Result<reqwest::Response, RemoteError> {
+        match response.status() {
+            status if status.is_success() => Ok(response),
+            StatusCode::NOT_FOUND => Err(RemoteError::NotFound {
+                service: self.service.clone(),
+                call: call.to_owned(),
+            }),
+            status => Err(self.bad(call, format!("HTTP {}", status.as_u16()))),
+        }
+    }
+
+    fn unavailable(&self, call: &str, reason: &str) -> RemoteError {
+        RemoteError::Unavailable {
+            service: self.service.clone(),
+            call: call.to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn bad(&self, call: &str, detail: String) -> RemoteError {
+        RemoteError::BadResponse {
+            service: self.service.clone(),
+            call: call.to_owned(),
+            detail,
+        }
+    }
+}
