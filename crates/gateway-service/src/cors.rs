@@ -1,0 +1,222 @@
+//! Global CORS, as `spring.cloud.gateway.globalcors.cors-configurations.'[/**]'.*` configures
+//! it: preflights are answered by the gateway (also for paths no route matches), actual
+//! requests from a refused origin get 403, allowed ones get the `Access-Control-*` headers.
+
+use axum::{
+    body::Body,
+    http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header},
+};
+use platform::Settings;
+use regex::Regex;
+
+use crate::{definition::gateway_setting, pattern::Pattern};
+
+/// One path pattern's CORS rules.
+#[derive(Debug, Clone, Default)]
+struct Rule {
+    origins: Vec<String>,
+    origin_patterns: Vec<Regex>,
+    methods: Vec<String>,
+    headers: Vec<String>,
+    exposed: Vec<String>,
+    credentials: bool,
+    max_age: Option<u64>,
+}
+
+/// The global CORS configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    rules: Vec<(Pattern, Rule)>,
+}
+
+/// What CORS decided for a request.
+#[derive(Debug)]
+pub enum CorsDecision {
+    /// Not a CORS request, or no rule covers the path.
+    NotCors,
+    /// Answer now (a preflight, or a refused origin).
+    Respond(Response<Body>),
+    /// Proxy, then add these headers to the response.
+    Allow(Vec<(header::HeaderName, HeaderValue)>),
+}
+
+const FIELDS: &[&str] = &[
+    "allowedoriginpatterns",
+    "allowedorigins",
+    "allowedmethods",
+    "allowedheaders",
+    "exposedheaders",
+    "allowcredentials",
+    "maxage",
+];
+
+impl Cors {
+    /// Reads the configuration under either gateway prefix.
+    pub fn from_settings(settings: &Settings) -> Self {
+        let mut by_pattern: indexmap::IndexMap<String, Vec<(String, String)>> =
+            indexmap::IndexMap::new();
+        for prefix in [crate::definition::OLD_PREFIX, crate::definition::NEW_PREFIX] {
+            for (key, value) in
+                settings.with_prefix(&format!("{prefix}.globalcors.cors-configurations"))
+            {
+                // `/**.allowedorigins.0` → (`/**`, `allowedorigins`)
+                let Some((pattern, field)) = FIELDS.iter().find_map(|f| {
+                    let needle = format!(".{f}");
+                    let at = key.find(&needle)?;
+                    Some((
+                        key[..at].trim_start_matches('.').to_owned(),
+                        (*f).to_owned(),
+                    ))
+                }) else {
+                    continue;
+                };
+                by_pattern.entry(pattern).or_default().push((field, value));
+            }
+        }
+        let split = |v: &str| -> Vec<String> {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let mut rules = Vec::new();
+        for (pattern, fields) in by_pattern {
+            let Ok(pattern) = Pattern::path(&pattern) else {
+                tracing::warn!(%pattern, "ignoring CORS configuration with a bad path pattern");
+                continue;
+            };
+            let mut rule = Rule::default();
+            for (field, value) in fields {
+                match field.as_str() {
+                    "allowedorigins" => rule.origins.extend(split(&value)),
+                    "allowedoriginpatterns" => {
+                        for p in split(&value) {
+                            let regex = format!("^{}$", regex::escape(&p).replace("\\*", ".*"));
+                            if let Ok(r) = Regex::new(&regex) {
+                                rule.origin_patterns.push(r);
+                            }
+                        }
+                    }
+                    "allowedmethods" => rule
+                        .methods
+                        .extend(split(&value).into_iter().map(|m| m.to_ascii_uppercase())),
+                    "allowedheaders" => rule
+                        .headers
+                        .extend(split(&value).into_iter().map(|h| h.to_ascii_lowercase())),
+                    "exposedheaders" => rule.exposed.extend(split(&value)),
+                    "allowcredentials" => {
+                        rule.credentials = value.trim().eq_ignore_ascii_case("true")
+                    }
+                    "maxage" => rule.max_age = value.trim().parse().ok(),
+                    _ => {}
+                }
+            }
+            if rule.methods.is_empty() {
+                rule.methods = vec!["GET".into(), "HEAD".into()];
+            }
+            rules.push((pattern, rule));
+        }
+        let _ = gateway_setting(settings, "globalcors.add-to-simple-url-handler-mapping");
+        Self { rules }
+    }
+
+    /// Whether any rule is configured.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Decides for a request.
+    pub fn decide(&self, method: &Method, path: &str, headers: &HeaderMap) -> CorsDecision {
+        let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+            return CorsDecision::NotCors;
+        };
+        let mut vars = crate::pattern::Variables::new();
+        let Some((_, rule)) = self
+            .rules
+            .iter()
+            .find(|(p, _)| p.matches(path, true, &mut vars))
+        else {
+            return CorsDecision::NotCors;
+        };
+        let preflight = method == Method::OPTIONS
+            && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let any_origin = rule.origins.iter().any(|o| o == "*");
+        let origin_ok = any_origin
+            || rule.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+            || rule.origin_patterns.iter().any(|r| r.is_match(origin));
+        if !origin_ok {
+            return CorsDecision::Respond(forbidden());
+        }
+        let allow_origin = if any_origin && !rule.credentials {
+            HeaderValue::from_static("*")
+        } else {
+            match HeaderValue::from_str(origin) {
+                Ok(v) => v,
+                Err(_) => return CorsDecision::Respond(forbidden()),
+            }
+        };
+        let mut out = vec![
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin),
+            (header::VARY, HeaderValue::from_static("Origin")),
+        ];
+        if rule.credentials {
+            out.push((
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            ));
+        }
+        if !preflight {
+            if !rule.exposed.is_empty()
+                && let Ok(v) = HeaderValue::from_str(&rule.exposed.join(", "))
+            {
+                out.push((header::ACCESS_CONTROL_EXPOSE_HEADERS, v));
+            }
+            return CorsDecision::Allow(out);
+        }
+        let requested = headers
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .and_then(|m| m.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let method_ok = rule.methods.iter().any(|m| m == "*" || *m == requested);
+        let requested_headers: Vec<String> = headers
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        let headers_ok = requested_headers
+            .iter()
+            .all(|h| rule.headers.iter().any(|a| a == "*" || a == h));
+        if !method_ok || !headers_ok {
+            return CorsDecision::Respond(forbidden());
+        }
+        let methods = if rule.methods.iter().any(|m| m == "*") {
+            requested.clone()
+        } else {
+            rule.methods.join(",")
+        };
+        if let Ok(v) = HeaderValue::from_str(&methods) {
+            out.push((header::ACCESS_CONTROL_ALLOW_METHODS, v));
+        }
+        if !requested_headers.is_empty()
+            && let Ok(v) = HeaderValue::from_str(&requested_headers.join(", "))
+        {
+            out.push((header::ACCESS_CONTROL_ALLOW_HEADERS, v));
+        }
+        if let Some(age) = rule.max_age {
+            out.push((header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(age)));
+        }
+        let mut response = Response::new(Body::empty());
+        response.headers_mut().extend(out);
+        CorsDecision::Respond(response)
+    }
+}
+
+fn forbidden() -> Response<Body> {
+    let mut response = Response::new(Body::from("Invalid CORS request"));
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
+}

@@ -1,0 +1,784 @@
+//! The filters that wrap the backend call: Retry, CircuitBreaker (Resilience4j's count-based
+//! breaker and time limiter) and RequestRateLimiter (Spring's token bucket, in memory or in
+//! Redis so several gateways share one limit). Clocks come from `tokio::time`.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
+
+use axum::http::{HeaderName, Method, StatusCode};
+use platform::Settings;
+use tokio::time::Instant;
+
+use crate::{
+    definition::{Definition, DefinitionError},
+    filter::{parse_duration, parse_status},
+};
+
+fn bad(what: String) -> DefinitionError {
+    DefinitionError(what)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retry
+
+/// `Retry`: how often and on what to call again.
+#[derive(Debug, Clone)]
+pub struct RetryFilter {
+    /// Extra attempts after the first.
+    pub retries: u32,
+    statuses: Vec<StatusCode>,
+    series: Vec<u16>,
+    methods: Vec<Method>,
+    /// Whether connection errors and timeouts are retried.
+    pub on_errors: bool,
+    first_backoff: Option<Duration>,
+    max_backoff: Option<Duration>,
+    factor: u32,
+    based_on_previous: bool,
+}
+
+fn series_of(text: &str) -> Result<u16, DefinitionError> {
+    Ok(match text.trim().to_ascii_uppercase().as_str() {
+        "INFORMATIONAL" | "1XX" => 1,
+        "SUCCESSFUL" | "2XX" => 2,
+        "REDIRECTION" | "3XX" => 3,
+        "CLIENT_ERROR" | "4XX" => 4,
+        "SERVER_ERROR" | "5XX" => 5,
+        other => return Err(bad(format!("unknown status series `{other}`"))),
+    })
+}
+
+impl RetryFilter {
+    /// Compiles `Retry=3,INTERNAL_SERVER_ERROR,GET,10ms,50ms,2,false` or the expanded form.
+    pub fn compile(d: &Definition) -> Result<Self, DefinitionError> {
+        let retries = d
+            .arg(&["retries"], 0)
+            .unwrap_or("3")
+            .trim()
+            .parse()
+            .map_err(|_| bad("Retry needs a number of retries".into()))?;
+        let list = |names: &[&str], pos: usize| -> Vec<String> {
+            if d.is_shortcut() {
+                d.arg(names, pos)
+                    .map(|v| vec![v.to_owned()])
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|v| !v.is_empty())
+                    .collect()
+            } else {
+                d.list(names, 0)
+            }
+        };
+        let statuses = list(&["statuses"], 1)
+            .iter()
+            .map(|s| parse_status(s))
+            .collect::<Result<_, _>>()?;
+        let series = if !d.is_shortcut() && d.args.contains_key("series") {
+            d.list(&["series"], 0)
+                .iter()
+                .map(|s| series_of(s))
+                .collect::<Result<_, _>>()?
+        } else {
+            vec![5]
+        };
+        let methods = match list(&["methods"], 2) {
+            m if m.is_empty() => vec![Method::GET],
+            m => m
+                .iter()
+                .map(|m| {
+                    Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes())
+                        .map_err(|_| bad(format!("`{m}` is not a method")))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let duration = |names: &[&str], pos| {
+            d.arg(names, pos)
+                .filter(|v| !v.is_empty())
+                .map(parse_duration)
+                .transpose()
+        };
+        let first_backoff = duration(&["backoff.firstBackoff"], 3)?;
+        let max_backoff = duration(&["backoff.maxBackoff"], 4)?;
+        let factor = d
+            .arg(&["backoff.factor"], 5)
+            .and_then(|f| f.trim().parse().ok())
+            .unwrap_or(2);
+        let based_on_previous = d
+            .arg(&["backoff.basedOnPreviousValue"], 6)
+            .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"));
+        let on_errors = d.list(&["exceptions"], usize::MAX).is_empty()
+            || d.list(&["exceptions"], usize::MAX)
+                .iter()
+                .any(|e| e.contains("IOException") || e.contains("Timeout"));
+        Ok(Self {
+            retries,
+            statuses,
+            series,
+            methods,
+            on_errors,
+            first_backoff,
+            max_backoff,
+            factor,
+            based_on_previous,
+        })
+    }
+
+    /// Whether requests with this method are retried.
+    pub fn allows(&self, method: &Method) -> bool {
+        self.methods.contains(method)
+    }
+
+    /// Whether a response with this status is retried.
+    pub fn retries_status(&self, status: StatusCode) -> bool {
+        self.statuses.contains(&status) || self.series.contains(&(status.as_u16() / 100))
+    }
+
+    /// The pause before retry number `attempt` (1-based); zero without backoff.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let Some(first) = self.first_backoff else {
+            return Duration::ZERO;
+        };
+        let exponent = if self.based_on_previous {
+            attempt - 1
+        } else {
+            0
+        };
+        let delay = first.saturating_mul(self.factor.saturating_pow(exponent.min(16)));
+        match self.max_backoff {
+            Some(max) => delay.min(max),
+            None => delay,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Circuit breaker
+
+/// `CircuitBreaker`: which breaker, where to fall back, what counts as failure.
+#[derive(Debug)]
+pub struct BreakerFilter {
+    /// The breaker's name (defaults to the route id).
+    pub name: String,
+    /// `forward:/path` to re-dispatch to when the call fails or the breaker is open.
+    pub fallback: Option<String>,
+    /// Upstream statuses that count as failures.
+    pub status_codes: Vec<StatusCode>,
+    /// The breaker itself, attached when the route table is built.
+    pub breaker: OnceLock<Arc<Breaker>>,
+}
+
+impl BreakerFilter {
+    /// Compiles `CircuitBreaker=name` or the expanded form with `fallbackUri`, `statusCodes`.
+    pub fn compile(d: &Definition, route_id: &str) -> Result<Self, DefinitionError> {
+        let fallback = d
+            .arg(&["fallbackUri"], 1)
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                f.strip_prefix("forward:")
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad(format!("fallbackUri `{f}` must be forward:/path")))
+            })
+            .transpose()?;
+        let status_codes = d
+            .list(&["statusCodes"], 2)
+            .iter()
+            .map(|s| parse_status(s))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            name: d
+                .arg(&["name", "id"], 0)
+                .filter(|n| !n.is_empty())
+                .unwrap_or(route_id)
+                .to_owned(),
+            fallback,
+            status_codes,
+            breaker: OnceLock::new(),
+        })
+    }
+}
+
+/// Resilience4j's circuit-breaker and time-limiter settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerSettings {
+    window: usize,
+    min_calls: usize,
+    failure_rate: f64,
+    wait_open: Duration,
+    half_open_calls: usize,
+    /// The time limiter's limit on one call.
+    pub timeout: Duration,
+}
+
+impl BreakerSettings {
+    /// Reads `resilience4j.circuitbreaker.instances.<name>.*`, then `configs.default.*`,
+    /// then Resilience4j's defaults; the time limiter likewise.
+    pub fn from_settings(settings: &Settings, name: &str) -> Self {
+        let get = |group: &str, key: &str| {
+            settings
+                .get(&format!("resilience4j.{group}.instances.{name}.{key}"))
+                .or_else(|| settings.get(&format!("resilience4j.{group}.configs.default.{key}")))
+        };
+        let number = |key: &str, default: f64| {
+            get("circuitbreaker", key)
+                .and_then(|v| v.trim().trim_end_matches('%').parse::<f64>().ok())
+                .unwrap_or(default)
+        };
+        let duration = |group: &str, key: &str, default: Duration| {
+            get(group, key)
+                .and_then(|v| parse_duration(&v).ok())
+                .unwrap_or(default)
+        };
+        let window = (number("slidingWindowSize", 100.0) as usize).max(1);
+        Self {
+            window,
+            min_calls: (number("minimumNumberOfCalls", 100.0) as usize).clamp(1, window),
+            failure_rate: number("failureRateThreshold", 50.0),
+            wait_open: duration(
+                "circuitbreaker",
+                "waitDurationInOpenState",
+                Duration::from_secs(60),
+            ),
+            half_open_calls: (number("permittedNumberOfCallsInHalfOpenState", 10.0) as usize)
+                .max(1),
+            timeout: duration("timelimiter", "timeoutDuration", Duration::from_secs(1)),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum BreakerState {
+    Closed(VecDeque<bool>),
+    Open(Instant),
+    HalfOpen { left: usize, outcomes: Vec<bool> },
+}
+
+/// One named breaker; shared by every route that names it.
+#[derive(Debug)]
+pub struct Breaker {
+    /// Its settings.
+    pub settings: BreakerSettings,
+    state: Mutex<BreakerState>,
+}
+
+impl Breaker {
+    /// A closed breaker.
+    pub fn new(settings: BreakerSettings) -> Self {
+        Self {
+            settings,
+            state: Mutex::new(BreakerState::Closed(VecDeque::new())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BreakerState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a call may go ahead now (an open breaker whose wait is over lets trial calls in).
+    pub fn try_acquire(&self) -> bool {
+        let mut state = self.lock();
+        match &mut *state {
+            BreakerState::Closed(_) => true,
+            BreakerState::Open(until) => {
+                if Instant::now() >= *until {
+                    *state = BreakerState::HalfOpen {
+                        left: self.settings.half_open_calls - 1,
+                        outcomes: Vec::new(),
+                    };
+                    true
+                } else {
+                    false
+                }
+            }
+            BreakerState::HalfOpen { left, .. } => {
+                if *left > 0 {
+                    *left -= 1;
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+
+    /// Records a permitted call's outcome.
+    pub fn record(&self, failure: bool) {
+        let s = &self.settings;
+        let rate = |outcomes: &mut dyn Iterator<Item = &bool>, n: usize| {
+            outcomes.filter(|f| **f).count() as f64 * 100.0 / n as f64
+        };
+        let mut state = self.lock();
+        match &mut *state {
+            BreakerState::Closed(outcomes) => {
+                outcomes.push_back(failure);
+                while outcomes.len() > s.window {
+                    outcomes.pop_front();
+                }
+                let n = outcomes.len();
+                if n >= s.min_calls && rate(&mut outcomes.iter(), n) >= s.failure_rate {
+                    *state = BreakerState::Open(Instant::now() + s.wait_open);
+                }
+            }
+            BreakerState::HalfOpen { outcomes, .. } => {
+                outcomes.push(failure);
+                let n = outcomes.len();
+                if n >= s.half_open_calls {
+                    *state = if rate(&mut outcomes.iter(), n) >= s.failure_rate {
+                        BreakerState::Open(Instant::now() + s.wait_open)
+                    } else {
+                        BreakerState::Closed(VecDeque::new())
+                    };
+                }
+            }
+            BreakerState::Open(_) => {}
+        }
+    }
+
+    /// `CLOSED`, `OPEN` or `HALF_OPEN`.
+    pub fn state_name(&self) -> &'static str {
+        match &*self.lock() {
+            BreakerState::Closed(_) => "CLOSED",
+            BreakerState::Open(_) => "OPEN",
+            BreakerState::HalfOpen { .. } => "HALF_OPEN",
+        }
+    }
+}
+
+/// Breakers by name; kept across route rebuilds unless their settings change.
+#[derive(Debug, Default)]
+pub struct Breakers(Mutex<HashMap<String, Arc<Breaker>>>);
+
+impl Breakers {
+    /// The breaker called `name` with `settings` (a fresh one when the settings changed).
+    pub fn get(&self, name: &str, settings: BreakerSettings) -> Arc<Breaker> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(name) {
+            Some(b) if b.settings == settings => b.clone(),
+            _ => {
+                let b = Arc::new(Breaker::new(settings));
+                map.insert(name.to_owned(), b.clone());
+                b
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limiter
+
+/// How the rate limiter keys requests.
+#[derive(Debug, Clone)]
+pub enum KeyResolver {
+    /// The client's IP address (the default here).
+    RemoteAddr,
+    /// A request header's value (`header:X-Api-Key`); absent ⇒ empty key.
+    Header(HeaderName),
+}
+
+/// `RequestRateLimiter`'s arguments.
+#[derive(Debug, Clone)]
+pub struct LimiterFilter {
+    /// The route the buckets belong to.
+    pub route_id: String,
+    /// Tokens added per second.
+    pub replenish_rate: u32,
+    /// Bucket size.
+    pub burst_capacity: u32,
+    /// Tokens one request costs.
+    pub requested_tokens: u32,
+    /// Status when denied (429).
+    pub status: StatusCode,
+    /// Whether an empty key is refused.
+    pub deny_empty_key: bool,
+    /// Status for an empty key (403).
+    pub empty_key_status: StatusCode,
+    /// How keys are made.
+    pub key: KeyResolver,
+}
+
+impl LimiterFilter {
+    /// Compiles the expanded form (`redis-rate-limiter.replenishRate`, `burstCapacity`, …).
+    pub fn compile(d: &Definition, route_id: &str) -> Result<Self, DefinitionError> {
+        let number = |names: &[&str], default: u32| -> Result<u32, DefinitionError> {
+            match d.arg(names, usize::MAX) {
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad(format!("`{}` must be a whole number", names[0]))),
+                None => Ok(default),
+            }
+        };
+        let replenish_rate = number(
+            &[
+                "redis-rate-limiter.replenishRate",
+                "rate-limiter.replenishRate",
+                "replenishRate",
+            ],
+            1,
+        )?;
+        if replenish_rate == 0 {
+            return Err(bad("replenishRate must be at least 1".into()));
+        }
+        let burst_capacity = number(
+            &[
+                "redis-rate-limiter.burstCapacity",
+                "rate-limiter.burstCapacity",
+                "burstCapacity",
+            ],
+            replenish_rate,
+        )?;
+        let requested_tokens = number(
+            &[
+                "redis-rate-limiter.requestedTokens",
+                "rate-limiter.requestedTokens",
+                "requestedTokens",
+            ],
+            1,
+        )?;
+        let status = |names: &[&str], default: StatusCode| {
+            d.arg(names, usize::MAX)
+                .map(parse_status)
+                .transpose()
+                .map(|s| s.unwrap_or(default))
+        };
+        let key = match d.arg(&["key-resolver", "keyResolver"], usize::MAX) {
+            Some(k) if k.trim().to_ascii_lowercase().starts_with("header:") => {
+                let name = &k.trim()[7..];
+                KeyResolver::Header(
+                    HeaderName::from_bytes(name.trim().as_bytes())
+                        .map_err(|_| bad(format!("`{name}` is not a header name")))?,
+                )
+            }
+            _ => KeyResolver::RemoteAddr,
+        };
+        Ok(Self {
+            route_id: route_id.to_owned(),
+            replenish_rate,
+            burst_capacity,
+            requested_tokens,
+            status: status(
+                &["status-code", "statusCode"],
+                StatusCode::TOO_MANY_REQUESTS,
+            )?,
+            deny_empty_key: d
+                .arg(&["deny-empty-key", "denyEmptyKey"], usize::MAX)
+                .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
+            empty_key_status: status(
+                &["empty-key-status-code", "emptyKeyStatus"],
+                StatusCode::FORBIDDEN,
+            )?,
+            key,
+        })
+    }
+}
+
+/// A limiter's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the request may pass.
+    pub allowed: bool,
+    /// Tokens left (-1 when the shared store could not be asked).
+    pub remaining: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Where the buckets live: this process, or a Redis shared by every gateway.
+#[derive(Debug)]
+pub struct RateLimiter {
+    memory: Mutex<HashMap<String, Bucket>>,
+    redis: Option<RedisLimiter>,
+}
+
+const MAX_MEMORY_BUCKETS: usize = 100_000;
+
+impl RateLimiter {
+    /// In-process buckets.
+    pub fn in_memory() -> Self {
+        Self {
+            memory: Mutex::default(),
+            redis: None,
+        }
+    }
+
+    /// Buckets in the Redis at `url` (`redis://127.0.0.1:6379`).
+    pub fn redis(url: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            memory: Mutex::default(),
+            redis: Some(RedisLimiter::new(url)?),
+        })
+    }
+
+    /// From settings: Redis when `spring.data.redis.host` (or `.url`, or the older
+    /// `spring.redis.*`) is set, memory otherwise.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let url = settings
+            .get("spring.data.redis.url")
+            .or_else(|| settings.get("spring.redis.url"))
+            .or_else(|| {
+                let host = settings
+                    .get("spring.data.redis.host")
+                    .or_else(|| settings.get("spring.redis.host"))?;
+                let port = settings
+                    .get("spring.data.redis.port")
+                    .or_else(|| settings.get("spring.redis.port"))
+                    .unwrap_or_else(|| "6379".into());
+                Some(format!("redis://{host}:{port}"))
+            });
+        match url {
+            Some(url) => Self::redis(&url),
+            None => Ok(Self::in_memory()),
+        }
+    }
+
+    /// Whether the buckets are shared through Redis.
+    pub fn is_shared(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// Takes `filter.requested_tokens` from the bucket of `(route, key)` if it has them.
+    pub async fn check(&self, filter: &LimiterFilter, key: &str) -> Decision {
+        let rate = f64::from(filter.replenish_rate);
+        let capacity = f64::from(filter.burst_capacity);
+        let requested = f64::from(filter.requested_tokens);
+        if let Some(redis) = &self.redis {
+            return redis.check(filter, key).await;
+        }
+        let now = Instant::now();
+        let mut buckets = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_MEMORY_BUCKETS {
+            // Forget buckets that have refilled completely: they are indistinguishable from new.
+            buckets.retain(|_, b| (now - b.at).as_secs_f64() * rate < capacity);
+        }
+        let bucket = buckets
+            .entry(format!("{}.{key}", filter.route_id))
+            .or_insert(Bucket {
+                tokens: capacity,
+                at: now,
+            });
+        let elapsed = (now - bucket.at).as_secs_f64();
+        let available = (bucket.tokens + elapsed * rate).min(capacity);
+        let allowed = available >= requested;
+        bucket.tokens = if allowed {
+            available - requested
+        } else {
+            available
+        };
+        bucket.at = now;
+        Decision {
+            allowed,
+            remaining: bucket.tokens.floor() as i64,
+        }
+    }
+}
+
+/// The token bucket as one atomic Redis script; keys and arithmetic follow Spring's
+/// `request_rate_limiter.{id}.tokens` / `.timestamp` layout, time from the Redis server.
+const TOKEN_BUCKET_SCRIPT: &str = r"
+local rate = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local requested = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local ttl = math.floor(capacity / rate * 2)
+local tokens = tonumber(redis.call('GET', KEYS[1])) or capacity
+local stamp = tonumber(redis.call('GET', KEYS[2])) or 0
+local available = math.min(capacity, tokens + math.max(0, now - stamp) * rate)
+local allowed = 0
+if available >= requested then
+  available = available - requested
+  allowed = 1
+end
+if ttl > 0 then
+  redis.call('SETEX', KEYS[1], ttl, tostring(available))
+  redis.call('SETEX', KEYS[2], ttl, tostring(now))
+end
+return { allowed, math.floor(available) }
+";
+
+/// A lazily connected, self-healing Redis connection for the limiter.
+struct RedisLimiter {
+    client: redis::Client,
+    script: redis::Script,
+    connection: arc_swap::ArcSwapOption<redis::aio::ConnectionManager>,
+    last_attempt: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for RedisLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLimiter")
+            .field("connected", &self.connection.load().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisLimiter {
+    fn new(url: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: redis::Client::open(url)?,
+            script: redis::Script::new(TOKEN_BUCKET_SCRIPT),
+            connection: arc_swap::ArcSwapOption::empty(),
+            last_attempt: Mutex::new(None),
+        })
+    }
+
+    async fn connection(&self) -> Option<redis::aio::ConnectionManager> {
+        if let Some(c) = self.connection.load_full() {
+            return Some((*c).clone());
+        }
+        {
+            // At most one connection attempt per second while Redis is away.
+            let mut last = self.last_attempt.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            if last.is_some_and(|t| now - t < Duration::from_secs(1)) {
+                return None;
+            }
+            *last = Some(now);
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(500)));
+        match self.client.get_connection_manager_with_config(config).await {
+            Ok(c) => {
+                self.connection.store(Some(Arc::new(c.clone())));
+                Some(c)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "rate limiter cannot reach Redis; allowing requests");
+                None
+            }
+        }
+    }
+
+    async fn check(&self, filter: &LimiterFilter, key: &str) -> Decision {
+        let fail_open = Decision {
+            allowed: true,
+            remaining: -1,
+        };
+        let Some(mut connection) = self.connection().await else {
+            return fail_open;
+        };
+        let id = format!("request_rate_limiter.{{{}.{key}}}", filter.route_id);
+        let result: redis::RedisResult<(i64, i64)> = self
+            .script
+            .key(format!("{id}.tokens"))
+            .key(format!("{id}.timestamp"))
+            .arg(filter.replenish_rate)
+            .arg(filter.burst_capacity)
+            .arg(filter.requested_tokens)
+            .invoke_async(&mut connection)
+            .await;
+        match result {
+            Ok((allowed, remaining)) => Decision {
+                allowed: allowed == 1,
+                remaining,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "rate limiter script failed; allowing the request");
+                fail_open
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(rate: u32, burst: u32) -> LimiterFilter {
+        let d = Definition::expanded(
+            "RequestRateLimiter",
+            [
+                (
+                    "redis-rate-limiter.replenishRate".to_owned(),
+                    rate.to_string(),
+                ),
+                (
+                    "redis-rate-limiter.burstCapacity".to_owned(),
+                    burst.to_string(),
+                ),
+            ],
+        );
+        LimiterFilter::compile(&d, "r").unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn memory_bucket_refills_at_the_replenish_rate() {
+        let store = RateLimiter::in_memory();
+        let f = limiter(2, 3);
+        let mut remaining = Vec::new();
+        for _ in 0..4 {
+            let d = store.check(&f, "1.2.3.4").await;
+            remaining.push((d.allowed, d.remaining));
+        }
+        assert_eq!(remaining, [(true, 2), (true, 1), (true, 0), (false, 0)]);
+        assert!(
+            store.check(&f, "5.6.7.8").await.allowed,
+            "keys have their own buckets"
+        );
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert_eq!(
+            store.check(&f, "1.2.3.4").await,
+            Decision {
+                allowed: true,
+                remaining: 0
+            }
+        );
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(
+            store.check(&f, "1.2.3.4").await.remaining,
+            2,
+            "capped at the burst"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn breaker_opens_then_lets_trials_through() {
+        let settings = BreakerSettings {
+            window: 4,
+            min_calls: 4,
+            failure_rate: 50.0,
+            wait_open: Duration::from_secs(10),
+            half_open_calls: 2,
+            timeout: Duration::from_secs(1),
+        };
+        let b = Breaker::new(settings);
+        for failure in [false, true, false, true] {
+            assert!(b.try_acquire());
+            b.record(failure);
+        }
+        assert_eq!(b.state_name(), "OPEN");
+        assert!(!b.try_acquire());
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert!(b.try_acquire());
+        assert_eq!(b.state_name(), "HALF_OPEN");
+        assert!(b.try_acquire());
+        assert!(!b.try_acquire(), "only the permitted trial calls");
+        b.record(false);
+        b.record(false);
+        assert_eq!(b.state_name(), "CLOSED");
+    }
+
+    #[test]
+    fn retry_shortcut_and_backoff() {
+        let d = Definition::parse_shortcut("Retry=3,INTERNAL_SERVER_ERROR,GET,10ms,50ms,2,true")
+            .unwrap();
+        let r = RetryFilter::compile(&d).unwrap();
+        assert_eq!(r.retries, 3);
+        assert!(r.retries_status(StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(
+            r.retries_status(StatusCode::BAD_GATEWAY),
+            "the 5xx series by default"
+        );
+        assert!(!r.retries_status(StatusCode::NOT_FOUND));
+        assert!(r.allows(&Method::GET) && !r.allows(&Method::POST));
+        let delays: Vec<u128> = (1..=4).map(|a| r.delay(a).as_millis()).collect();
+        assert_eq!(delays, [10, 20, 40, 50]);
+    }
+}

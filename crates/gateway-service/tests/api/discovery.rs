@@ -1,0 +1,110 @@
+//! The gateway with a real discovery-service and a real customer-service: default routes and
+//! the discovery locator follow registrations, and links point back through the gateway.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use testkit::TestService;
+
+use crate::helpers::{Gateway, client};
+
+fn eureka(zone: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("eureka.client.enabled", "true".into()),
+        ("eureka.client.service-url.defaultZone", zone.to_owned()),
+        (
+            "eureka.client.registry-fetch-interval-seconds",
+            "0.2".into(),
+        ),
+        (
+            "eureka.instance.lease-renewal-interval-in-seconds",
+            "1".into(),
+        ),
+        ("eureka.instance.prefer-ip-address", "true".into()),
+        ("eureka.instance.ip-address", "127.0.0.1".into()),
+    ]
+}
+
+async fn get_json(url: &str) -> Option<(u16, Value)> {
+    let r = client().get(url).send().await.ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.json().await.unwrap_or(Value::Null)))
+}
+
+#[tokio::test]
+async fn locator_and_default_routes_follow_the_registry_and_links_point_through_the_gateway() {
+    let discovery = TestService::start(&discovery_service::SERVICE, &[]).await;
+    let zone = format!("http://{}/eureka/", discovery.addr);
+    let props = eureka(&zone);
+    let props: Vec<(&str, &str)> = props.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let gw = Gateway::start(&props).await;
+    let customers = TestService::start(&customer_service::SERVICE, &props).await;
+
+    for path in [
+        "/CUSTOMER-SERVICE/customers/1",
+        "/customer-service/customers/1",
+        "/customers/1",
+    ] {
+        let url = gw.url(path);
+        let body = testkit::eventually(
+            &format!("{path} through the gateway"),
+            Duration::from_secs(20),
+            || {
+                let url = url.clone();
+                async move {
+                    let (status, body) = get_json(&url).await?;
+                    (status == 200).then_some(body)
+                }
+            },
+        )
+        .await;
+        assert_eq!(body["name"], "Hassan");
+        let prefix = path.strip_suffix("/customers/1").unwrap();
+        assert_eq!(
+            body["_links"]["self"]["href"],
+            format!("http://{}{prefix}/customers/1", gw.addr),
+            "links point back through the gateway"
+        );
+    }
+    let (status, page) = get_json(&gw.url("/customer-service/customers?size=2"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let next = page["_links"]["next"]["href"].as_str().unwrap();
+    assert!(
+        next.starts_with(&format!("http://{}/customer-service/customers?", gw.addr)),
+        "{next}"
+    );
+
+    let (_, routes) = get_json(&gw.url("/actuator/gateway/routes")).await.unwrap();
+    let ids: Vec<&str> = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["route_id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"ReactiveCompositeDiscoveryClient_CUSTOMER-SERVICE"),
+        "{ids:?}"
+    );
+    assert!(ids.contains(&"customer-service"), "{ids:?}");
+
+    customers.stop().await;
+    let url = gw.url("/customer-service/customers/1");
+    testkit::eventually(
+        "the locator route leaving with the service",
+        Duration::from_secs(20),
+        || {
+            let url = url.clone();
+            async move { (get_json(&url).await?.0 == 404).then_some(()) }
+        },
+    )
+    .await;
+    let (status, body) = get_json(&gw.url("/customers/1")).await.unwrap();
+    assert_eq!(
+        status, 503,
+        "the static route stays, with no instance: {body}"
+    );
+    gw.stop().await;
+    discovery.stop().await;
+}

@@ -1,0 +1,10 @@
+//! gateway-service against real backends: test servers started here, our customer-service, and
+//! a real discovery-service.
+
+mod actuator;
+mod discovery;
+mod filters;
+mod helpers;
+mod resilience;
+mod robustness;
+mod routing;
