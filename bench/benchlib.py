@@ -5,6 +5,7 @@ rounds, and reports medians and ratios: on a shared, noisy machine an absolute n
 little, a ratio measured in the same minute means something.
 """
 
+import argparse
 import os
 import re
 import shutil
@@ -94,6 +95,7 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 def wrk(url, seconds, connections=32, threads=2, script=None):
     """One wrk run; returns (requests per second, p50 ms, p99 ms, non-2xx/3xx count)."""
+    threads = min(threads, connections)
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if script:
         args[1:1] = ["-s", script]
@@ -146,3 +148,13 @@ def table(result, reference):
         lines.append(f"| {label} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
                      f"{r['rps'] / base:.2f} | {r['errors']} | {r['rounds']} |")
     return "\n".join(lines)
+
+
+def options(description, **extra):
+    """The common command line: `--seconds` per round and `--rounds`, plus `extra` int options."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seconds", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians reported")
+    for name, default in extra.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
+    return parser.parse_args()

@@ -9,7 +9,6 @@ fixed body) and customer-service (SQLite) side by side, loads each with wrk (2 t
 the ratio to the ceiling. Then it measures each service's idle resident memory.
 """
 
-import argparse
 import os
 import sys
 import tempfile
@@ -22,10 +21,7 @@ SERVICES = ["customer-service", "inventory-service"]
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
-    options = parser.parse_args()
+    options = lib.options(__doc__)
 
     lib.ensure_wrk()
     lib.build("factura", "benchkit")

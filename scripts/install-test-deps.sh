@@ -3,7 +3,8 @@
 #   - a Python venv with the real PyPI clients used by interoperability tests
 #     (py_eureka_client, config-client);
 #   - the real npm clients (eureka-js-client, cloud-config-client);
-#   - Debian's chromium, for the discovery dashboard's headless-browser test.
+#   - Debian's chromium, for the discovery dashboard's headless-browser test;
+#   - PyYAML and kubernetes-validate (with its bundled schemas), for deploy/check.py.
 # Idempotent: a second run finds everything in place and returns quickly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ if [ ! -x "$DEPS/venv/bin/python" ]; then
     python3 -m venv "$DEPS/venv"
 fi
 "$DEPS/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "py_eureka_client==0.13.*" "config-client==1.5.*"
+    "py_eureka_client==0.13.*" "config-client==1.5.*" "pyyaml==6.*" "kubernetes-validate==1.37.*"
 
 if [ ! -d "$DEPS/node/node_modules/eureka-js-client" ] || [ ! -d "$DEPS/node/node_modules/cloud-config-client" ]; then
     mkdir -p "$DEPS/node"

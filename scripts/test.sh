@@ -14,12 +14,16 @@ LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 status=0
 # Runs `cargo test` with the given arguments, keeping its output for the summary.
+run_cargo_test() {
+    cargo test --no-fail-fast "$@" 2>&1 | tee -a "$LOG" || status=1
+}
+# The same over every library, binary and integration test (no empty doc-test runs).
 run_tests() {
-    cargo test --no-fail-fast --lib --bins --tests "$@" 2>&1 | tee -a "$LOG" || status=1
+    run_cargo_test --lib --bins --tests "$@"
 }
 
 echo "== tests on SQLite"
-TEST_DATABASE_URL="" run_tests --workspace
+TEST_DATABASE_URL="" run_tests --workspace -- --skip on_postgres
 
 if [ -z "${TEST_DATABASE_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
     TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
@@ -31,7 +35,8 @@ if [ -n "${TEST_DATABASE_URL:-}" ]; then
         psql "$TEST_DATABASE_URL" -Atc "select datname from pg_database where datname like 'factura_test_%'" 2>/dev/null |
             while read -r db; do psql "$TEST_DATABASE_URL" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1 || true; done
     fi
-    TEST_DATABASE_URL="$TEST_DATABASE_URL" run_tests -p platform -p customer-service -p inventory-service
+    TEST_DATABASE_URL="$TEST_DATABASE_URL" run_tests -p platform -p customer-service -p inventory-service -p billing-service
+    TEST_DATABASE_URL="$TEST_DATABASE_URL" run_cargo_test -p factura --test e2e -- on_postgres
 else
     echo "== no PostgreSQL reachable: PostgreSQL leg skipped (set TEST_DATABASE_URL to run it)"
 fi

@@ -3,8 +3,10 @@
 //! * `factura up` starts every service as its own OS process, in dependency order, waits for each
 //!   to report healthy, prints where everything listens, and stops them all on Ctrl-C/SIGTERM.
 //! * `factura run <service> [--key=value…]` runs one service in the foreground.
+//! * `factura status` lists the instances registered with discovery.
 
 mod services;
+mod status;
 mod supervisor;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +31,12 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// List what is running, according to the discovery registry.
+    Status {
+        /// The discovery server's Eureka URL.
+        #[arg(long, default_value = "http://localhost:8761/eureka")]
+        discovery: String,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,6 +54,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Up(options) => supervisor::up(options).await,
+            Command::Status { discovery } => status::status(&discovery).await,
             Command::Run { service, args } => {
                 let definition = services::find(&service)?;
                 platform::app::run_until_signal(definition, args).await

@@ -33,6 +33,7 @@ pub static PRODUCTS: ResourceSpec = ResourceSpec {
         r#"{"name": "Printer", "price": 420, "quantity": 8}"#,
         r#"{"name": "Smartphone", "price": 240, "quantity": 20}"#,
     ],
+    children: &[],
 };
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

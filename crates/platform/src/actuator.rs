@@ -170,6 +170,7 @@ async fn index(base: crate::hal::BaseUrl) -> impl IntoResponse {
         "health": link("/actuator/health"),
         "info": link("/actuator/info"),
         "prometheus": link("/actuator/prometheus"),
+        "refresh": link("/actuator/refresh"),
     }}))
 }
 

@@ -77,7 +77,10 @@ pub async fn load_settings(bootstrap: &Bootstrap) -> anyhow::Result<Settings> {
     settings
         .config_import()
         .context("reading spring.config.import")?;
-    Ok(settings)
+    match crate::config_client::load_remote(&settings).await? {
+        Some(remote) => Ok(settings.with_remote(remote)),
+        None => Ok(settings),
+    }
 }
 
 /// The live settings of a running service; a refresh replaces them and notifies subscribers.
@@ -131,7 +134,11 @@ pub struct ServiceContext {
     pub metrics: Metrics,
     /// Cancelled when the service must stop.
     pub shutdown: CancellationToken,
+    /// The registry as fetched from discovery (`up_instances("CUSTOMER-SERVICE")`), kept fresh
+    /// by the discovery client while `eureka.client.enabled` (default true).
+    pub discovery: crate::discovery::RegistryCache,
     tasks: Vec<BackgroundTask>,
+    per_core: bool,
 }
 
 impl std::fmt::Debug for ServiceContext {
@@ -151,7 +158,9 @@ impl ServiceContext {
             health: HealthRegistry::default(),
             metrics: Metrics::default(),
             shutdown: CancellationToken::new(),
+            discovery: crate::discovery::RegistryCache::new(),
             tasks: Vec::new(),
+            per_core: false,
         }
     }
 
@@ -165,9 +174,48 @@ impl ServiceContext {
             .push(Box::new(move |started| Box::pin(task(started))));
     }
 
+    /// Serves connections on one single-threaded runtime per core (accepting from the same
+    /// port), instead of on the shared work-stealing runtime: no cross-thread hand-offs per
+    /// request, which is what a proxy (the gateway) spends most of its time on.
+    pub fn serve_on_each_core(&mut self) {
+        self.per_core = true;
+    }
+
     /// Binds `server.address:server.port` and assembles the full router around `routes`.
     pub async fn into_application(self, routes: Router) -> anyhow::Result<Application> {
+        self.into_application_with_fallback(routes, None::<Router>)
+            .await
+    }
+
+    /// Like [`Self::into_application`], and requests no route matches go to `fallback`
+    /// *outside* the common layers (no body limit, request timeout or error-body rewriting):
+    /// the gateway's streaming proxy.
+    pub async fn into_application_with_fallback<F>(
+        mut self,
+        routes: Router,
+        fallback: Option<F>,
+    ) -> anyhow::Result<Application>
+    where
+        F: tower::Service<
+                axum::extract::Request,
+                Response = axum::response::Response,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        F::Future: Send + 'static,
+    {
+        // `POST /actuator/refresh` and the config watch (live configuration).
+        let refresher = crate::config_client::Refresher::new(self.settings.clone());
+        let watcher = refresher.clone();
+        self.on_start(move |started| watcher.watch(started));
         let settings = self.settings.current();
+        // Register with discovery, renew, keep the registry cache fresh, cancel on stop.
+        if settings.flag("eureka.client.enabled", true)? {
+            let cache = self.discovery.clone();
+            self.on_start(move |started| crate::discovery::client::run(started, cache));
+        }
         let name = settings.application_name();
         let options = StackOptions {
             max_body_bytes: settings.parse_or("factura.max-body-bytes", 1024 * 1024)?,
@@ -182,15 +230,21 @@ impl ServiceContext {
             health: self.health.clone(),
             metrics: self.metrics.clone(),
         };
-        let router = with_common_layers(
-            routes.merge(actuator.routes()),
+        let mut router = with_common_layers(
+            routes.merge(actuator.routes()).merge(refresher.routes()),
             self.metrics.clone(),
             &options,
         );
+        if let Some(fallback) = fallback {
+            router = router.fallback_service(fallback);
+        }
         let address = format!("{}:{}", settings.server_address(), settings.server_port()?);
-        let listener = TcpListener::bind(&address)
-            .await
-            .with_context(|| format!("{name} cannot listen on {address}"))?;
+        let listener = if self.per_core {
+            crate::server::bind_shared(&address).await
+        } else {
+            TcpListener::bind(&address).await
+        }
+        .with_context(|| format!("{name} cannot listen on {address}"))?;
         Ok(Application {
             name,
             listener,
@@ -255,20 +309,29 @@ impl Application {
         tracing::info!(service = %name, %local_addr, "started");
 
         let stop = shutdown.clone();
-        let server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { stop.cancelled().await });
-        let server = tokio::spawn(async move { server.await });
-
-        shutdown.cancelled().await;
-        match tokio::time::timeout(GRACE, server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server error while stopping"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
-            Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
+        let serving: BoxFuture<std::io::Result<()>> = if context.per_core {
+            Box::pin(crate::server::serve_on_each_core(listener, router, stop))
+        } else {
+            let server = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await });
+            // Served inline (not spawned), so dropping this future closes the listener too.
+            Box::pin(std::future::IntoFuture::into_future(server))
+        };
+        tokio::pin!(serving);
+        let outcome = tokio::select! {
+            outcome = &mut serving => Some(outcome),
+            () = shutdown.cancelled() => tokio::time::timeout(GRACE, &mut serving).await.ok(),
+        };
+        match outcome {
+            Some(Ok(())) => {}
+            Some(Err(e)) => tracing::warn!(error = %e, "server error"),
+            None => tracing::warn!("in-flight requests did not finish within the grace period"),
         }
+        // The server can only end early on an accept error; stop the rest with it.
+        shutdown.cancel();
         if tokio::time::timeout(GRACE, async { while tasks.join_next().await.is_some() {} })
             .await
             .is_err()

@@ -1,8 +1,8 @@
 //! The one error type of the HTTP layer, and the one place error bodies are written.
 //!
 //! Handlers return `Result<_, ApiError>`. `ApiError::into_response` only decides the status and
-//! stashes an [`ErrorDetail`] in the response extensions; the [`render_error_bodies`]
-//! middleware then writes the body, because only it knows the request path that Spring Boot's
+//! stashes an [`ErrorDetail`] in the response extensions; `render_error_body`, run by the
+//! server's observing middleware, then writes the body, because only it knows the request path that Spring Boot's
 //! error body carries. The same middleware gives axum's own empty 404/405/413 responses a body,
 //! so every error a client sees has one shape:
 //!
@@ -13,9 +13,7 @@
 
 use axum::{
     body::Body,
-    extract::Request,
     http::{HeaderValue, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -61,6 +59,9 @@ pub enum ApiError {
     /// 415: the body's media type is not one this endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 502: another service answered something unusable.
+    #[error("{0}")]
+    BadGateway(String),
     /// 503: a dependency (database, remote service) cannot be reached.
     #[error("{0}")]
     Unavailable(String),
@@ -84,6 +85,7 @@ impl ApiError {
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,7 +99,9 @@ impl From<sqlx::Error> for ApiError {
                 ApiError::Conflict("a row with the same unique value already exists".into())
             }
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                ApiError::Conflict("the row is referenced by other rows".into())
+                ApiError::Conflict(
+                    "the change would break a reference between rows (a referenced row is missing, or other rows still point at this one)".into(),
+                )
             }
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 tracing::error!(%error, "database unavailable");
@@ -162,10 +166,9 @@ struct ValidationBody<'a> {
     errors: &'a [FieldError],
 }
 
-/// Middleware: writes the body of every error response that does not have one yet.
-pub async fn render_error_bodies(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    let mut response = next.run(request).await;
+/// Writes the body of an error response that does not have one yet; `path` is the request's.
+/// Called for every response by the server's observing middleware ([`crate::server`]).
+pub(crate) async fn render_error_body(path: &str, mut response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
@@ -181,7 +184,7 @@ pub async fn render_error_bodies(request: Request, next: Next) -> Response {
         (Some(ErrorDetail::Validation(errors)), _) => {
             serde_json::to_vec(&ValidationBody { errors: &errors })
         }
-        (Some(ErrorDetail::Message(message)), _) => boot_body(status, &message, &path),
+        (Some(ErrorDetail::Message(message)), _) => boot_body(status, &message, path),
         // axum's own rejections (body limit, bad path encoding...) explain themselves in text;
         // keep their words, in the common shape.
         (None, Some(text)) if text.starts_with("text/plain") => {
@@ -191,10 +194,10 @@ pub async fn render_error_bodies(request: Request, next: Next) -> Response {
                 .unwrap_or_default();
             let message = String::from_utf8_lossy(&text).trim().to_owned();
             response = Response::from_parts(parts, Body::empty());
-            boot_body(status, &message, &path)
+            boot_body(status, &message, path)
         }
         (None, Some(_)) => return response,
-        (None, None) => boot_body(status, &default_message(status, &response), &path),
+        (None, None) => boot_body(status, &default_message(status, &response), path),
     };
     let Ok(body) = body else { return response };
     let (mut parts, _) = response.into_parts();

@@ -4,6 +4,10 @@
 //! * [`settings`]: Spring-style layered properties (defaults, `application.yml`, environment,
 //!   flags) with relaxed binding.
 //! * [`app`]: a service's lifecycle: context, bound application, graceful stop.
+//! * [`config_client`]: the config-server client: remote sources at start, `POST
+//!   /actuator/refresh`, and the watch that applies repository changes by itself; also the
+//!   Environment wire types the config-service serves.
+//! * [`cipher`]: Spring's symmetric `{cipher}` format (shared with the config-service).
 //! * [`server`]: the common HTTP middleware stack and stop signals.
 //! * [`actuator`]: `/actuator/health`, `/info`, `/prometheus`.
 //! * [`error`]: the one error type and the one place error bodies are written.
@@ -14,13 +18,19 @@
 
 pub mod actuator;
 pub mod app;
+pub mod balancer;
+pub mod cipher;
+pub mod config_client;
 pub mod db;
+pub mod discovery;
 pub mod error;
 pub mod hal;
 pub mod metrics;
 pub mod money;
+pub mod resilience;
 pub mod resource;
 pub mod server;
+pub mod service_client;
 pub mod settings;
 pub mod telemetry;
 pub mod time;

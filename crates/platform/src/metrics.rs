@@ -9,15 +9,9 @@ use std::{
     collections::{BTreeMap, HashMap},
     fmt::Write as _,
     sync::{Arc, Mutex},
-    time::Instant,
 };
 
-use axum::{
-    extract::{MatchedPath, Request, State},
-    http::Method,
-    middleware::Next,
-    response::Response,
-};
+use axum::http::Method;
 
 /// Upper bounds, in seconds, of the latency buckets.
 const BUCKETS: [f64; 12] = [
@@ -82,7 +76,7 @@ impl Metrics {
     }
 
     /// The shared copy of a route template (there are only as many as routes).
-    fn intern(&self, template: &str) -> Arc<str> {
+    pub(crate) fn intern(&self, template: &str) -> Arc<str> {
         let mut templates = self.templates.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(shared) = templates.get(template) {
             return shared.clone();
@@ -147,9 +141,15 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let mut typed = std::collections::HashSet::new();
         for source in sources {
-            for (name, value) in source() {
-                let _ = writeln!(out, "# TYPE {name} gauge\n{name} {value}");
+            for (series, value) in source() {
+                // `series` may carry labels (`name{a="b"}`); the TYPE line names the metric.
+                let name = series.split('{').next().unwrap_or(&series).to_owned();
+                if typed.insert(name.clone()) {
+                    let _ = writeln!(out, "# TYPE {name} gauge");
+                }
+                let _ = writeln!(out, "{series} {value}");
             }
         }
         out
@@ -161,32 +161,6 @@ fn escape(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-/// Middleware: times the request and records it under its route template.
-pub async fn track_requests(
-    State(metrics): State<Metrics>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let template = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let uri = metrics.intern(template.as_ref().map(MatchedPath::as_str).unwrap_or(
-        if response.status() == axum::http::StatusCode::NOT_FOUND {
-            "NOT_FOUND"
-        } else {
-            "UNKNOWN"
-        },
-    ));
-    metrics.record(
-        method,
-        uri,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{error::render_error_bodies, hal::ForwardedHeaders, metrics::Metrics};
+use crate::{hal::ForwardedHeaders, metrics::Metrics};
 
 /// The header that carries a request's id across service hops.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -42,7 +42,6 @@ pub struct StackOptions {
 pub fn with_common_layers(router: Router, metrics: Metrics, options: &StackOptions) -> Router {
     let forwarded = ForwardedHeaders(options.forwarded_headers);
     router
-        .layer(middleware::from_fn_with_state(metrics, crate::metrics::track_requests))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialRequestId::new()))
@@ -55,12 +54,63 @@ pub fn with_common_layers(router: Router, metrics: Metrics, options: &StackOptio
                     tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id)
                 }))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(middleware::from_fn(render_error_bodies))
+                .layer(middleware::from_fn_with_state(metrics, observe))
                 .layer(CatchPanicLayer::new())
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout))
                 .layer(DefaultBodyLimit::max(options.max_body_bytes))
                 .layer(axum::Extension(forwarded)),
         )
+}
+
+tokio::task_local! {
+    static CURRENT_REQUEST_ID: String;
+}
+
+/// The `x-request-id` of the request being handled by this task, for outgoing calls.
+pub fn current_request_id() -> Option<String> {
+    CURRENT_REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Middleware, one layer for what every request needs around it: the request id made
+/// available to [`current_request_id`], error bodies written ([`crate::error`]), and the
+/// request recorded in the metrics under its route template. One layer rather than three
+/// keeps the per-request overhead down (each `from_fn` layer boxes a future and clones a
+/// service).
+async fn observe(
+    axum::extract::State(metrics): axum::extract::State<Metrics>,
+    request: Request<Body>,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let template = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .cloned();
+    let uri = request.uri().clone();
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .map(str::to_owned);
+    let response = match id {
+        Some(id) => CURRENT_REQUEST_ID.scope(id, next.run(request)).await,
+        None => next.run(request).await,
+    };
+    let response = crate::error::render_error_body(uri.path(), response).await;
+    let status = response.status();
+    let route = match &template {
+        Some(template) => template.as_str(),
+        None if status == StatusCode::NOT_FOUND => "NOT_FOUND",
+        None => "UNKNOWN",
+    };
+    metrics.record(
+        method,
+        metrics.intern(route),
+        status.as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 /// Request ids unique across processes without a syscall per request: a random per-process
@@ -99,6 +149,88 @@ impl MakeRequestId for SequentialRequestId {
             .ok()
             .map(RequestId::new)
     }
+}
+
+/// Binds `address` with `SO_REUSEPORT`, so that [`serve_on_each_core`] can add one listening
+/// socket per core on the same port while this one already queues connections.
+pub async fn bind_shared(address: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address");
+    for address in tokio::net::lookup_host(address).await? {
+        // A plain bind first: the port must be free, so a second process asking for
+        // SO_REUSEPORT (another copy of this service) is refused instead of sharing it.
+        let address = match std::net::TcpListener::bind(address) {
+            Ok(probe) => probe.local_addr()?,
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
+        match reuse_port_listener(address) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn reuse_port_listener(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(address)?;
+    socket.listen(1024)
+}
+
+/// Serves `router` on one current-thread runtime per core until `stop` is cancelled and
+/// in-flight requests have finished. The first runtime takes `listener` (bound by
+/// [`bind_shared`]); each other one listens on the same address with its own `SO_REUSEPORT`
+/// socket, so the kernel spreads new connections over the cores.
+pub async fn serve_on_each_core(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    stop: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    let address = listener.local_addr()?;
+    let mut first = Some(listener.into_std()?);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut finished = Vec::with_capacity(cores);
+    for core in 0..cores {
+        let (router, stop) = (router.clone(), stop.clone());
+        let inherited = first.take();
+        let (done, finished_rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("serve-{core}"))
+            .spawn(move || {
+                let result = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .and_then(|runtime| {
+                        runtime.block_on(async move {
+                            let listener = match inherited {
+                                Some(listener) => tokio::net::TcpListener::from_std(listener)?,
+                                None => reuse_port_listener(address)?,
+                            };
+                            axum::serve(
+                                listener,
+                                router
+                                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                            )
+                            .with_graceful_shutdown(async move { stop.cancelled().await })
+                            .await
+                        })
+                    });
+                let _ = done.send(result);
+            })?;
+        finished.push(finished_rx);
+    }
+    for done in finished {
+        done.await.unwrap_or(Ok(()))?;
+    }
+    Ok(())
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C / SIGINT or SIGTERM).

@@ -12,6 +12,11 @@ pub fn format_iso(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, false)
 }
 
+/// The instant `millis` after the Unix epoch, if representable.
+pub fn from_millis(millis: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(millis)
+}
+
 /// Milliseconds since the Unix epoch, the unit Eureka and the database use.
 pub fn now_millis() -> i64 {
     Utc::now().timestamp_millis()

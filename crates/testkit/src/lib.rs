@@ -72,6 +72,11 @@ impl TestDatabase {
         let Some((server, name)) = &self.postgres_admin else {
             return;
         };
+        Self::drop_named(server, name).await;
+    }
+
+    /// Drops database `name` on the PostgreSQL server at `server`, if it exists.
+    pub async fn drop_named(server: &str, name: &str) {
         sqlx::any::install_default_drivers();
         if let Ok(pool) = sqlx::AnyPool::connect(server).await {
             let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
@@ -106,6 +111,8 @@ pub struct TestService {
     pub database: TestDatabase,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
+    /// Set for services started with [`TestService::start_killable`].
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl TestService {
@@ -120,30 +127,122 @@ impl TestService {
         properties: &[(&str, &str)],
         database: TestDatabase,
     ) -> Self {
-        let settings = test_settings(definition, &database, properties);
+        let (addr, shutdown, task) = launch(definition, properties, &database).await;
+        Self {
+            addr,
+            database,
+            shutdown,
+            task,
+            runtime: None,
+        }
+    }
+
+    /// Starts `definition` on a runtime of its own, so that [`TestService::kill`] can end it
+    /// the way a crash does: every socket closed at once, nothing deregistered.
+    pub async fn start_killable(
+        definition: &'static ServiceDefinition,
+        properties: &[(&str, &str)],
+    ) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the service");
+        let properties: Vec<(String, String)> = properties
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let database = TestDatabase::new();
+        let url = database.url.clone();
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let task = runtime.spawn(async move {
+            let borrowed: Vec<(&str, &str)> = properties
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let database = TestDatabase {
+                url,
+                postgres_admin: None,
+                _dir: None,
+            };
+            let (addr, shutdown, task) = launch(definition, &borrowed, &database).await;
+            let _ = sender.send((addr, shutdown));
+            task.await
+                .unwrap_or_else(|e| Err(anyhow::anyhow!("service task failed: {e}")))
+        });
+        let (addr, shutdown) = receiver.await.expect("the service started");
+        Self {
+            addr,
+            database,
+            shutdown,
+            task,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// Ends a service started with [`TestService::start_killable`] abruptly, like SIGKILL.
+    pub fn kill(mut self) {
+        let runtime = self
+            .runtime
+            .take()
+            .expect("kill() needs a service from start_killable()");
+        runtime.shutdown_background();
+    }
+}
+
+impl Drop for TestService {
+    fn drop(&mut self) {
+        // A runtime may not be dropped inside async code; let it wind down on its own threads.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+async fn launch(
+    definition: &ServiceDefinition,
+    properties: &[(&str, &str)],
+    database: &TestDatabase,
+) -> (
+    SocketAddr,
+    CancellationToken,
+    JoinHandle<anyhow::Result<()>>,
+) {
+    {
+        let settings = test_settings(definition, database, properties);
+        // The config-server layer, when a test turned the client on (as `load_settings` does).
+        let settings = match platform::config_client::load_remote(&settings).await {
+            Ok(Some(remote)) => settings.with_remote(remote),
+            Ok(None) => settings,
+            Err(e) => panic!(
+                "{} failed to load its configuration: {e:#}",
+                definition.name
+            ),
+        };
         let app = (definition.build)(ServiceContext::new(settings))
             .await
             .unwrap_or_else(|e| panic!("{} failed to start: {e:#}", definition.name));
         let addr = app.local_addr();
         let shutdown = app.shutdown_token();
         let task = tokio::spawn(app.run());
-        Self {
-            addr,
-            database,
-            shutdown,
-            task,
-        }
+        (addr, shutdown, task)
     }
+}
 
+impl TestService {
     /// The absolute URL of `path` on this service.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// Stops the service gracefully and drops its database.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.shutdown.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(15), self.task).await;
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async { Ok(()) }));
+        let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
         self.database.drop_database().await;
     }
 }
@@ -229,4 +328,37 @@ pub fn raw_status(response: &str) -> u16 {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or(0)
+}
+
+/// Properties that make a service register with the discovery-service at `discovery` (an
+/// `ip:port`) right away, on loopback, and fetch the registry several times a second.
+pub fn registered_with(discovery: SocketAddr) -> Vec<(String, String)> {
+    [
+        ("eureka.client.enabled", "true".to_owned()),
+        (
+            "eureka.client.service-url.defaultZone",
+            format!("http://{discovery}/eureka/"),
+        ),
+        (
+            "eureka.client.registry-fetch-interval-seconds",
+            "0.3".to_owned(),
+        ),
+        (
+            "eureka.instance.lease-renewal-interval-in-seconds",
+            "1".to_owned(),
+        ),
+        ("eureka.instance.prefer-ip-address", "true".to_owned()),
+        ("eureka.instance.ip-address", "127.0.0.1".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// `[(String, String)]` as the `[(&str, &str)]` that [`TestService::start`] takes.
+pub fn as_pairs(properties: &[(String, String)]) -> Vec<(&str, &str)> {
+    properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }

@@ -124,7 +124,7 @@ async fn invalid_prices_and_quantities_are_400_naming_the_property() {
         (
             json!({ "name": "P", "price": 1.005, "quantity": 1 }),
             "price",
-            "must have at most two decimal places",
+            "must have at most 2 decimal places",
         ),
         (
             json!({ "name": "P", "price": "cheap", "quantity": 1 }),

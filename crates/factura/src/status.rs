@@ -1,0 +1,46 @@
+//! `factura status`: what is running, according to the discovery registry.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use platform::discovery::{Format, model::read_applications};
+
+/// Prints every registered instance with its status and URL.
+pub(crate) async fn status(discovery: &str) -> anyhow::Result<()> {
+    let url = format!("{}/apps", discovery.trim_end_matches('/'));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let response = http
+        .get(&url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .with_context(|| {
+            format!("discovery-service does not answer at {url}; is `factura up` running?")
+        })?;
+    if !response.status().is_success() {
+        anyhow::bail!("discovery-service answered {} at {url}", response.status());
+    }
+    let body = response.bytes().await?;
+    let applications = read_applications(&body, Format::Json)
+        .map_err(|e| anyhow::anyhow!("unreadable registry: {e}"))?;
+    let mut rows: Vec<(String, String, String, String)> = applications
+        .instances()
+        .map(|i| {
+            (
+                i.app.clone(),
+                i.effective_id(),
+                i.status.as_str().to_owned(),
+                i.base_url(),
+            )
+        })
+        .collect();
+    rows.sort();
+    println!("{:<20} {:<45} {:<14} URL", "SERVICE", "INSTANCE", "STATUS");
+    for (app, id, status, url) in &rows {
+        println!("{app:<20} {id:<45} {status:<14} {url}");
+    }
+    println!("\n{} instance(s) registered at {discovery}", rows.len());
+    Ok(())
+}

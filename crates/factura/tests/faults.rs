@@ -1,0 +1,341 @@
+//! Faults of the running system, measured on what a client of the gateway sees.
+
+mod support;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use nix::{sys::signal::Signal, unistd::Pid};
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::{start_up, wait_for_line};
+use testkit::eventually;
+
+/// The process of `factura run customer-service` listening on `port`.
+fn pid_of_instance(service: &str, port: u16) -> Option<i32> {
+    let flag = format!("--server.port={port}");
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(Result::ok)
+        .find_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            let matches = args.contains(&&b"run"[..])
+                && args.contains(&service.as_bytes())
+                && args.contains(&flag.as_bytes());
+            matches.then_some(pid)
+        })
+}
+
+async fn customer_instance_ports(http: &reqwest::Client, discovery: &str) -> Vec<u16> {
+    let Ok(response) = http
+        .get(format!("{discovery}/eureka/apps/CUSTOMER-SERVICE"))
+        .header("accept", "application/json")
+        .send()
+        .await
+    else {
+        return Vec::new();
+    };
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    body["application"]["instance"]
+        .as_array()
+        .map(|instances| {
+            instances
+                .iter()
+                .filter_map(|i| i["port"]["$"].as_u64())
+                .map(|p| p as u16)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn sigkill_of_one_of_two_instances_under_load_through_the_gateway() {
+    let offset = 14_000;
+    let data = tempfile::tempdir().unwrap();
+    let lease_seconds = 3;
+    let args: Vec<String> = [
+        "--scale",
+        "customer-service=2",
+        "--",
+        "--eureka.client.registry-fetch-interval-seconds=0.5",
+        "--eureka.instance.lease-renewal-interval-in-seconds=1",
+        "--eureka.instance.lease-expiration-duration-in-seconds=3",
+        "--eureka.server.eviction-interval-timer-in-ms=1000",
+        "--eureka.server.response-cache-update-interval-ms=500",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let (up, lines) = start_up(offset, data.path(), &args);
+    wait_for_line(&lines, "Press Ctrl-C to stop", Duration::from_secs(120));
+    let http = reqwest::Client::new();
+    let gateway = format!("http://127.0.0.1:{}", 9999 + offset);
+    let discovery = format!("http://127.0.0.1:{}", 8761 + offset);
+    let ports = eventually(
+        "two customer instances registered",
+        Duration::from_secs(20),
+        || async {
+            let ports = customer_instance_ports(&http, &discovery).await;
+            (ports.len() == 2).then_some(ports)
+        },
+    )
+    .await;
+    let victim = *ports
+        .iter()
+        .find(|p| **p != 8081 + offset)
+        .expect("the extra instance");
+    let pid = pid_of_instance("customer-service", victim).expect("the extra instance's process");
+    eventually(
+        "the gateway routes to customers",
+        Duration::from_secs(20),
+        || async {
+            let response = http
+                .get(format!("{gateway}/customers/1"))
+                .send()
+                .await
+                .ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+
+    // Steady load: four clients in a loop until told to stop.
+    let running = Arc::new(AtomicBool::new(true));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (http, url, running, ok, failed) = (
+                http.clone(),
+                format!("{gateway}/customers/1"),
+                running.clone(),
+                ok.clone(),
+                failed.clone(),
+            );
+            tokio::spawn(async move {
+                while running.load(Ordering::Relaxed) {
+                    match http.get(&url).timeout(Duration::from_secs(5)).send().await {
+                        Ok(r) if r.status() == StatusCode::OK => ok.fetch_add(1, Ordering::Relaxed),
+                        _ => failed.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    let killed_at = tokio::time::Instant::now();
+
+    // The documented bound: lease duration + eviction interval + registry cache + one fetch.
+    let bound = Duration::from_secs(lease_seconds)
+        + Duration::from_millis(1000 + 500 + 500)
+        + Duration::from_secs(3);
+    eventually("the dead instance leaves the registry", bound, || async {
+        let ports = customer_instance_ports(&http, &discovery).await;
+        (ports == [8081 + offset]).then_some(())
+    })
+    .await;
+    let gone_after = killed_at.elapsed();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    running.store(false, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    println!(
+        "under load: {ok} requests answered, {failed} failed; dead instance gone from the registry after {gone_after:?}"
+    );
+    assert!(ok > 100, "the load ran ({ok} answered)");
+    assert!(
+        failed <= 5,
+        "at most a handful of failures while the lease runs out, saw {failed} of {}",
+        ok + failed
+    );
+    assert_eq!(
+        http.get(format!("{gateway}/customers/1"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    // When the last instance of a service dies, `up` says which, stops the rest, and fails.
+    let last =
+        pid_of_instance("customer-service", 8081 + offset).expect("the first instance's process");
+    nix::sys::signal::kill(Pid::from_raw(last), Signal::SIGKILL).unwrap();
+    let output = wait_for_line(&lines, "no instance of it is left", Duration::from_secs(60));
+    let status = up.wait().await;
+    assert!(
+        !status.success(),
+        "factura up fails when a service is gone: {status}"
+    );
+    let text = output.join("\n");
+    assert!(
+        text.contains("customer-service exited unexpectedly and no instance of it is left"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stopping gateway-service") && text.contains("all services stopped"),
+        "{text}"
+    );
+    assert!(support::port_is_free(9999 + offset), "the rest stopped");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn registered_apps(http: &reqwest::Client, discovery_port: u16) -> Vec<String> {
+    let Ok(response) = http
+        .get(format!("http://127.0.0.1:{discovery_port}/eureka/apps"))
+        .header("accept", "application/json")
+        .send()
+        .await
+    else {
+        return Vec::new();
+    };
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let mut apps: Vec<String> = body["applications"]["application"]
+        .as_array()
+        .map(|apps| {
+            apps.iter()
+                .filter_map(|a| a["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    apps.sort();
+    apps
+}
+
+#[tokio::test]
+async fn a_restarted_discovery_service_is_repopulated_and_routing_never_stops() {
+    let port = free_port();
+    let on_port = [("server.port", port.to_string())];
+    let discovery_props: Vec<(&str, &str)> =
+        on_port.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let discovery =
+        testkit::TestService::start_killable(&discovery_service::SERVICE, &discovery_props).await;
+    let props = testkit::registered_with(([127, 0, 0, 1], port).into());
+    let customers =
+        testkit::TestService::start(&customer_service::SERVICE, &testkit::as_pairs(&props)).await;
+    let gateway =
+        testkit::TestService::start(&gateway_service::SERVICE, &testkit::as_pairs(&props)).await;
+    let http = reqwest::Client::new();
+    let through_gateway = gateway.url("/customers/1");
+    eventually(
+        "the gateway routes to customers",
+        Duration::from_secs(20),
+        || async {
+            let response = http.get(&through_gateway).send().await.ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+
+    discovery.kill();
+    for _ in 0..20 {
+        let response = http.get(&through_gateway).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "routing continues from the cached registry"
+        );
+    }
+
+    // A new, empty discovery-service on the same address. Until every service has re-registered,
+    // the gateway must keep routing from what it knew.
+    let discovery =
+        testkit::TestService::start(&discovery_service::SERVICE, &discovery_props).await;
+    let restarted = tokio::time::Instant::now();
+    let mut failures = 0;
+    loop {
+        let response = http.get(&through_gateway).send().await.unwrap();
+        if response.status() != StatusCode::OK {
+            failures += 1;
+        }
+        let apps = registered_apps(&http, port).await;
+        if apps == ["CUSTOMER-SERVICE", "GATEWAY-SERVICE"] {
+            break;
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(20),
+            "services did not re-register: {apps:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for _ in 0..20 {
+        if http.get(&through_gateway).send().await.unwrap().status() != StatusCode::OK {
+            failures += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        failures, 0,
+        "requests through the gateway failed while discovery came back"
+    );
+    gateway.stop().await;
+    customers.stop().await;
+    discovery.stop().await;
+}
+
+#[tokio::test]
+async fn a_service_started_while_config_service_is_down_picks_up_central_settings_later() {
+    let config_port = free_port();
+    let import = format!("optional:configserver:http://127.0.0.1:{config_port}");
+    let customers = testkit::TestService::start(
+        &customer_service::SERVICE,
+        &[
+            ("spring.cloud.config.enabled", "true"),
+            ("spring.config.import", import.as_str()),
+            ("spring.cloud.config.watch.delay", "500"),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let configtest = customers.url("/configtest1");
+    let before: Value = http
+        .get(&configtest)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(before["p1"], 10, "started on defaults: {before}");
+
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config-repo");
+    let repo = repo.display().to_string();
+    let on_port = config_port.to_string();
+    let config = testkit::TestService::start(
+        &config_service::SERVICE,
+        &[
+            ("server.port", on_port.as_str()),
+            (
+                "spring.cloud.config.server.native.search-locations",
+                repo.as_str(),
+            ),
+        ],
+    )
+    .await;
+    eventually(
+        "the central settings arrive",
+        Duration::from_secs(20),
+        || async {
+            let now: Value = http.get(&configtest).send().await.ok()?.json().await.ok()?;
+            (now["p1"] == 10).then_some(())
+        },
+    )
+    .await;
+    customers.stop().await;
+    config.stop().await;
+}

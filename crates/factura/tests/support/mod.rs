@@ -1,0 +1,117 @@
+//! Running the real `factura` binary from tests: start it, read its output, wait for a line.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::{
+    io::{BufRead as _, BufReader},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+const FACTURA: &str = env!("CARGO_BIN_EXE_factura");
+
+/// A running `factura up`; stopped with SIGTERM when dropped, so a failing test leaves no
+/// system behind.
+pub(crate) struct Up(Option<Child>);
+
+impl Up {
+    /// The supervisor's process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.0.as_ref().expect("running").id()
+    }
+
+    /// Sends SIGTERM (as Ctrl-C would) and waits for the supervisor to exit.
+    pub(crate) async fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.0.take().expect("running");
+        signal(&child);
+        tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Waits for the supervisor to exit by itself.
+    pub(crate) async fn wait(mut self) -> std::process::ExitStatus {
+        let mut child = self.0.take().expect("running");
+        tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            signal(&child);
+            let _ = child.wait();
+        }
+    }
+}
+
+fn signal(child: &Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+}
+
+/// Starts `factura up` (with `extra` arguments) and returns it with a channel of its output lines.
+pub(crate) fn start_up(
+    offset: u16,
+    data_dir: &std::path::Path,
+    extra: &[String],
+) -> (Up, mpsc::Receiver<String>) {
+    let mut child = Command::new(FACTURA)
+        .args(["up", "--port-offset", &offset.to_string(), "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .current_dir(env!("CARGO_MANIFEST_DIR").to_owned() + "/../..")
+        .env_remove("SERVER_PORT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("factura starts");
+    let (sender, lines) = mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let sender = sender.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+    }
+    (Up(Some(child)), lines)
+}
+
+/// Collects lines until one contains `marker`; panics with everything seen after `within`.
+pub(crate) fn wait_for_line(
+    lines: &mpsc::Receiver<String>,
+    marker: &str,
+    within: Duration,
+) -> Vec<String> {
+    let deadline = std::time::Instant::now() + within;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                let done = line.contains(marker);
+                seen.push(line);
+                if done {
+                    return seen;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    panic!(
+        "no line containing {marker:?} within {within:?}; output:\n{}",
+        seen.join("\n")
+    );
+}
+
+pub(crate) fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
