@@ -18,12 +18,11 @@ use axum::{
     Router,
     body::{Body, Bytes},
     extract::{Path, Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 use platform::{
     cipher::{TextEncryptor, split_prefixes},
@@ -50,8 +49,8 @@ pub(crate) struct ServerState {
     pub(crate) encryptor: Option<TextEncryptor>,
     pub(crate) decrypt_served_values: bool,
     pub(crate) accept_empty: bool,
-    /// `user:password` that HTTP basic auth must present, when security is on.
-    pub(crate) credentials: Option<String>,
+    /// The user and password HTTP basic auth must present, when security is on.
+    pub(crate) credentials: Option<(String, String)>,
 }
 
 /// The config server's routes (without actuator).
@@ -146,33 +145,18 @@ async fn basic_auth(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(expected) = &state.credentials else {
+    let Some((user, password)) = &state.credentials else {
         return next.run(request).await;
     };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        })
-        .and_then(|b64| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .ok()
-        })
-        .and_then(|bytes| String::from_utf8(bytes).ok());
-    if presented.as_deref() == Some(expected.as_str()) {
+    if platform::security::basic_credentials_match(request.headers(), user, password) {
         return next.run(request).await;
     }
     let mut response =
         ConfigError::new(StatusCode::UNAUTHORIZED, "Full authentication is required")
             .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"Realm\""),
-    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, platform::security::CHALLENGE);
     response
 }
 

@@ -152,9 +152,9 @@ fn server_state(settings: &Settings, backend: Backend) -> anyhow::Result<ServerS
         .get("spring.security.user.password")
         .filter(|p| !p.is_empty())
         .map(|password| {
-            format!(
-                "{}:{password}",
-                settings.get_or("spring.security.user.name", "user")
+            (
+                settings.get_or("spring.security.user.name", "user"),
+                password,
             )
         });
     Ok(ServerState {

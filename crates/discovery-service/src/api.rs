@@ -13,12 +13,11 @@ use axum::{
     Router,
     body::Bytes,
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    http::{HeaderMap, Method, StatusCode, Uri, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{any, get},
 };
-use base64::Engine as _;
 use platform::{
     discovery::model::{self, Format, Status},
     error::ErrorDetail,
@@ -67,21 +66,7 @@ async fn basic_auth(State(state): State<Arc<AppState>>, request: Request, next: 
     let Some((user, password)) = &state.auth else {
         return next.run(request).await;
     };
-    let expected = format!("{user}:{password}");
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        })
-        .and_then(|b64| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .ok()
-        });
-    if given.as_deref() == Some(expected.as_bytes()) {
+    if platform::security::basic_credentials_match(request.headers(), user, password) {
         return next.run(request).await;
     }
     let mut response = (
@@ -90,10 +75,9 @@ async fn basic_auth(State(state): State<Arc<AppState>>, request: Request, next: 
         "Full authentication is required to access this resource",
     )
         .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"Realm\""),
-    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, platform::security::CHALLENGE);
     response
 }
 
@@ -401,6 +385,7 @@ fn register(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn paths_are_normalised() {

@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod money;
 pub mod resilience;
 pub mod resource;
+pub mod security;
 pub mod server;
 pub mod service_client;
 pub mod settings;

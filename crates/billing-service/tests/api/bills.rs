@@ -172,21 +172,7 @@ async fn the_request_id_travels_on_the_calls_billing_makes() {
         billing,
         http: reqwest::Client::new(),
     };
-    let mut instance =
-        platform::discovery::InstanceInfo::new("CUSTOMER-SERVICE", "127.0.0.1", "127.0.0.1", port);
-    instance.instance_id = Some(format!("127.0.0.1:customer-service:{port}"));
-    let registered = system
-        .http
-        .post(system.discovery.url("/eureka/apps/CUSTOMER-SERVICE"))
-        .header("content-type", "application/json")
-        .body(platform::discovery::model::write_instance(
-            &instance,
-            platform::discovery::Format::Json,
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(registered.status(), StatusCode::NO_CONTENT);
+    system.register_instance("CUSTOMER-SERVICE", port).await;
 
     let url = system.billing.url("/bills");
     let http = system.http.clone();

@@ -91,7 +91,7 @@ async fn with_every_inventory_instance_gone_creation_is_503_and_the_full_bill_de
 async fn a_hung_instance_times_out_opens_the_breaker_which_later_closes() {
     let system = System::start(0).await;
     let (port, _hung) = hanging_server().await;
-    system.register_fake_inventory(port).await;
+    system.register_instance("INVENTORY-SERVICE", port).await;
     system.wait_for_instances("INVENTORY-SERVICE", 1).await;
 
     let order = json!({ "customerId": 1, "productItems": [{ "productId": 1, "quantity": 1 }] });
@@ -212,21 +212,7 @@ async fn a_customer_service_answering_garbage_is_a_clear_error_and_nothing_is_st
         TestService::start(&customer_service::SERVICE, &[]).await,
     );
     real.stop().await;
-    let mut instance =
-        platform::discovery::InstanceInfo::new("CUSTOMER-SERVICE", "127.0.0.1", "127.0.0.1", port);
-    instance.instance_id = Some(format!("127.0.0.1:customer-service:{port}"));
-    let response = system
-        .http
-        .post(system.discovery.url("/eureka/apps/CUSTOMER-SERVICE"))
-        .header("content-type", "application/json")
-        .body(platform::discovery::model::write_instance(
-            &instance,
-            platform::discovery::Format::Json,
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    system.register_instance("CUSTOMER-SERVICE", port).await;
     system.wait_for_instances("CUSTOMER-SERVICE", 1).await;
 
     let bill = full_bill(&system).await;

@@ -149,13 +149,14 @@ impl System {
             .unwrap()
     }
 
-    /// Registers a fake INVENTORY-SERVICE instance at `port` directly with discovery.
-    pub(crate) async fn register_fake_inventory(&self, port: u16) {
-        let mut instance = InstanceInfo::new("INVENTORY-SERVICE", "127.0.0.1", "127.0.0.1", port);
-        instance.instance_id = Some(format!("127.0.0.1:inventory-service:{port}"));
+    /// Registers an instance of `app` at 127.0.0.1:`port` directly with discovery (a stand-in
+    /// server the test runs).
+    pub(crate) async fn register_instance(&self, app: &str, port: u16) {
+        let mut instance = InstanceInfo::new(app, "127.0.0.1", "127.0.0.1", port);
+        instance.instance_id = Some(format!("127.0.0.1:{}:{port}", app.to_ascii_lowercase()));
         let response = self
             .http
-            .post(self.discovery.url("/eureka/apps/INVENTORY-SERVICE"))
+            .post(self.discovery.url(&format!("/eureka/apps/{app}")))
             .header("content-type", "application/json")
             .body(write_instance(&instance, Format::Json))
             .send()
