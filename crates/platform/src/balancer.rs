@@ -1,8 +1,8 @@
 //! Client-side load balancing, Spring Cloud LoadBalancer's round-robin: which instance of a
 //! service a call goes to, chosen from the local registry cache without a network call.
 //!
-//! [`LoadBalancer::candidates`] answers the UP instances of a service in round-robin order,
-//! rotated one step per call, so the first is "the next instance" and the rest are where a
+//! [`LoadBalancer::candidates`] answers the UP instances of a service in round-robin order
+//! (a shared, pre-sorted list from the registry cache; no copy per call), rotated one step per call, so the first is "the next instance" and the rest are where a
 //! retry or a refused connection moves on to. Both the gateway (`lb://SERVICE`) and the
 //! service clients (billing → customer/inventory) balance through it.
 
@@ -15,6 +15,31 @@ use std::{
 };
 
 use crate::discovery::{InstanceInfo, RegistryCache};
+
+/// The UP instances of one service in the order to try them: the next in turn first.
+#[derive(Debug, Clone)]
+pub struct Candidates {
+    instances: Arc<[InstanceInfo]>,
+    start: usize,
+}
+
+impl Candidates {
+    /// Whether no instance is UP.
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
+    }
+
+    /// How many instances are UP.
+    pub fn len(&self) -> usize {
+        self.instances.len()
+    }
+
+    /// The instances, the next in turn first, then the others in registry order.
+    pub fn iter(&self) -> impl Iterator<Item = &InstanceInfo> {
+        let (before, after) = self.instances.split_at(self.start);
+        after.iter().chain(before)
+    }
+}
 
 /// Round-robin positions per service over a registry cache. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -38,16 +63,14 @@ impl LoadBalancer {
     }
 
     /// The UP instances of `service` (case-insensitive), starting with the next one in turn.
-    /// Empty when none is registered and UP.
-    pub fn candidates(&self, service: &str) -> Vec<InstanceInfo> {
-        let mut instances = self.registry.up_instances(service);
-        if instances.len() > 1 {
-            // A stable order first, so the rotation walks every instance in turn.
-            instances.sort_by_key(InstanceInfo::effective_id);
-            let start = self.position(service).fetch_add(1, Ordering::Relaxed) % instances.len();
-            instances.rotate_left(start);
-        }
-        instances
+    /// Empty when none is registered and UP. Costs a lookup and a counter, not a copy.
+    pub fn candidates(&self, service: &str) -> Candidates {
+        let instances = self.registry.up_sorted(service);
+        let start = match instances.len() {
+            0 | 1 => 0,
+            n => self.position(service).fetch_add(1, Ordering::Relaxed) % n,
+        };
+        Candidates { instances, start }
     }
 
     fn position(&self, service: &str) -> Arc<AtomicUsize> {
@@ -91,7 +114,15 @@ mod tests {
             (3, Status::Up),
         ]));
         let firsts: Vec<u16> = (0..4)
-            .map(|_| balancer.candidates("customer-service")[0].port.port)
+            .map(|_| {
+                balancer
+                    .candidates("customer-service")
+                    .iter()
+                    .next()
+                    .unwrap()
+                    .port
+                    .port
+            })
             .collect();
         assert_eq!(firsts, [1, 3, 1, 3]);
         assert_eq!(balancer.candidates("CUSTOMER-SERVICE").len(), 2);

@@ -213,7 +213,7 @@ impl ServiceClient {
         }
         let mut retried = false;
         let mut last = None;
-        for instance in candidates {
+        for instance in candidates.iter() {
             let url = format!("{}{path}", instance.base_url());
             match self.attempt(call, &url).await {
                 Attempt::Done(response) => return self.classify(call, response),

@@ -6,16 +6,24 @@
 //! only learns of each instance at its next renewal, and routing must not stop meanwhile. A dead
 //! instance kept this way costs a refused connection, which balancers skip.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
 
 use tokio::sync::watch;
 
 use super::model::{ActionType, Application, Applications, InstanceInfo, Status};
 
+/// The UP instances of each application (upper-cased name), sorted by instance id: what load
+/// balancing reads on every call, so it is built once per registry change, not per request.
+type UpIndex = HashMap<String, Arc<[InstanceInfo]>>;
+
 /// A shared, cheaply cloned view of the registry; subscribers see every replacement.
 #[derive(Debug, Clone)]
 pub struct RegistryCache {
     current: Arc<watch::Sender<Arc<Applications>>>,
+    up: Arc<RwLock<Arc<UpIndex>>>,
 }
 
 impl Default for RegistryCache {
@@ -29,6 +37,7 @@ impl RegistryCache {
     pub fn new() -> Self {
         Self {
             current: Arc::new(watch::Sender::new(Arc::new(Applications::default()))),
+            up: Arc::default(),
         }
     }
 
@@ -68,13 +77,24 @@ impl RegistryCache {
             .collect()
     }
 
-    /// Replaces the whole view (after a full fetch).
+    /// The UP instances of `app` (case-insensitive), sorted by instance id, shared: no copy.
+    pub fn up_sorted(&self, app: &str) -> Arc<[InstanceInfo]> {
+        let index = self.up.read().unwrap_or_else(|p| p.into_inner()).clone();
+        index
+            .get(&app.to_ascii_uppercase())
+            .cloned()
+            .unwrap_or_else(|| Arc::from([]))
+    }
+
+    /// Replaces the whole view (after a full fetch). Every change goes through here.
     pub fn replace(&self, applications: Applications) {
         let changed = {
             let current = self.current.borrow();
             **current != applications
         };
         if changed {
+            let index = up_index(&applications);
+            *self.up.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(index);
             self.current.send_replace(Arc::new(applications));
         }
     }
@@ -206,6 +226,24 @@ mod tests {
             "a failed merge changes nothing"
         );
     }
+}
+
+fn up_index(applications: &Applications) -> UpIndex {
+    applications
+        .applications
+        .iter()
+        .map(|app| {
+            let mut up: Vec<(String, InstanceInfo)> = app
+                .instances
+                .iter()
+                .filter(|i| i.status == Status::Up)
+                .map(|i| (i.effective_id(), i.clone()))
+                .collect();
+            up.sort_by(|a, b| a.0.cmp(&b.0));
+            let up: Arc<[InstanceInfo]> = up.into_iter().map(|(_, i)| i).collect();
+            (app.name.to_ascii_uppercase(), up)
+        })
+        .collect()
 }
 
 /// `fetched`, plus every instance of `previous` that `fetched` no longer lists but whose lease
