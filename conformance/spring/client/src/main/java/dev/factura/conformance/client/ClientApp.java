@@ -1,0 +1,13 @@
+package dev.factura.conformance.client;
+
+import org.springframework.boot.SpringApplication;
+import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.cloud.openfeign.EnableFeignClients;
+
+@EnableFeignClients
+@SpringBootApplication
+public class ClientApp {
+    public static void main(String[] args) {
+        SpringApplication.run(ClientApp.class, args);
+    }
+}

@@ -1,0 +1,645 @@
+//! Differential comparison: one scripted request, sent to factura's server and to Spring's,
+//! with the answers compared after normalisation.
+//!
+//! What is compared: the status; the headers that carry meaning ([`MEANINGFUL_HEADERS`]); the
+//! body as a tree — JSON as JSON, XML as elements with attributes, children and text, anything
+//! else as text. What is normalised: each server's own address (and any other string a test
+//! registers with [`Side::replace`]) becomes a placeholder, and values under keys that hold
+//! times or generated ids ([`Rules::blank_key`]) become `"<any>"`. A difference that is kept on
+//! purpose is declared with [`Rules::depart`], naming the README's departures table; it is
+//! counted, not hidden.
+
+use std::{collections::BTreeMap, fmt::Write as _, sync::Mutex};
+
+use serde_json::{Map, Value};
+
+/// The response headers compared; every other header is ignored.
+pub const MEANINGFUL_HEADERS: &[&str] = &[
+    "content-type",
+    "location",
+    "etag",
+    "allow",
+    "content-encoding",
+    "www-authenticate",
+    "access-control-allow-origin",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-allow-credentials",
+    "access-control-expose-headers",
+    "access-control-max-age",
+];
+
+/// One scripted request, sent the same way to both servers.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// HTTP method.
+    pub method: reqwest::Method,
+    /// Path and query, e.g. `/eureka/apps/CUSTOMER-SERVICE?x=1`.
+    pub path: String,
+    /// Request headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Request body.
+    pub body: Option<Vec<u8>>,
+}
+
+impl Probe {
+    /// A request with `method` on `path`.
+    pub fn new(method: reqwest::Method, path: &str) -> Self {
+        Self {
+            method,
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+    /// `GET path`.
+    pub fn get(path: &str) -> Self {
+        Self::new(reqwest::Method::GET, path)
+    }
+    /// `POST path`.
+    pub fn post(path: &str) -> Self {
+        Self::new(reqwest::Method::POST, path)
+    }
+    /// `PUT path`.
+    pub fn put(path: &str) -> Self {
+        Self::new(reqwest::Method::PUT, path)
+    }
+    /// `PATCH path`.
+    pub fn patch(path: &str) -> Self {
+        Self::new(reqwest::Method::PATCH, path)
+    }
+    /// `DELETE path`.
+    pub fn delete(path: &str) -> Self {
+        Self::new(reqwest::Method::DELETE, path)
+    }
+    /// Adds a request header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+    /// A JSON body with `Content-Type: application/json`.
+    pub fn json(self, body: &Value) -> Self {
+        self.body_with_type("application/json", body.to_string().into_bytes())
+    }
+    /// A body with the given content type.
+    pub fn body_with_type(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        self.headers
+            .push(("content-type".to_owned(), content_type.to_owned()));
+        self.body = Some(body.into());
+        self
+    }
+}
+
+/// What a server answered, after normalisation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange {
+    /// Status code.
+    pub status: u16,
+    /// The [`MEANINGFUL_HEADERS`] present, by lower-case name.
+    pub headers: BTreeMap<String, String>,
+    /// The body as a tree: JSON, XML as elements, text as a string, nothing as null.
+    pub body: Value,
+}
+
+/// One of the two servers under comparison.
+#[derive(Debug, Clone)]
+pub struct Side {
+    /// `http://host:port`, no trailing slash.
+    pub base: String,
+    replacements: Vec<(String, String)>,
+}
+
+impl Side {
+    /// The server at `base` (`http://127.0.0.1:PORT`); its own authority in any string becomes
+    /// `{server}`, its port alone `{port}` where it stands as a port (after a colon).
+    pub fn new(base: &str) -> Self {
+        let base = base.trim_end_matches('/').to_owned();
+        let authority = base
+            .split_once("://")
+            .map_or(base.as_str(), |(_, rest)| rest)
+            .to_owned();
+        let mut side = Self {
+            base,
+            replacements: Vec::new(),
+        };
+        if let Some((host, port)) = authority.rsplit_once(':') {
+            side.replacements
+                .push((authority.clone(), "{server}".into()));
+            if host == "127.0.0.1" {
+                side.replacements
+                    .push((format!("localhost:{port}"), "{server}".into()));
+            }
+        }
+        side
+    }
+
+    /// Also replaces `from` with `to` in every string this side answers (longer strings
+    /// should be registered first).
+    pub fn replace(mut self, from: &str, to: &str) -> Self {
+        self.replacements.push((from.to_owned(), to.to_owned()));
+        self
+    }
+
+    fn normalise_text(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for (from, to) in &self.replacements {
+            if !from.is_empty() && text.contains(from.as_str()) {
+                text = text.replace(from.as_str(), to);
+            }
+        }
+        text
+    }
+}
+
+/// What is normalised away, and what is kept different on purpose.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    blank_keys: Vec<String>,
+    departures: Vec<Departure>,
+}
+
+/// A difference kept on purpose; listed in the README's "Deliberate departures" table.
+#[derive(Debug, Clone)]
+pub struct Departure {
+    /// A scenario name, or `*` for every scenario.
+    pub scenario: String,
+    /// A difference path as reported (`status`, `header content-type`, `body/a/0/b`); a
+    /// trailing `*` matches any rest.
+    pub path: String,
+    /// Why users gain from the difference (the README row it matches).
+    pub reason: String,
+}
+
+impl Rules {
+    /// Values under object key `key` (anywhere in a body) become `"<any>"` on both sides.
+    pub fn blank_key(mut self, key: &str) -> Self {
+        self.blank_keys.push(key.to_owned());
+        self
+    }
+
+    /// Keeps differences at `path` in `scenario` (or `*`), for `reason`.
+    pub fn depart(mut self, scenario: &str, path: &str, reason: &str) -> Self {
+        self.departures.push(Departure {
+            scenario: scenario.to_owned(),
+            path: path.to_owned(),
+            reason: reason.to_owned(),
+        });
+        self
+    }
+
+    fn departure(&self, scenario: &str, difference_path: &str) -> Option<&Departure> {
+        self.departures.iter().find(|d| {
+            (d.scenario == "*" || d.scenario == scenario)
+                && match d.path.strip_suffix('*') {
+                    Some(prefix) => difference_path.starts_with(prefix),
+                    None => difference_path == d.path,
+                }
+        })
+    }
+}
+
+/// One difference between the two answers.
+#[derive(Debug, Clone)]
+pub struct Difference {
+    /// Where: `status`, `header NAME`, or `body/...`.
+    pub path: String,
+    /// factura's value.
+    pub ours: String,
+    /// Spring's value.
+    pub spring: String,
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    scenarios: usize,
+    differing: Vec<(String, Vec<Difference>)>,
+    departed: Vec<(String, Difference, String)>,
+}
+
+/// A differential run over one protocol: both servers, the rules, and a tally of every
+/// scenario compared.
+#[derive(Debug)]
+pub struct Differential {
+    /// What is compared (`eureka`, `config`, ...), for the report.
+    pub protocol: String,
+    /// factura's server.
+    pub ours: Side,
+    /// Spring's server.
+    pub spring: Side,
+    /// Normalisation and departures.
+    pub rules: Rules,
+    client: reqwest::Client,
+    tally: Mutex<Tally>,
+}
+
+impl Differential {
+    /// Compares `ours` with `spring` under `rules`.
+    pub fn new(protocol: &str, ours: Side, spring: Side, rules: Rules) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client");
+        Self {
+            protocol: protocol.to_owned(),
+            ours,
+            spring,
+            rules,
+            client,
+            tally: Mutex::default(),
+        }
+    }
+
+    /// Sends `probe` to one side and normalises the answer.
+    pub async fn send(&self, side: &Side, probe: &Probe) -> Exchange {
+        let mut request = self
+            .client
+            .request(probe.method.clone(), format!("{}{}", side.base, probe.path));
+        for (name, value) in &probe.headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = &probe.body {
+            request = request.body(body.clone());
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{} {} to {}: {e}", probe.method, probe.path, side.base));
+        let status = response.status().as_u16();
+        let mut headers = BTreeMap::new();
+        for name in MEANINGFUL_HEADERS {
+            let values: Vec<&str> = response
+                .headers()
+                .get_all(*name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            if !values.is_empty() {
+                headers.insert((*name).to_owned(), side.normalise_text(&values.join(", ")));
+            }
+        }
+        let content_type = headers.get("content-type").cloned().unwrap_or_default();
+        let bytes = response.bytes().await.unwrap_or_default();
+        let mut body = parse_body(&content_type, &bytes);
+        self.normalise_value(side, &mut body);
+        Exchange {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Sends `probe` to both sides: (factura's answer, Spring's answer).
+    pub async fn both(&self, probe: &Probe) -> (Exchange, Exchange) {
+        let ours = self.send(&self.ours, probe).await;
+        let spring = self.send(&self.spring, probe).await;
+        (ours, spring)
+    }
+
+    /// Sends `probe` to both sides, compares, and records the outcome under `scenario`.
+    /// Returns the differences not declared as departures (also kept for [`Self::finish`]).
+    pub async fn check(&self, scenario: &str, probe: Probe) -> Vec<Difference> {
+        let (ours, spring) = self.both(&probe).await;
+        self.record(scenario, &ours, &spring)
+    }
+
+    /// Compares two answers already obtained (for scenarios that need several steps per side)
+    /// and records the outcome under `scenario`.
+    pub fn record(&self, scenario: &str, ours: &Exchange, spring: &Exchange) -> Vec<Difference> {
+        let mut differences = Vec::new();
+        if ours.status != spring.status {
+            differences.push(Difference {
+                path: "status".into(),
+                ours: ours.status.to_string(),
+                spring: spring.status.to_string(),
+            });
+        }
+        for name in MEANINGFUL_HEADERS {
+            let (a, b) = (ours.headers.get(*name), spring.headers.get(*name));
+            if a != b {
+                differences.push(Difference {
+                    path: format!("header {name}"),
+                    ours: a.cloned().unwrap_or_else(|| "(absent)".into()),
+                    spring: b.cloned().unwrap_or_else(|| "(absent)".into()),
+                });
+            }
+        }
+        diff_values("body", &ours.body, &spring.body, &mut differences);
+        let mut tally = self.tally.lock().expect("tally lock");
+        tally.scenarios += 1;
+        let mut unexpected = Vec::new();
+        for difference in differences {
+            match self.rules.departure(scenario, &difference.path) {
+                Some(departure) => {
+                    tally.departed.push((
+                        scenario.to_owned(),
+                        difference,
+                        departure.reason.clone(),
+                    ));
+                }
+                None => unexpected.push(difference),
+            }
+        }
+        if !unexpected.is_empty() {
+            tally
+                .differing
+                .push((scenario.to_owned(), unexpected.clone()));
+        }
+        unexpected
+    }
+
+    /// Prints the tally and fails if any scenario differed in a way not declared a departure.
+    pub fn finish(&self) {
+        let tally = self.tally.lock().expect("tally lock");
+        let mut report = format!(
+            "conformance {}: {} scenarios compared, {} differ, {} departures kept\n",
+            self.protocol,
+            tally.scenarios,
+            tally.differing.len(),
+            tally.departed.len()
+        );
+        for (scenario, difference, reason) in &tally.departed {
+            let _ = writeln!(
+                report,
+                "  kept   {scenario}: {} (ours {}, spring {}) — {reason}",
+                difference.path,
+                short(&difference.ours),
+                short(&difference.spring)
+            );
+        }
+        for (scenario, differences) in &tally.differing {
+            for d in differences {
+                let _ = writeln!(
+                    report,
+                    "  DIFFER {scenario}: {}\n         ours:   {}\n         spring: {}",
+                    d.path,
+                    short(&d.ours),
+                    short(&d.spring)
+                );
+            }
+        }
+        eprintln!("{report}");
+        assert!(
+            tally.differing.is_empty(),
+            "factura differs from Spring:\n{report}"
+        );
+    }
+
+    fn normalise_value(&self, side: &Side, value: &mut Value) {
+        match value {
+            Value::String(s) => *s = side.normalise_text(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.normalise_value(side, v)),
+            Value::Object(map) => {
+                let old = std::mem::take(map);
+                for (key, mut v) in old {
+                    if self.rules.blank_keys.iter().any(|k| *k == key) {
+                        v = Value::String("<any>".into());
+                    } else {
+                        self.normalise_value(side, &mut v);
+                    }
+                    map.insert(side.normalise_text(&key), v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn short(text: &str) -> String {
+    const MAX: usize = 400;
+    if text.len() <= MAX {
+        return text.to_owned();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
+}
+
+/// A body as a tree, chosen by content type (and by shape when the type says nothing).
+pub fn parse_body(content_type: &str, bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let content_type = content_type.to_ascii_lowercase();
+    if content_type.contains("json") {
+        if let Ok(value) = serde_json::from_slice(bytes) {
+            return value;
+        }
+    }
+    if content_type.contains("xml") || text.trim_start().starts_with("<?xml") {
+        if let Ok(value) = xml_tree(&text) {
+            return value;
+        }
+    }
+    Value::String(text.into_owned())
+}
+
+/// An XML document as `{"#name", "@attr"…, "#children": […], "#text"}` objects, whitespace
+/// between elements dropped.
+pub fn xml_tree(text: &str) -> anyhow::Result<Value> {
+    use quick_xml::{XmlVersion, events::Event};
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut stack: Vec<Map<String, Value>> = vec![Map::new()];
+    loop {
+        match reader.read_event()? {
+            Event::Start(start) => stack.push(element(&start)?),
+            Event::Empty(start) => {
+                let node = element(&start)?;
+                push_child(stack.last_mut().expect("root"), node);
+            }
+            Event::End(_) => {
+                let node = stack.pop().expect("an open element");
+                push_child(stack.last_mut().expect("root"), node);
+            }
+            Event::Text(t) => {
+                let t = t.xml_content(XmlVersion::Implicit1_0).trim().to_owned();
+                if !t.is_empty() {
+                    append_text(stack.last_mut().expect("root"), &t);
+                }
+            }
+            Event::CData(t) => {
+                let t = AsRef::<str>::as_ref(&t).to_owned();
+                append_text(stack.last_mut().expect("root"), &t);
+            }
+            Event::GeneralRef(r) => {
+                let name = r.xml_content(XmlVersion::Implicit1_0).into_owned();
+                let resolved = match name.as_str() {
+                    "amp" => "&".to_owned(),
+                    "lt" => "<".to_owned(),
+                    "gt" => ">".to_owned(),
+                    "quot" => "\"".to_owned(),
+                    "apos" => "'".to_owned(),
+                    other => format!("&{other};"),
+                };
+                append_text(stack.last_mut().expect("root"), &resolved);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    let mut root = stack.pop().expect("root");
+    match root.remove("#children") {
+        Some(Value::Array(mut children)) if children.len() == 1 => Ok(children.remove(0)),
+        other => Ok(other.unwrap_or(Value::Null)),
+    }
+}
+
+fn element(start: &quick_xml::events::BytesStart<'_>) -> anyhow::Result<Map<String, Value>> {
+    use quick_xml::XmlVersion;
+    let mut node = Map::new();
+    node.insert(
+        "#name".into(),
+        Value::String(start.name().as_ref().to_owned()),
+    );
+    for attribute in start.attributes() {
+        let attribute = attribute?;
+        node.insert(
+            format!("@{}", attribute.key.as_ref()),
+            Value::String(
+                attribute
+                    .normalized_value(XmlVersion::Implicit1_0)?
+                    .into_owned(),
+            ),
+        );
+    }
+    Ok(node)
+}
+
+fn push_child(parent: &mut Map<String, Value>, child: Map<String, Value>) {
+    match parent
+        .entry("#children")
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        Value::Array(children) => children.push(Value::Object(child)),
+        _ => unreachable!("#children is always an array"),
+    }
+}
+
+fn append_text(node: &mut Map<String, Value>, text: &str) {
+    let entry = node
+        .entry("#text")
+        .or_insert_with(|| Value::String(String::new()));
+    if let Value::String(s) = entry {
+        s.push_str(text);
+    }
+}
+
+/// Appends to `out` every place where `ours` and `spring` differ, by path. Numbers are
+/// compared as written (`890.0` is not `890`), object keys as sets (order ignored).
+pub fn diff_values(path: &str, ours: &Value, spring: &Value, out: &mut Vec<Difference>) {
+    match (ours, spring) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (key, va) in a {
+                match b.get(key) {
+                    Some(vb) => diff_values(&format!("{path}/{key}"), va, vb, out),
+                    None => out.push(Difference {
+                        path: format!("{path}/{key}"),
+                        ours: va.to_string(),
+                        spring: "(absent)".into(),
+                    }),
+                }
+            }
+            for (key, vb) in b {
+                if !a.contains_key(key) {
+                    out.push(Difference {
+                        path: format!("{path}/{key}"),
+                        ours: "(absent)".into(),
+                        spring: vb.to_string(),
+                    });
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, (va, vb)) in a.iter().zip(b).enumerate() {
+                diff_values(&format!("{path}/{i}"), va, vb, out);
+            }
+            if a.len() != b.len() {
+                out.push(Difference {
+                    path: format!("{path}/length"),
+                    ours: a.len().to_string(),
+                    spring: b.len().to_string(),
+                });
+            }
+        }
+        (a, b) if a.to_string() != b.to_string() => out.push(Difference {
+            path: path.to_owned(),
+            ours: a.to_string(),
+            spring: b.to_string(),
+        }),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_their_written_shape() {
+        let mut out = Vec::new();
+        diff_values(
+            "body",
+            &serde_json::json!({"price": 890.0}),
+            &serde_json::json!({"price": 890}),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].path, "body/price");
+    }
+
+    #[test]
+    fn xml_becomes_a_tree_of_elements() {
+        let tree = xml_tree(
+            "<?xml version=\"1.0\"?><applications><versions__delta>1</versions__delta>\
+             <application><name>A</name><instance><port enabled=\"true\">80</port></instance>\
+             </application></applications>",
+        )
+        .expect("well-formed");
+        assert_eq!(tree["#name"], "applications");
+        assert_eq!(tree["#children"][0]["#text"], "1");
+        let port = &tree["#children"][1]["#children"][1]["#children"][0];
+        assert_eq!(port["@enabled"], "true");
+        assert_eq!(port["#text"], "80");
+    }
+
+    #[test]
+    fn own_address_and_blank_keys_are_normalised() {
+        let rules = Rules::default().blank_key("timestamp");
+        let differential = Differential::new(
+            "test",
+            Side::new("http://127.0.0.1:1000"),
+            Side::new("http://127.0.0.1:2000"),
+            rules,
+        );
+        let mut ours = serde_json::json!({"href": "http://127.0.0.1:1000/x", "timestamp": 1});
+        let mut spring = serde_json::json!({"href": "http://localhost:2000/x", "timestamp": 2});
+        differential.normalise_value(&differential.ours, &mut ours);
+        differential.normalise_value(&differential.spring, &mut spring);
+        assert_eq!(ours, spring);
+    }
+
+    #[test]
+    fn departures_are_counted_not_reported() {
+        let rules = Rules::default().depart("s", "status", "because");
+        let differential = Differential::new(
+            "test",
+            Side::new("http://127.0.0.1:1"),
+            Side::new("http://127.0.0.1:2"),
+            rules,
+        );
+        let a = Exchange {
+            status: 200,
+            headers: BTreeMap::new(),
+            body: Value::Null,
+        };
+        let b = Exchange {
+            status: 204,
+            ..a.clone()
+        };
+        assert!(differential.record("s", &a, &b).is_empty());
+        assert_eq!(differential.record("t", &a, &b).len(), 1);
+    }
+}
