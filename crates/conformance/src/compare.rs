@@ -392,7 +392,7 @@ impl Differential {
             Value::Object(map) => {
                 let old = std::mem::take(map);
                 for (key, mut v) in old {
-                    if self.rules.blank_keys.iter().any(|k| *k == key) {
+                    if self.rules.blank_keys.contains(&key) {
                         v = Value::String("<any>".into());
                     } else {
                         self.normalise_value(side, &mut v);
@@ -424,15 +424,15 @@ pub fn parse_body(content_type: &str, bytes: &[u8]) -> Value {
     }
     let text = String::from_utf8_lossy(bytes);
     let content_type = content_type.to_ascii_lowercase();
-    if content_type.contains("json") {
-        if let Ok(value) = serde_json::from_slice(bytes) {
-            return value;
-        }
+    if content_type.contains("json")
+        && let Ok(value) = serde_json::from_slice(bytes)
+    {
+        return value;
     }
-    if content_type.contains("xml") || text.trim_start().starts_with("<?xml") {
-        if let Ok(value) = xml_tree(&text) {
-            return value;
-        }
+    if (content_type.contains("xml") || text.trim_start().starts_with("<?xml"))
+        && let Ok(value) = xml_tree(&text)
+    {
+        return value;
     }
     Value::String(text.into_owned())
 }
@@ -564,7 +564,7 @@ pub fn diff_values(path: &str, ours: &Value, spring: &Value, out: &mut Vec<Diffe
                 });
             }
         }
-        (a, b) if a.to_string() != b.to_string() => out.push(Difference {
+        (a, b) if a != b => out.push(Difference {
             path: path.to_owned(),
             ours: a.to_string(),
             spring: b.to_string(),
