@@ -20,7 +20,7 @@ use std::{
 
 use tokio::time::Instant;
 
-use crate::settings::{Settings, SettingsError};
+use crate::settings::{DurationUnit, Settings, SettingsError};
 
 /// The tunables, with Resilience4j's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +51,7 @@ impl Default for BreakerConfig {
 
 impl BreakerConfig {
     /// The configuration of breaker `name`: its instance keys, else the default config's, else
-    /// Resilience4j's defaults. Durations are milliseconds or `10s`-style values.
+    /// Resilience4j's defaults. Durations in Spring's relaxed form, bare numbers in milliseconds.
     pub fn from_settings(settings: &Settings, name: &str) -> Result<Self, SettingsError> {
         let defaults = Self::default();
         let key = |field: &str| {
@@ -63,15 +63,11 @@ impl BreakerConfig {
                 shared
             }
         };
-        let wait_key = key("wait-duration-in-open-state");
-        let wait = match settings.get(&wait_key) {
-            None => defaults.wait_duration_in_open_state,
-            Some(raw) => parse_duration(&raw).ok_or_else(|| SettingsError::Invalid {
-                key: wait_key,
-                value: raw,
-                reason: "expected milliseconds or a duration such as 10s or 500ms".into(),
-            })?,
-        };
+        let wait = settings.duration_or(
+            &key("wait-duration-in-open-state"),
+            DurationUnit::Millis,
+            defaults.wait_duration_in_open_state,
+        )?;
         Ok(Self {
             sliding_window_size: settings
                 .parse_or(&key("sliding-window-size"), defaults.sliding_window_size)?
@@ -94,20 +90,6 @@ impl BreakerConfig {
                 )?
                 .max(1),
         })
-    }
-}
-
-/// `500`, `500ms`, `10s`, `1m` → a duration.
-pub fn parse_duration(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (number, unit) = raw.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    match unit.trim() {
-        "" | "ms" => Some(Duration::from_millis(number)),
-        "s" => Some(Duration::from_secs(number)),
-        "m" => Some(Duration::from_secs(number.checked_mul(60)?)),
-        _ => None,
     }
 }
 
@@ -358,7 +340,7 @@ mod tests {
                 ),
                 (
                     "resilience4j.circuitbreaker.configs.default.wait-duration-in-open-state",
-                    "5s",
+                    "PT5S",
                 ),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
@@ -372,7 +354,5 @@ mod tests {
         let customer = BreakerConfig::from_settings(&settings, "CUSTOMER-SERVICE").unwrap();
         assert_eq!(customer.sliding_window_size, 10);
         assert_eq!(customer.minimum_number_of_calls, 100);
-        assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_duration("soon"), None);
     }
 }

@@ -10,6 +10,7 @@
 //! built-in defaults < local `application.yml` (+ `application-{profile}.yml`) <
 //! config-service (when a client fills that layer in) < environment variables < command-line flags.
 
+mod duration;
 mod yaml;
 
 use std::{fmt, path::Path, str::FromStr, sync::Arc};
@@ -17,6 +18,7 @@ use std::{fmt, path::Path, str::FromStr, sync::Arc};
 use anyhow::Context as _;
 use indexmap::IndexMap;
 
+pub use duration::{DurationError, DurationUnit, expected_duration, parse_duration};
 pub use yaml::{
     ON_PROFILE, YamlDocument, parse_yaml_documents, profile_expression_matches, value_text,
 };
@@ -117,15 +119,16 @@ pub enum SettingsError {
         /// What went wrong.
         reason: String,
     },
-    /// A property exists but its value has the wrong shape.
-    #[error("property `{key}` = `{value}`: {reason}")]
+    /// A property exists but its value has the wrong shape: the one way every service refuses
+    /// a setting, naming the key, the value and the form expected.
+    #[error("property `{key}` = `{value}`: expected {expected}")]
     Invalid {
         /// The property.
         key: String,
         /// Its raw value.
         value: String,
-        /// What was expected.
-        reason: String,
+        /// The form that would have been accepted (`a whole number (u16)`, `true or false`).
+        expected: String,
     },
 }
 
@@ -312,7 +315,7 @@ impl Settings {
                     .map_err(|e: T::Err| SettingsError::Invalid {
                         key: key.into(),
                         value,
-                        reason: e.to_string(),
+                        expected: format!("{} ({e})", expected_form::<T>()),
                     })
             }
         }
@@ -337,9 +340,27 @@ impl Settings {
                 _ => Err(SettingsError::Invalid {
                     key: key.into(),
                     value: v,
-                    reason: "expected true or false".into(),
+                    expected: "true or false".into(),
                 }),
             },
+        }
+    }
+
+    /// A `Duration` property in Spring's relaxed form (`500ms`, `10s`, `PT10S`; a bare number
+    /// is in `unit`, the key's own unit), or `default` when unset.
+    pub fn duration_or(
+        &self,
+        key: &str,
+        unit: DurationUnit,
+        default: std::time::Duration,
+    ) -> Result<std::time::Duration, SettingsError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(value) => parse_duration(&value, unit).map_err(|e| SettingsError::Invalid {
+                key: key.into(),
+                value,
+                expected: e.expected,
+            }),
         }
     }
 
@@ -493,7 +514,7 @@ impl ConfigImport {
                 url::Url::parse(url).map_err(|e| SettingsError::Invalid {
                     key: "spring.config.import".into(),
                     value: raw.into(),
-                    reason: format!("bad config server URL: {e}"),
+                    expected: format!("optional:configserver:<URL> ({e})"),
                 })?;
                 ImportLocation::ConfigServer(Some(url.to_owned()))
             }
@@ -501,12 +522,24 @@ impl ConfigImport {
                 return Err(SettingsError::Invalid {
                     key: "spring.config.import".into(),
                     value: raw.into(),
-                    reason: "empty location".into(),
+                    expected: "a location, not an empty one".into(),
                 });
             }
             None => ImportLocation::Other(rest.to_owned()),
         };
         Ok(Self { optional, location })
+    }
+}
+
+/// How a value of type `T` is described when it does not parse.
+fn expected_form<T>() -> String {
+    let name = std::any::type_name::<T>();
+    match name {
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
+            format!("a whole number ({name})")
+        }
+        "f32" | "f64" => "a number".into(),
+        _ => name.rsplit("::").next().unwrap_or(name).to_owned(),
     }
 }
 
@@ -624,6 +657,31 @@ mod tests {
         assert_eq!(s.get("greeting").unwrap(), "hello world");
         assert_eq!(s.get("who").unwrap(), "${missing}");
         assert_eq!(s.get("name2").unwrap(), "hello world!");
+    }
+
+    #[test]
+    fn durations_bind_relaxed_and_bad_ones_name_key_value_and_form() {
+        let s = settings(&[(
+            "a",
+            &[("wait", "PT0.5S"), ("bare", "20"), ("bad", "ten seconds")],
+        )]);
+        let ms = DurationUnit::Millis;
+        let default = std::time::Duration::from_secs(1);
+        assert_eq!(s.duration_or("wait", ms, default).unwrap().as_millis(), 500);
+        assert_eq!(
+            s.duration_or("bare", DurationUnit::Seconds, default)
+                .unwrap()
+                .as_secs(),
+            20
+        );
+        assert_eq!(s.duration_or("unset", ms, default).unwrap(), default);
+        let error = s.duration_or("bad", ms, default).unwrap_err().to_string();
+        assert!(
+            error.starts_with("property `bad` = `ten seconds`: expected a duration such as"),
+            "{error}"
+        );
+        let error = s.parse::<u16>("bad").unwrap_err().to_string();
+        assert!(error.contains("expected a whole number (u16)"), "{error}");
     }
 
     #[test]
