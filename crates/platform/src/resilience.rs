@@ -9,6 +9,11 @@
 //! * **half-open**: `permitted-number-of-calls-in-half-open-state` trial calls pass; if their
 //!   failure rate reaches the threshold the breaker opens again, otherwise it closes.
 //!
+//! [`TimeLimitedBreaker`] adds Resilience4j's time limiter (`resilience4j.timelimiter.*`), the
+//! form Spring Cloud Gateway's `CircuitBreaker` filter uses. This is the one breaker of every
+//! factura crate: billing's outbound clients and the gateway's routes read the same keys the same
+//! way and refuse a bad value the same way (naming key, value and expected form).
+//!
 //! Time comes from `tokio::time`, so tests drive it on a paused clock.
 
 use std::{
@@ -242,6 +247,50 @@ impl CircuitBreaker {
     }
 }
 
+/// Resilience4j's time limiter around a [`CircuitBreaker`], as Spring Cloud Gateway's
+/// `CircuitBreaker` filter applies it: a call that outlasts `timeout` counts as a failure.
+#[derive(Debug, Clone)]
+pub struct TimeLimitedBreaker {
+    /// The breaker deciding whether calls go ahead.
+    pub breaker: CircuitBreaker,
+    /// The time limiter's limit on one call.
+    pub timeout: Duration,
+}
+
+impl TimeLimitedBreaker {
+    /// Breaker `name` from its settings (see [`BreakerConfig::from_settings`]) with
+    /// `resilience4j.timelimiter.instances.<name>.timeout-duration`, else
+    /// `resilience4j.timelimiter.configs.default.timeout-duration`, else Resilience4j's 1 s.
+    pub fn from_settings(settings: &Settings, name: &str) -> Result<Self, SettingsError> {
+        let instance = format!("resilience4j.timelimiter.instances.{name}.timeout-duration");
+        let key = if settings.get(&instance).is_some() {
+            instance
+        } else {
+            "resilience4j.timelimiter.configs.default.timeout-duration".to_owned()
+        };
+        Ok(Self {
+            breaker: CircuitBreaker::new(name, BreakerConfig::from_settings(settings, name)?),
+            timeout: settings.duration_or(&key, DurationUnit::Millis, Duration::from_secs(1))?,
+        })
+    }
+
+    /// Whether both were built from the same settings (the gateway keeps a breaker, and its
+    /// state, across route rebuilds unless its settings change).
+    pub fn same_settings(&self, other: &Self) -> bool {
+        self.breaker.config == other.breaker.config && self.timeout == other.timeout
+    }
+
+    /// See [`CircuitBreaker::try_acquire`].
+    pub fn try_acquire(&self) -> Result<(), Refused> {
+        self.breaker.try_acquire()
+    }
+
+    /// See [`CircuitBreaker::record`]; a timed-out call is recorded as a failure.
+    pub fn record(&self, success: bool) {
+        self.breaker.record(success);
+    }
+}
+
 fn open(inner: &mut Inner) {
     inner.state = State::Open;
     inner.opened_at = Instant::now();
@@ -322,6 +371,48 @@ mod tests {
         assert_eq!(b.state(), State::Open, "1 of 2 trials failed = 50%");
         tokio::time::advance(Duration::from_secs(5)).await;
         assert_eq!(b.try_acquire(), Err(Refused));
+    }
+
+    #[test]
+    fn time_limiter_reads_its_keys_and_bad_values_are_refused_by_name() {
+        use crate::settings::PropertySource;
+        let settings = |pairs: &[(&str, &str)]| {
+            Settings::from_sources(vec![PropertySource::new(
+                "test",
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            )])
+        };
+        let limited = TimeLimitedBreaker::from_settings(
+            &settings(&[(
+                "resilience4j.timelimiter.instances.slow.timeoutDuration",
+                "PT0.25S",
+            )]),
+            "slow",
+        )
+        .unwrap();
+        assert_eq!(limited.timeout, Duration::from_millis(250));
+        assert_eq!(
+            TimeLimitedBreaker::from_settings(&settings(&[]), "x")
+                .unwrap()
+                .timeout,
+            Duration::from_secs(1)
+        );
+        let error = TimeLimitedBreaker::from_settings(
+            &settings(&[(
+                "resilience4j.circuitbreaker.configs.default.failure-rate-threshold",
+                "half",
+            )]),
+            "x",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            error,
+            "property `resilience4j.circuitbreaker.configs.default.failure-rate-threshold` = \
+             `half`: expected a number (invalid float literal)"
+        );
     }
 
     #[test]
