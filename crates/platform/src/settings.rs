@@ -11,6 +11,7 @@
 //! config-service (when a client fills that layer in) < environment variables < command-line flags.
 
 mod duration;
+mod placeholder;
 mod yaml;
 
 use std::{fmt, path::Path, str::FromStr, sync::Arc};
@@ -19,6 +20,7 @@ use anyhow::Context as _;
 use indexmap::IndexMap;
 
 pub use duration::{DurationError, DurationUnit, expected_duration, parse_duration};
+pub use placeholder::resolve_placeholders;
 pub use yaml::{
     ON_PROFILE, YamlDocument, parse_yaml_documents, profile_expression_matches, value_text,
 };
@@ -291,7 +293,7 @@ impl Settings {
     /// The raw value of `key` with `${…}` placeholders resolved, if any layer sets it.
     pub fn get(&self, key: &str) -> Option<String> {
         let raw = self.sources.iter().find_map(|s| s.get(key))?;
-        Some(self.resolve_placeholders(raw, 0))
+        Some(self.resolve(raw))
     }
 
     /// The value of `key`, or `default` when no layer sets it.
@@ -372,7 +374,7 @@ impl Settings {
         for source in self.sources.iter().rev() {
             for (key, value) in &source.canonical {
                 if let Some(rest) = key.strip_prefix(&prefix) {
-                    out.insert(rest.to_owned(), self.resolve_placeholders(value, 0));
+                    out.insert(rest.to_owned(), self.resolve(value));
                 }
             }
         }
@@ -393,39 +395,14 @@ impl Settings {
         out
     }
 
-    fn resolve_placeholders(&self, value: &str, depth: usize) -> String {
-        if depth > 8 || !value.contains("${") {
-            return value.to_owned();
-        }
-        let mut out = String::with_capacity(value.len());
-        let mut rest = value;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else {
-                out.push_str(&rest[start..]);
-                return out;
-            };
-            let expr = &after[..end];
-            let (key, default) = match expr.split_once(':') {
-                Some((k, d)) => (k, Some(d)),
-                None => (expr, None),
-            };
-            let resolved = self
-                .sources
+    /// `value` with its `${…}` placeholders resolved against these settings.
+    fn resolve(&self, value: &str) -> String {
+        resolve_placeholders(value, |key| {
+            self.sources
                 .iter()
                 .find_map(|s| s.get(key))
-                .map(|v| self.resolve_placeholders(v, depth + 1))
-                .or_else(|| default.map(str::to_owned));
-            match resolved {
-                Some(v) => out.push_str(&v),
-                // Spring leaves an unresolvable placeholder as written.
-                None => out.push_str(&rest[start..start + 2 + end + 1]),
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        out
+                .map(str::to_owned)
+        })
     }
 
     // === the keys every service reads ===
@@ -652,8 +629,16 @@ mod tests {
                 ("greeting", "hello ${name:world}"),
                 ("who", "${missing}"),
                 ("name2", "${greeting}!"),
+                ("kind", "primary"),
+                ("primary.url", "db://one"),
+                ("nested", "${${kind}.url}"),
+                ("escaped", r"\${kind}"),
+                ("chained-default", "${missing:${kind}}"),
             ],
         )]);
+        assert_eq!(s.get("nested").unwrap(), "db://one");
+        assert_eq!(s.get("escaped").unwrap(), "${kind}");
+        assert_eq!(s.get("chained-default").unwrap(), "primary");
         assert_eq!(s.get("greeting").unwrap(), "hello world");
         assert_eq!(s.get("who").unwrap(), "${missing}");
         assert_eq!(s.get("name2").unwrap(), "hello world!");
