@@ -32,9 +32,9 @@ use platform::{
 use serde_json::{Value, json};
 
 use crate::{
-    backend::{Backend, RepoError},
+    backend::Backend,
     render,
-    snapshot::{BuildError, Request as EnvRequest, Snapshot},
+    snapshot::{BuildError, RepoError, Request as EnvRequest, Snapshot},
 };
 
 /// The media type of Spring's v2 Environment.

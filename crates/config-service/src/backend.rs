@@ -18,22 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     git::GitBackend,
-    snapshot::{Location, MAX_FILE_BYTES, RepoFile, Snapshot, Tree},
+    snapshot::{Location, MAX_FILE_BYTES, RepoError, RepoFile, Snapshot, Tree},
 };
-
-/// Why a snapshot could not be had.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum RepoError {
-    /// The git label is neither a branch, a tag nor a commit.
-    #[error("No such label: {0}")]
-    NoSuchLabel(String),
-    /// The git repository could not be cloned.
-    #[error("No such repository: {0}")]
-    NoSuchRepository(String),
-    /// Reading the repository failed.
-    #[error("{0}")]
-    Internal(String),
-}
 
 /// The configured backend.
 #[derive(Debug, Clone)]

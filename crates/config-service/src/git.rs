@@ -33,10 +33,7 @@ use bytes::Bytes;
 use gix::ObjectId;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    backend::RepoError,
-    snapshot::{Location, MAX_FILE_BYTES, RepoFile, Snapshot, Tree},
-};
+use crate::snapshot::{Location, MAX_FILE_BYTES, RepoError, RepoFile, Snapshot, Tree};
 
 /// How the git backend is configured (Spring's `spring.cloud.config.server.git.*`).
 #[derive(Debug, Clone)]

@@ -4,7 +4,9 @@
 //! was when last scanned), with the configuration files already parsed into flat documents
 //! (through [`platform::settings::parse_yaml_documents`], the same flattening services use for
 //! their local files). Requests only ever read a snapshot; backends build a new one and swap
-//! it in, so a slow fetch never blocks a request the last snapshot can answer.
+//! it in, so a slow fetch never blocks a request the last snapshot can answer. [`RepoError`]
+//! says why a backend could not hand one out; it lives here, below both backends, so that
+//! `backend` (which picks one) and `git` (which implements one) do not import each other.
 //!
 //! [`Snapshot::environment`] reproduces the property-source precedence of Spring Cloud Config
 //! (Boot's ConfigData with `spring.config.name=application,<app>`), highest first:
@@ -146,6 +148,20 @@ pub(crate) struct Location {
     pub(crate) tree: usize,
     /// Directory prefix, empty or ending in `/`.
     pub(crate) dir: String,
+}
+
+/// Why a snapshot could not be had.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RepoError {
+    /// The git label is neither a branch, a tag nor a commit.
+    #[error("No such label: {0}")]
+    NoSuchLabel(String),
+    /// The git repository could not be cloned.
+    #[error("No such repository: {0}")]
+    NoSuchRepository(String),
+    /// Reading the repository failed.
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// Why an Environment could not be built.

@@ -53,11 +53,16 @@ async fn environment_json_has_springs_shape_precedence_and_types() {
     assert_eq!(env["label"], serde_json::Value::Null);
     assert_eq!(env["version"], serde_json::Value::Null);
     assert_eq!(env["state"], serde_json::Value::Null);
-    let abs = std::path::absolute(dir.path()).unwrap().display().to_string();
+    let abs = std::path::absolute(dir.path())
+        .unwrap()
+        .display()
+        .to_string();
     let root = format!("file:{abs}/");
     // Documents of a multi-document file carry Boot's ConfigData names, as Spring serves them.
     let document = |n: usize| {
-        format!("Config resource 'file [{abs}/application.yml]' via location '{root}' (document #{n})")
+        format!(
+            "Config resource 'file [{abs}/application.yml]' via location '{root}' (document #{n})"
+        )
     };
     assert_eq!(
         source_names(&env, &root),
