@@ -169,8 +169,8 @@ pub struct Rules {
 pub struct Departure {
     /// A scenario name, or a prefix ending in `*` (`*` alone: every scenario).
     pub scenario: String,
-    /// A difference path as reported (`status`, `header content-type`, `body/a/0/b`); a
-    /// trailing `*` matches any rest.
+    /// A difference path as reported (`status`, `header content-type`, `body/a/0/b`); each `*`
+    /// matches any run of characters (`body/propertySources/*/name`, `body*`).
     pub path: String,
     /// Why users gain from the difference (the README row it matches).
     pub reason: String,
@@ -213,11 +213,7 @@ impl Rules {
                 Some(prefix) => scenario.starts_with(prefix),
                 None => d.scenario == scenario,
             };
-            let path_matches = match d.path.strip_suffix('*') {
-                Some(prefix) => difference_path.starts_with(prefix),
-                None => difference_path == d.path,
-            };
-            scenario_matches && path_matches
+            scenario_matches && wildcard_match(&d.path, difference_path)
         })
     }
 }
@@ -478,6 +474,26 @@ pub fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Whether `text` matches `pattern`, where each `*` stands for any run of characters.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
 fn short(text: &str) -> String {
     const MAX: usize = 400;
     if text.len() <= MAX {
@@ -605,7 +621,8 @@ fn append_text(node: &mut Map<String, Value>, text: &str) {
 }
 
 /// Appends to `out` every place where `ours` and `spring` differ, by path. Numbers are
-/// compared as written (`890.0` is not `890`), object keys as sets (order ignored).
+/// compared as written (`890.0` is not `890`), object keys as sets (order ignored), multi-line
+/// texts line by line ([`diff_lines`]).
 pub fn diff_values(path: &str, ours: &Value, spring: &Value, out: &mut Vec<Difference>) {
     match (ours, spring) {
         (Value::Object(a), Value::Object(b)) => {
@@ -641,19 +658,52 @@ pub fn diff_values(path: &str, ours: &Value, spring: &Value, out: &mut Vec<Diffe
                 });
             }
         }
-        (a, b) => {
-            // As written: `890.0` and `890` differ.
-            let (ours, spring) = (a.to_string(), b.to_string());
-            if ours != spring {
-                out.push(Difference {
-                    path: path.to_owned(),
-                    ours,
-                    spring,
-                });
+        (Value::String(a), Value::String(b))
+            if a != b && (a.contains('\n') || b.contains('\n')) =>
+        {
+            diff_lines(path, a, b, out);
+        }
+        // serde_json keeps 890 and 890.0 apart, so numbers compare as written.
+        (a, b) if a != b => out.push(Difference {
+            path: path.to_owned(),
+            ours: a.to_string(),
+            spring: b.to_string(),
+        }),
+        _ => {}
+    }
+}
+
+/// Multi-line texts (YAML, properties, resources) differ line by line: `{path}/line N` for
+/// each differing line (1-based), at most [`MAX_LINE_DIFFERENCES`] of them, then `{path}/lines`
+/// when the line counts differ.
+fn diff_lines(path: &str, ours: &str, spring: &str, out: &mut Vec<Difference>) {
+    let (a, b): (Vec<&str>, Vec<&str>) = (ours.split('\n').collect(), spring.split('\n').collect());
+    let mut reported = 0;
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i), b.get(i));
+        if x != y {
+            out.push(Difference {
+                path: format!("{path}/line {}", i + 1),
+                ours: x.map_or_else(|| "(absent)".into(), |l| format!("{l:?}")),
+                spring: y.map_or_else(|| "(absent)".into(), |l| format!("{l:?}")),
+            });
+            reported += 1;
+            if reported == MAX_LINE_DIFFERENCES {
+                break;
             }
         }
     }
+    if a.len() != b.len() {
+        out.push(Difference {
+            path: format!("{path}/lines"),
+            ours: a.len().to_string(),
+            spring: b.len().to_string(),
+        });
+    }
 }
+
+/// How many differing lines of one text are reported.
+pub const MAX_LINE_DIFFERENCES: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -752,5 +802,21 @@ mod tests {
         };
         assert!(differential.record("s", &a, &b).is_empty());
         assert_eq!(differential.record("t", &a, &b).len(), 1);
+    }
+
+    #[test]
+    fn departure_paths_are_wildcards() {
+        assert!(wildcard_match(
+            "body/propertySources/*/name",
+            "body/propertySources/3/name"
+        ));
+        assert!(!wildcard_match(
+            "body/propertySources/*/name",
+            "body/propertySources/3/source/name2"
+        ));
+        assert!(wildcard_match("body*", "body/line 3"));
+        assert!(wildcard_match("*", "status"));
+        assert!(wildcard_match("status", "status"));
+        assert!(!wildcard_match("status", "status2"));
     }
 }
