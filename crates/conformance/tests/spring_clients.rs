@@ -427,3 +427,114 @@ async fn spring_clients_see_factura_servers_as_they_see_spring_servers() {
     }
     let _ = (customers_f, inventory_f, inventory_s);
 }
+
+/// `{cipher}` values a config server serves as they are (`spring.cloud.config.server.encrypt.enabled=false`)
+/// are decrypted by the client with its own `encrypt.key`: factura's config client beside
+/// Spring's, both named `client`, both reading factura's config-service, at start and on refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_config_client_decrypts_cipher_values_as_spring_does() {
+    let folder = tempfile::tempdir().expect("a configuration folder");
+    let folder_path = folder.path().display().to_string();
+    let config = TestService::start(
+        &config_service::SERVICE,
+        &[
+            (
+                "spring.cloud.config.server.native.search-locations",
+                folder_path.as_str(),
+            ),
+            ("encrypt.key", ENCRYPT_KEY),
+            ("spring.cloud.config.server.encrypt.enabled", "false"),
+        ],
+    )
+    .await;
+    let encrypt = |plain: &'static str| {
+        let url = config.url("/encrypt");
+        async move {
+            http()
+                .post(url)
+                .header("content-type", "text/plain")
+                .body(plain)
+                .send()
+                .await
+                .expect("POST /encrypt")
+                .text()
+                .await
+                .expect("the cipher text")
+        }
+    };
+    let params = |p1: &str| format!("global:\n  params:\n    p1: '{{cipher}}{p1}'\n    p2: 22\n");
+    write(
+        folder.path(),
+        "application.yml",
+        &params(&encrypt("77").await),
+    );
+    let served = eventually_json(
+        "the config server serving the value encrypted",
+        &config.url("/client/default"),
+        |environment| environment.to_string().contains("{cipher}"),
+    )
+    .await;
+    assert!(served.to_string().contains("{cipher}"), "{served}");
+
+    let spring_client = tokio::spawn(spring(
+        "client",
+        pairs(&[
+            (
+                "spring.config.import",
+                &format!("configserver:{}", config.url("")),
+            ),
+            ("encrypt.key", ENCRYPT_KEY),
+            ("eureka.client.enabled", "false"),
+        ]),
+    ));
+    let import = format!("configserver:{}", config.url(""));
+    let ours = TestService::start(
+        &customer_service::SERVICE,
+        &[
+            ("spring.application.name", "client"),
+            ("spring.cloud.config.enabled", "true"),
+            ("spring.config.import", &import),
+            ("encrypt.key", ENCRYPT_KEY),
+            // Only `/actuator/refresh` applies changes here, as in the Spring client.
+            ("spring.cloud.config.watch.enabled", "false"),
+        ],
+    )
+    .await;
+    let spring_client = spring_client.await.expect("the Spring client starts");
+
+    let d = Differential::new(
+        "config-client",
+        Side::new(&ours.url("")),
+        Side::new(&spring_client.url("")),
+        Rules::default(),
+    );
+    let check = Probe::get("/configtest1");
+    let (a, b) = d.both(&check).await;
+    assert_eq!(
+        b.body,
+        json!({ "p1": 77, "p2": 22 }),
+        "Spring decrypts: {b:?}"
+    );
+    d.record("{cipher} value decrypted by the client at start", &a, &b);
+
+    write(
+        folder.path(),
+        "application.yml",
+        &params(&encrypt("78").await),
+    );
+    eventually_json(
+        "the config server serving the new value",
+        &config.url("/client/default"),
+        |environment| !environment.to_string().contains(&served.to_string()),
+    )
+    .await;
+    let (a, b) = d
+        .both(&Probe::post("/actuator/refresh").header("content-type", "application/json"))
+        .await;
+    assert_eq!(b.body, json!(["global.params.p1"]), "{b:?}");
+    d.record("POST /actuator/refresh after a new {cipher} value", &a, &b);
+    let (a, b) = d.both(&check).await;
+    assert_eq!(b.body, json!({ "p1": 78, "p2": 22 }), "{b:?}");
+    d.record("{cipher} value decrypted by the client on refresh", &a, &b);
+    d.finish();
+}
