@@ -171,7 +171,8 @@ pub struct Departure {
 }
 
 impl Rules {
-    /// Values under object key `key` (anywhere in a body) become `"<any>"` on both sides.
+    /// Values under object key `key` (anywhere in a body), and the text of XML elements named
+    /// `key`, become `"<any>"` on both sides.
     pub fn blank_key(mut self, key: &str) -> Self {
         self.blank_keys.push(key.to_owned());
         self
@@ -398,6 +399,14 @@ impl Differential {
                         self.normalise_value(side, &mut v);
                     }
                     map.insert(side.normalise_text(&key), v);
+                }
+                // An XML element named like a blanked key has its text blanked.
+                let blanked = map
+                    .get("#name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|name| self.rules.blank_keys.iter().any(|k| k == name));
+                if blanked && map.contains_key("#text") {
+                    map.insert("#text".into(), Value::String("<any>".into()));
                 }
             }
             _ => {}

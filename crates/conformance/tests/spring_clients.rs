@@ -425,7 +425,76 @@ async fn spring_clients_see_factura_servers_as_they_see_spring_servers() {
         .await;
         assert_eq!(body["name"], name, "{path}: {body}");
     }
+
+    // What the Spring Eureka server holds for an instance factura's client registered, beside
+    // one the Spring client registered under the same name.
+    let twin = start(
+        &customer_service::SERVICE,
+        &[
+            &on_spring,
+            &pairs(&[
+                ("spring.application.name", "client"),
+                // The Spring client app's lease, so both register the same intervals.
+                ("eureka.instance.lease-renewal-interval-in-seconds", "1"),
+            ]),
+        ],
+    )
+    .await;
+    let (spring_id, twin_id) = eventually("both CLIENT instances listed", CONVERGE, || {
+        let url = spring_eureka.url("/eureka/apps/CLIENT");
+        let twin_port = twin.addr.port();
+        async move {
+            let (_, app) = get_json_accepting(&url, "application/json").await?;
+            let instances = app["application"]["instance"].as_array()?.clone();
+            let id_at = |port: u16| {
+                instances
+                    .iter()
+                    .find(|i| i["port"]["$"] == port)
+                    .and_then(|i| i["instanceId"].as_str().map(str::to_owned))
+            };
+            Some((id_at(client_s.port)?, id_at(twin_port)?))
+        }
+    })
+    .await;
+    let eureka = |own_id: &str, port: u16| {
+        Side::new(&spring_eureka.url(""))
+            .replace(own_id, "{instance-id}")
+            .replace(&format!("127.0.0.1:{port}"), "{instance}")
+    };
+    let registrations = Differential::new(
+        "eureka-client",
+        eureka(&twin_id, twin.addr.port()),
+        eureka(&spring_id, client_s.port),
+        Rules::default()
+            .blank_key("lastUpdatedTimestamp")
+            .blank_key("lastDirtyTimestamp")
+            .blank_key("registrationTimestamp")
+            .blank_key("lastRenewalTimestamp")
+            .blank_key("evictionTimestamp")
+            .blank_key("serviceUpTimestamp")
+            .blank_key("port")
+            .blank_key("securePort"),
+    );
+    for accept in ["application/json", "application/xml"] {
+        let probe =
+            |id: &str| Probe::get(&format!("/eureka/apps/CLIENT/{id}")).header("accept", accept);
+        let a = registrations
+            .send(&registrations.ours, &probe(&twin_id))
+            .await;
+        let b = registrations
+            .send(&registrations.spring, &probe(&spring_id))
+            .await;
+        assert_eq!(a.status, 200, "{a:?}");
+        registrations.record(&format!("registered instance as {accept}"), &a, &b);
+    }
+    registrations.finish();
     let _ = (customers_f, inventory_f, inventory_s);
+}
+
+async fn get_json_accepting(url: &str, accept: &str) -> Option<(StatusCode, Value)> {
+    let response = http().get(url).header("accept", accept).send().await.ok()?;
+    let status = response.status();
+    Some((status, response.json().await.unwrap_or(Value::Null)))
 }
 
 /// `{cipher}` values a config server serves as they are (`spring.cloud.config.server.encrypt.enabled=false`)
