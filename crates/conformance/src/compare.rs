@@ -177,7 +177,8 @@ pub struct Departure {
 }
 
 impl Rules {
-    /// Values under object key `key` (anywhere in a body) become `"<any>"` on both sides.
+    /// Values under object key `key` (anywhere in a body), and the text of XML elements named
+    /// `key`, become `"<any>"` on both sides.
     pub fn blank_key(mut self, key: &str) -> Self {
         self.blank_keys.push(key.to_owned());
         self

@@ -425,5 +425,185 @@ async fn spring_clients_see_factura_servers_as_they_see_spring_servers() {
         .await;
         assert_eq!(body["name"], name, "{path}: {body}");
     }
+
+    // What the Spring Eureka server holds for an instance factura's client registered, beside
+    // one the Spring client registered under the same name.
+    let twin = start(
+        &customer_service::SERVICE,
+        &[
+            &on_spring,
+            &pairs(&[
+                ("spring.application.name", "client"),
+                // The Spring client app's lease, so both register the same intervals.
+                ("eureka.instance.lease-renewal-interval-in-seconds", "1"),
+            ]),
+        ],
+    )
+    .await;
+    let (spring_id, twin_id) = eventually("both CLIENT instances listed", CONVERGE, || {
+        let url = spring_eureka.url("/eureka/apps/CLIENT");
+        let twin_port = twin.addr.port();
+        async move {
+            let (_, app) = get_json_accepting(&url, "application/json").await?;
+            let instances = app["application"]["instance"].as_array()?.clone();
+            let id_at = |port: u16| {
+                instances
+                    .iter()
+                    .find(|i| i["port"]["$"] == port)
+                    .and_then(|i| i["instanceId"].as_str().map(str::to_owned))
+            };
+            Some((id_at(client_s.port)?, id_at(twin_port)?))
+        }
+    })
+    .await;
+    let eureka = |own_id: &str, port: u16| {
+        Side::new(&spring_eureka.url(""))
+            .replace(own_id, "{instance-id}")
+            .replace(&format!("127.0.0.1:{port}"), "{instance}")
+    };
+    let registrations = Differential::new(
+        "eureka-client",
+        eureka(&twin_id, twin.addr.port()),
+        eureka(&spring_id, client_s.port),
+        Rules::default()
+            .blank_key("lastUpdatedTimestamp")
+            .blank_key("lastDirtyTimestamp")
+            .blank_key("registrationTimestamp")
+            .blank_key("lastRenewalTimestamp")
+            .blank_key("evictionTimestamp")
+            .blank_key("serviceUpTimestamp")
+            .blank_key("port")
+            .blank_key("securePort"),
+    );
+    for accept in ["application/json", "application/xml"] {
+        let probe =
+            |id: &str| Probe::get(&format!("/eureka/apps/CLIENT/{id}")).header("accept", accept);
+        let a = registrations
+            .send(&registrations.ours, &probe(&twin_id))
+            .await;
+        let b = registrations
+            .send(&registrations.spring, &probe(&spring_id))
+            .await;
+        assert_eq!(a.status, 200, "{a:?}");
+        registrations.record(&format!("registered instance as {accept}"), &a, &b);
+    }
+    registrations.finish();
     let _ = (customers_f, inventory_f, inventory_s);
+}
+
+async fn get_json_accepting(url: &str, accept: &str) -> Option<(StatusCode, Value)> {
+    let response = http().get(url).header("accept", accept).send().await.ok()?;
+    let status = response.status();
+    Some((status, response.json().await.unwrap_or(Value::Null)))
+}
+
+/// `{cipher}` values a config server serves as they are (`spring.cloud.config.server.encrypt.enabled=false`)
+/// are decrypted by the client with its own `encrypt.key`: factura's config client beside
+/// Spring's, both named `client`, both reading factura's config-service, at start and on refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_config_client_decrypts_cipher_values_as_spring_does() {
+    let folder = tempfile::tempdir().expect("a configuration folder");
+    let folder_path = folder.path().display().to_string();
+    let config = TestService::start(
+        &config_service::SERVICE,
+        &[
+            (
+                "spring.cloud.config.server.native.search-locations",
+                folder_path.as_str(),
+            ),
+            ("encrypt.key", ENCRYPT_KEY),
+            ("spring.cloud.config.server.encrypt.enabled", "false"),
+        ],
+    )
+    .await;
+    let encrypt = |plain: &'static str| {
+        let url = config.url("/encrypt");
+        async move {
+            http()
+                .post(url)
+                .header("content-type", "text/plain")
+                .body(plain)
+                .send()
+                .await
+                .expect("POST /encrypt")
+                .text()
+                .await
+                .expect("the cipher text")
+        }
+    };
+    let params = |p1: &str| format!("global:\n  params:\n    p1: '{{cipher}}{p1}'\n    p2: 22\n");
+    write(
+        folder.path(),
+        "application.yml",
+        &params(&encrypt("77").await),
+    );
+    let served = eventually_json(
+        "the config server serving the value encrypted",
+        &config.url("/client/default"),
+        |environment| environment.to_string().contains("{cipher}"),
+    )
+    .await;
+    assert!(served.to_string().contains("{cipher}"), "{served}");
+
+    let spring_client = tokio::spawn(spring(
+        "client",
+        pairs(&[
+            (
+                "spring.config.import",
+                &format!("configserver:{}", config.url("")),
+            ),
+            ("encrypt.key", ENCRYPT_KEY),
+            ("eureka.client.enabled", "false"),
+        ]),
+    ));
+    let import = format!("configserver:{}", config.url(""));
+    let ours = TestService::start(
+        &customer_service::SERVICE,
+        &[
+            ("spring.application.name", "client"),
+            ("spring.cloud.config.enabled", "true"),
+            ("spring.config.import", &import),
+            ("encrypt.key", ENCRYPT_KEY),
+            // Only `/actuator/refresh` applies changes here, as in the Spring client.
+            ("spring.cloud.config.watch.enabled", "false"),
+        ],
+    )
+    .await;
+    let spring_client = spring_client.await.expect("the Spring client starts");
+
+    let d = Differential::new(
+        "config-client",
+        Side::new(&ours.url("")),
+        Side::new(&spring_client.url("")),
+        Rules::default(),
+    );
+    let check = Probe::get("/configtest1");
+    let (a, b) = d.both(&check).await;
+    assert_eq!(
+        b.body,
+        json!({ "p1": 77, "p2": 22 }),
+        "Spring decrypts: {b:?}"
+    );
+    d.record("{cipher} value decrypted by the client at start", &a, &b);
+
+    write(
+        folder.path(),
+        "application.yml",
+        &params(&encrypt("78").await),
+    );
+    eventually_json(
+        "the config server serving the new value",
+        &config.url("/client/default"),
+        |environment| !environment.to_string().contains(&served.to_string()),
+    )
+    .await;
+    let (a, b) = d
+        .both(&Probe::post("/actuator/refresh").header("content-type", "application/json"))
+        .await;
+    assert_eq!(b.body, json!(["global.params.p1"]), "{b:?}");
+    d.record("POST /actuator/refresh after a new {cipher} value", &a, &b);
+    let (a, b) = d.both(&check).await;
+    assert_eq!(b.body, json!({ "p1": 78, "p2": 22 }), "{b:?}");
+    d.record("{cipher} value decrypted by the client on refresh", &a, &b);
+    d.finish();
 }

@@ -5,14 +5,18 @@
 //! breakers...), each a small async check registered by whoever owns the thing being checked.
 //! The aggregate is `UP` only when every component is; otherwise the endpoint answers 503, as
 //! Spring does, so load balancers and `factura up` can rely on the status code alone.
+//!
+//! JSON endpoints answer in Spring's actuator media types, negotiated as Spring does
+//! ([`actuator_json`]): `application/vnd.spring-boot.actuator.v3+json` unless the caller asks
+//! for `…v2+json` or plain `application/json`.
 
 use std::{future::Future, pin::Pin, sync::Arc, sync::RwLock};
 
 use axum::{
-    Json, Router,
+    Router,
     extract::State,
-    http::{StatusCode, header},
-    response::IntoResponse,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use indexmap::IndexMap;
@@ -163,35 +167,87 @@ impl Actuator {
     }
 }
 
-async fn index(base: crate::hal::BaseUrl) -> impl IntoResponse {
+/// Spring Boot's current actuator media type, its default answer.
+pub const ACTUATOR_V3_JSON: &str = "application/vnd.spring-boot.actuator.v3+json";
+/// The previous actuator media type, still produced on request.
+pub const ACTUATOR_V2_JSON: &str = "application/vnd.spring-boot.actuator.v2+json";
+
+/// The content type an actuator endpoint answers a request with these headers: the first of
+/// v3, v2 and `application/json` that the `Accept` header admits, in the caller's order of
+/// preference (v3 for a missing header or a wildcard), as Spring's endpoint mapping negotiates.
+pub fn actuator_media_type(headers: &HeaderMap) -> &'static str {
+    let mut ranges: Vec<(f32, String)> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next()?.trim().to_ascii_lowercase();
+            let quality = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (!media.is_empty()).then_some((quality, media))
+        })
+        .collect();
+    ranges.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (_, media) in ranges {
+        match media.as_str() {
+            ACTUATOR_V3_JSON | "*/*" | "application/*" => return ACTUATOR_V3_JSON,
+            ACTUATOR_V2_JSON => return ACTUATOR_V2_JSON,
+            "application/json" => return "application/json",
+            _ => {}
+        }
+    }
+    ACTUATOR_V3_JSON
+}
+
+/// An actuator endpoint's JSON answer, in the negotiated actuator media type.
+pub fn actuator_json(headers: &HeaderMap, status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(actuator_media_type(headers)),
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn index(headers: HeaderMap, base: crate::hal::BaseUrl) -> Response {
     let link = |path: &str| json!({ "href": base.href(path), "templated": false });
-    Json(json!({ "_links": {
+    let body = json!({ "_links": {
         "self": link("/actuator"),
         "health": link("/actuator/health"),
         "info": link("/actuator/info"),
         "prometheus": link("/actuator/prometheus"),
         "refresh": link("/actuator/refresh"),
-    }}))
+    }});
+    actuator_json(&headers, StatusCode::OK, &body)
 }
 
-async fn health(State(actuator): State<Arc<Actuator>>) -> impl IntoResponse {
+async fn health(State(actuator): State<Arc<Actuator>>, headers: HeaderMap) -> Response {
     let (status, components) = actuator.health.check().await;
     let code = if status == Status::Up {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
+    actuator_json(
+        &headers,
         code,
-        Json(json!({ "status": status, "components": components })),
+        &json!({ "status": status, "components": components }),
     )
 }
 
-async fn info(State(actuator): State<Arc<Actuator>>) -> impl IntoResponse {
-    Json(json!({
+async fn info(State(actuator): State<Arc<Actuator>>, headers: HeaderMap) -> Response {
+    let body = json!({
         "app": { "name": actuator.name },
         "build": { "name": "factura", "version": env!("CARGO_PKG_VERSION") },
-    }))
+    });
+    actuator_json(&headers, StatusCode::OK, &body)
 }
 
 async fn prometheus(State(actuator): State<Arc<Actuator>>) -> impl IntoResponse {
@@ -202,4 +258,35 @@ async fn prometheus(State(actuator): State<Arc<Actuator>>) -> impl IntoResponse 
         )],
         actuator.metrics.render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn actuator_media_types_are_negotiated_as_spring_does() {
+        assert_eq!(actuator_media_type(&HeaderMap::new()), ACTUATOR_V3_JSON);
+        assert_eq!(actuator_media_type(&accept("*/*")), ACTUATOR_V3_JSON);
+        assert_eq!(
+            actuator_media_type(&accept("application/json")),
+            "application/json"
+        );
+        assert_eq!(
+            actuator_media_type(&accept(
+                "application/json;q=0.5, application/vnd.spring-boot.actuator.v2+json"
+            )),
+            ACTUATOR_V2_JSON
+        );
+        assert_eq!(
+            actuator_media_type(&accept("text/html, application/json;q=0.9")),
+            "application/json"
+        );
+    }
 }

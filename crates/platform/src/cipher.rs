@@ -82,6 +82,19 @@ impl TextEncryptor {
     }
 }
 
+/// What marks an encrypted property value.
+pub const CIPHER_PREFIX: &str = "{cipher}";
+
+impl TextEncryptor {
+    /// The plain text of a property value: `None` when it is not a `{cipher}` value, else the
+    /// decryption of what follows `{cipher}` and any `{key:…}` prefixes.
+    pub fn decrypt_property(&self, value: &str) -> Option<Result<String, CipherError>> {
+        let cipher = value.strip_prefix(CIPHER_PREFIX)?;
+        let (_, text) = split_prefixes(cipher);
+        Some(self.decrypt(text))
+    }
+}
+
 /// Splits the `{key:alias}`/`{secret:…}` prefixes off a value (after `{cipher}`), as Spring's
 /// `CipherEnvironmentEncryptor` reads them: `{plain}` ends the list. Returns the prefixes as
 /// written (to echo back) and the remaining text.

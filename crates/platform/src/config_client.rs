@@ -21,6 +21,12 @@
 //!   The config-service notices commits (git) and saved files (native) within a second or two,
 //!   so a change is in force everywhere well within 10 s.
 //!
+//! A server that serves `{cipher}` values as they are (`spring.cloud.config.server.encrypt.enabled=false`,
+//! or one without a key) leaves decryption to the client, as Spring's client does it
+//! ([`decrypt_remote`]): with the service's own `encrypt.key`/`encrypt.salt`; a value that does
+//! not decrypt fails the load (or the refresh) unless `encrypt.fail-on-error=false`, which
+//! makes it empty.
+//!
 //! The wire types ([`Environment`]) are the ones the config-service serves.
 
 use std::{sync::Arc, time::Duration};
@@ -32,7 +38,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
+    actuator::actuator_json,
     app::{SharedSettings, Started},
+    cipher::{CIPHER_PREFIX, CipherError, DEFAULT_SALT, TextEncryptor},
     settings::{DurationUnit, ImportLocation, PropertySource, Settings, split_list},
 };
 
@@ -105,6 +113,70 @@ pub fn to_property_sources(environment: &Environment) -> Vec<PropertySource> {
     }
     sources.push(PropertySource::new(CONFIG_CLIENT_SOURCE, client));
     sources
+}
+
+/// `remote` (sources a config server supplied for a service with local settings `local`) with
+/// every `{cipher}` value decrypted, Spring's client-side decryption. The key is `encrypt.key`
+/// (salt `encrypt.salt`) from the local settings or the remote sources. A value that does not
+/// decrypt, or a `{cipher}` value with no key set, is an error unless `encrypt.fail-on-error`
+/// is `false`; then it becomes empty, as in Spring.
+pub fn decrypt_remote(
+    local: &Settings,
+    remote: Vec<PropertySource>,
+) -> anyhow::Result<Vec<PropertySource>> {
+    let encrypted = |source: &PropertySource| {
+        source
+            .properties
+            .values()
+            .any(|v| v.starts_with(CIPHER_PREFIX))
+    };
+    if !remote.iter().any(encrypted) {
+        return Ok(remote);
+    }
+    let combined = without_remote(local).with_remote(remote.clone());
+    let fail_on_error = combined.flag("encrypt.fail-on-error", true)?;
+    let encryptor = match combined.get("encrypt.key").filter(|k| !k.is_empty()) {
+        Some(key) => Some(
+            TextEncryptor::new(&key, &combined.get_or("encrypt.salt", DEFAULT_SALT))
+                .context("encrypt.salt")?,
+        ),
+        None => None,
+    };
+    remote
+        .into_iter()
+        .map(|source| {
+            if !encrypted(&source) {
+                return Ok(source);
+            }
+            let mut properties = Vec::with_capacity(source.properties.len());
+            for (key, value) in &source.properties {
+                if !value.starts_with(CIPHER_PREFIX) {
+                    properties.push((key.clone(), value.clone()));
+                    continue;
+                }
+                let outcome = match &encryptor {
+                    Some(encryptor) => encryptor
+                        .decrypt_property(value)
+                        .unwrap_or(Err(CipherError::NotEncryptedWithThisKey))
+                        .map_err(|e| e.to_string()),
+                    None => Err("no encrypt.key is set".to_owned()),
+                };
+                let plain = match outcome {
+                    Ok(plain) => plain,
+                    Err(why) if fail_on_error => anyhow::bail!(
+                        "cannot decrypt `{key}` from {}: {why} (set encrypt.key, or encrypt.fail-on-error=false to load it empty)",
+                        source.name
+                    ),
+                    Err(why) => {
+                        tracing::warn!(%key, source = %source.name, %why, "cannot decrypt a {{cipher}} value; using an empty value");
+                        String::new()
+                    }
+                };
+                properties.push((key.clone(), plain));
+            }
+            Ok(PropertySource::new(source.name, properties))
+        })
+        .collect()
 }
 
 /// `settings` without the sources a config server supplied.
@@ -308,7 +380,7 @@ pub async fn load_remote(settings: &Settings) -> anyhow::Result<Option<Vec<Prope
         return match config.fetch(&http).await {
             Ok(environment) => {
                 log_loaded(&environment);
-                Ok(Some(to_property_sources(&environment)))
+                decrypt_remote(settings, to_property_sources(&environment)).map(Some)
             }
             Err(error) => {
                 tracing::warn!(error = %format!("{error:#}"), "config server not available; starting with local settings only (the import is optional)");
@@ -322,7 +394,7 @@ pub async fn load_remote(settings: &Settings) -> anyhow::Result<Option<Vec<Prope
         match config.fetch(&http).await {
             Ok(environment) => {
                 log_loaded(&environment);
-                return Ok(Some(to_property_sources(&environment)));
+                return decrypt_remote(settings, to_property_sources(&environment)).map(Some);
             }
             Err(error) if attempt == attempts => {
                 anyhow::bail!(
@@ -394,7 +466,7 @@ impl Refresher {
             return Ok(Vec::new());
         };
         let environment = config.fetch(&self.http).await?;
-        let remote = to_property_sources(&environment);
+        let remote = decrypt_remote(&current, to_property_sources(&environment))?;
         if remote == remote_sources(&current) {
             return Ok(Vec::new());
         }
@@ -447,9 +519,12 @@ impl Refresher {
     }
 }
 
-async fn refresh_endpoint(State(refresher): State<Refresher>) -> impl IntoResponse {
+async fn refresh_endpoint(
+    State(refresher): State<Refresher>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
     match refresher.refresh().await {
-        Ok(changed) => (StatusCode::OK, Json(Value::from(changed))).into_response(),
+        Ok(changed) => actuator_json(&headers, StatusCode::OK, &Value::from(changed)),
         Err(error) => {
             tracing::warn!(error = %format!("{error:#}"), "refresh failed");
             (
@@ -510,6 +585,41 @@ mod tests {
             vec!["a.b".to_owned(), "config.client.version".to_owned()]
         );
         assert_eq!(without_remote(&two).get("a.b").unwrap(), "local");
+    }
+
+    #[test]
+    fn cipher_values_are_decrypted_with_the_clients_key() {
+        let encryptor = TextEncryptor::new("k", DEFAULT_SALT).unwrap();
+        let remote = vec![PropertySource::new(
+            "configserver:file:/repo/app.yml",
+            [
+                (
+                    "a".to_owned(),
+                    format!("{{cipher}}{}", encryptor.encrypt("plain")),
+                ),
+                ("b".to_owned(), "{cipher}not-hex".to_owned()),
+                ("c".to_owned(), "as is".to_owned()),
+            ],
+        )];
+        let local = |pairs: &[(&str, &str)]| {
+            Settings::from_sources(vec![PropertySource::new(
+                "local",
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            )])
+        };
+        let error = decrypt_remote(&local(&[("encrypt.key", "k")]), remote.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("cannot decrypt `b`"), "{error}");
+        let lenient = local(&[("encrypt.key", "k"), ("encrypt.fail-on-error", "false")]);
+        let decrypted = decrypt_remote(&lenient, remote.clone()).unwrap();
+        assert_eq!(decrypted[0].properties["a"], "plain");
+        assert_eq!(decrypted[0].properties["b"], "");
+        assert_eq!(decrypted[0].properties["c"], "as is");
+        let keyless = decrypt_remote(&local(&[]), remote).unwrap_err().to_string();
+        assert!(keyless.contains("no encrypt.key"), "{keyless}");
     }
 
     #[test]

@@ -154,9 +154,19 @@ impl ClientConfig {
         instance.home_page_url = Some(format!("{base}/"));
         instance.status_page_url = Some(format!("{base}/actuator/info"));
         instance.health_check_url = Some(format!("{base}/actuator/health"));
-        instance
-            .metadata
-            .insert("management.port".into(), port.to_string());
+        // Spring announces the management port only when it is a fixed one
+        // (DefaultManagementMetadataProvider): `management.server.port`, else `server.port`;
+        // a random port (0) announces nothing.
+        let management_port = match settings.parse::<u16>("management.server.port")? {
+            Some(management) => management,
+            None if settings.server_port()? == 0 => 0,
+            None => port,
+        };
+        if management_port != 0 {
+            instance
+                .metadata
+                .insert("management.port".into(), management_port.to_string());
+        }
         for (key, value) in settings.with_prefix("eureka.instance.metadata-map") {
             instance.metadata.insert(key, value);
         }

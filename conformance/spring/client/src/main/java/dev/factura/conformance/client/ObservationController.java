@@ -13,13 +13,15 @@ import org.springframework.web.bind.annotation.RestController;
 @RestController
 public class ObservationController {
     private final Greeting greeting;
+    private final GlobalParams params;
     private final CustomerClient customers;
     private final ProductClient products;
     private final DiscoveryClient discovery;
 
-    public ObservationController(Greeting greeting, CustomerClient customers,
+    public ObservationController(Greeting greeting, GlobalParams params, CustomerClient customers,
                                  ProductClient products, DiscoveryClient discovery) {
         this.greeting = greeting;
+        this.params = params;
         this.customers = customers;
         this.products = products;
         this.discovery = discovery;
@@ -31,6 +33,14 @@ public class ObservationController {
         body.put("greeting", greeting.greeting());
         body.put("secret", greeting.secret());
         body.put("builtAt", greeting.builtAt());
+        return body;
+    }
+
+    @GetMapping("/configtest1")
+    public Map<String, Object> configTest() {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("p1", params.p1());
+        body.put("p2", params.p2());
         return body;
     }
 
