@@ -360,13 +360,9 @@ fn split_vips(raw: Option<&str>) -> impl Iterator<Item = &str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Epoch milliseconds now (wall clock: wire timestamps only, never lease arithmetic).
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+/// Epoch milliseconds now: platform's one clock (wall clock: wire timestamps only, never
+/// lease arithmetic).
+pub use crate::time::now_millis;
 
 /// One application: a name and its instances.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
