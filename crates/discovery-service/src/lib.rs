@@ -6,6 +6,8 @@
 //! * [`registry`]: leases, status overrides, eviction, self-preservation, deltas.
 //! * [`api`]: the REST surface under `/eureka/` and `/eureka/v2/`, JSON and XML.
 //! * [`replication`]: peer nodes from `defaultZone`, batching, start-up sync, conflicts.
+//! * [`task`]: the changes the registry hands to replication, and their wire form.
+//! * [`state`]: what the HTTP handlers share.
 //! * [`dashboard`]: the HTML page at `/`.
 //! * [`payload`]: large registry bodies as shared 64 KiB chunks.
 //!
@@ -18,6 +20,8 @@ pub mod dashboard;
 pub mod payload;
 pub mod registry;
 pub mod replication;
+pub mod state;
+pub mod task;
 
 use std::{sync::Arc, time::Duration};
 
@@ -25,10 +29,9 @@ use anyhow::{Context as _, bail};
 use platform::{Application, ServiceContext, ServiceDefinition, Settings};
 
 use crate::{
-    api::AppState,
-    dashboard::DashboardInfo,
     registry::{Registry, RegistryConfig},
     replication::{PeerSet, ReplicationConfig},
+    state::{AppState, DashboardInfo},
 };
 
 /// How `factura` runs this service.
