@@ -601,6 +601,17 @@ mod tests {
             .find_resource("nginx.conf", &other, &locations)
             .unwrap();
         assert_eq!(&found.bytes[..], b"plain");
+        // Each profile in request order, then the plain file; `default` means the plain file.
+        let both = vec!["prod".to_owned(), "dev".to_owned()];
+        let found = snapshot
+            .find_resource("nginx.conf", &both, &locations)
+            .unwrap();
+        assert_eq!(&found.bytes[..], b"dev");
+        let default_first = vec!["default".to_owned(), "dev".to_owned()];
+        let found = snapshot
+            .find_resource("nginx.conf", &default_first, &locations)
+            .unwrap();
+        assert_eq!(&found.bytes[..], b"plain");
         let request = Request {
             application: "bad",
             profiles: &other,
