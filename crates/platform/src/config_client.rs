@@ -72,15 +72,24 @@ pub struct EnvironmentPropertySource {
 }
 
 /// The text of one Environment value as a property (numbers and booleans as written,
-/// `{"value","origin"}` wrappers of the v2 media type unwrapped).
+/// `{"value","origin"}` wrappers of the v2 media type unwrapped). An empty list (`[]`, which
+/// Spring's server keeps as a value) is `""`, as a local YAML file's `[]` reads.
 pub fn property_text(value: &Value) -> String {
-    match value {
+    match unwrap_origin(value) {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
-        Value::Object(map) if map.len() == 2 && map.contains_key("origin") => {
-            map.get("value").map(property_text).unwrap_or_default()
-        }
+        Value::Array(items) if items.is_empty() => String::new(),
         other => other.to_string(),
+    }
+}
+
+/// The value inside a v2 `{"value","origin"}` wrapper, or `value` itself.
+fn unwrap_origin(value: &Value) -> &Value {
+    match value {
+        Value::Object(map) if map.len() == 2 && map.contains_key("origin") => {
+            map.get("value").map_or(value, unwrap_origin)
+        }
+        other => other,
     }
 }
 
@@ -100,6 +109,8 @@ pub fn to_property_sources(environment: &Environment) -> Vec<PropertySource> {
                 source
                     .source
                     .iter()
+                    // An empty map (`a: {}`) sets no property, as in a local YAML file.
+                    .filter(|(_, v)| !matches!(unwrap_origin(v), Value::Object(m) if m.is_empty()))
                     .map(|(k, v)| (k.clone(), property_text(v))),
             )
         })
@@ -629,6 +640,11 @@ mod tests {
             "5"
         );
         assert_eq!(property_text(&serde_json::json!(true)), "true");
+        assert_eq!(property_text(&serde_json::json!([])), "");
+        assert_eq!(
+            property_text(&serde_json::json!({"value": [], "origin": "3:4"})),
+            ""
+        );
     }
 
     #[test]
