@@ -20,7 +20,7 @@ use crate::{
     actuator::{Actuator, HealthRegistry},
     metrics::Metrics,
     server::{StackOptions, with_common_layers},
-    settings::{Bootstrap, DurationUnit, Settings},
+    settings::{Bootstrap, ServerSettings, Settings},
 };
 
 /// How long in-flight work may take after a stop signal.
@@ -217,15 +217,11 @@ impl ServiceContext {
             self.on_start(move |started| crate::discovery::client::run(started, cache));
         }
         let name = settings.application_name();
+        let server: ServerSettings = settings.bind("server")?;
         let options = StackOptions {
             max_body_bytes: settings.parse_or("factura.max-body-bytes", 1024 * 1024)?,
-            request_timeout: settings.duration_or(
-                "server.request-timeout-ms",
-                DurationUnit::Millis,
-                Duration::from_secs(30),
-            )?,
-            forwarded_headers: settings.get_or("server.forward-headers-strategy", "framework")
-                != "none",
+            request_timeout: server.request_timeout,
+            forwarded_headers: server.forward_headers_strategy != "none",
         };
         let actuator = Actuator {
             name: name.clone(),
@@ -240,7 +236,7 @@ impl ServiceContext {
         if let Some(fallback) = fallback {
             router = router.fallback_service(fallback);
         }
-        let address = format!("{}:{}", settings.server_address(), settings.server_port()?);
+        let address = format!("{}:{}", server.address, server.port);
         let listener = if self.per_core {
             crate::server::bind_shared(&address).await
         } else {
