@@ -32,11 +32,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    app::{SharedSettings, Started},
     settings::{
         DurationUnit, FromSection, ImportLocation, PropertySource, Section, Settings,
         SettingsError, split_list,
     },
+    started::{SharedSettings, Started},
 };
 
 /// The Environment JSON of Spring Cloud Config's `/{application}/{profiles}[/{label}]`.
