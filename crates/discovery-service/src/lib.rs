@@ -26,7 +26,7 @@ pub mod task;
 use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context as _, bail};
-use platform::{Application, ServiceContext, ServiceDefinition, Settings};
+use platform::{Application, ServiceContext, ServiceDefinition, Settings, settings::SettingsError};
 
 use crate::{
     registry::{Registry, RegistryConfig},
@@ -48,7 +48,12 @@ pub const SERVICE: ServiceDefinition = ServiceDefinition {
 fn millis(settings: &Settings, key: &str, default: u64) -> anyhow::Result<Duration> {
     let ms: u64 = settings.parse_or(key, default)?;
     if ms == 0 || ms > 30 * 24 * 3_600_000 {
-        bail!("{key} must be between 1 ms and 30 days, not {ms}");
+        return Err(SettingsError::Invalid {
+            key: key.into(),
+            value: ms.to_string(),
+            expected: "whole milliseconds between 1 and 30 days".into(),
+        }
+        .into());
     }
     Ok(Duration::from_millis(ms))
 }
@@ -57,7 +62,12 @@ fn millis(settings: &Settings, key: &str, default: u64) -> anyhow::Result<Durati
 pub fn registry_config(settings: &Settings) -> anyhow::Result<RegistryConfig> {
     let threshold: f64 = settings.parse_or("eureka.server.renewal-percent-threshold", 0.85)?;
     if !(0.0..=1.0).contains(&threshold) {
-        bail!("eureka.server.renewal-percent-threshold must be between 0 and 1, not {threshold}");
+        return Err(SettingsError::Invalid {
+            key: "eureka.server.renewal-percent-threshold".into(),
+            value: threshold.to_string(),
+            expected: "a number between 0 and 1".into(),
+        }
+        .into());
     }
     Ok(RegistryConfig {
         self_preservation: settings.flag("eureka.server.enable-self-preservation", true)?,

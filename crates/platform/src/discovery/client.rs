@@ -29,7 +29,7 @@ use super::{
     cache::RegistryCache,
     model::{self, Format, InstanceInfo},
 };
-use crate::{app::Started, settings::Settings};
+use crate::{settings::Settings, started::Started};
 
 /// What an instance id must have escaped to be one path segment (`host:app:port` stays as is,
 /// as Spring's client sends it).
