@@ -3,7 +3,8 @@
 #
 #   1. installs and starts PostgreSQL and Redis from Debian's packages (scripts/services.sh),
 #      and what the interoperability and browser tests need (scripts/install-test-deps.sh);
-#   2. builds the Spring reference apps once per machine (scripts/spring-apps.sh);
+#   2. builds the Spring reference apps once per machine (scripts/spring-apps.sh), on the seed's
+#      Spring line and on the newest GA line;
 #   3. runs every crate's tests on SQLite, the conformance suite against Spring among them;
 #   4. runs the data services' tests again on PostgreSQL (TEST_DATABASE_URL, by default the
 #      local server that step 1 started).
@@ -14,6 +15,8 @@ bash scripts/services.sh
 bash scripts/install-test-deps.sh
 FACTURA_SPRING_APPS="$(bash scripts/spring-apps.sh | tail -n 1)"
 export FACTURA_SPRING_APPS
+# The reference apps must also build on the newest GA Spring line (the suite runs the seed's).
+SPRING_PROFILE=latest bash scripts/spring-apps.sh >/dev/null
 
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT

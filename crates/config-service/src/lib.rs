@@ -29,7 +29,7 @@ use platform::{
     Application, ServiceContext, ServiceDefinition,
     actuator::Health,
     cipher::{DEFAULT_SALT, TextEncryptor},
-    settings::{Settings, split_list},
+    settings::{DurationUnit, Settings, split_list},
 };
 use serde_json::json;
 
@@ -114,7 +114,11 @@ async fn open_backend(settings: &Settings) -> anyhow::Result<Backend> {
             .get(&key("native.version"))
             .filter(|v| !v.is_empty()),
         settings.get_or(&key("native.default-label"), "master"),
-        Duration::from_millis(settings.parse_or(&key("native.poll-interval"), 1000)?),
+        settings.duration_or(
+            &key("native.poll-interval"),
+            DurationUnit::Millis,
+            Duration::from_secs(1),
+        )?,
     )?;
     tracing::info!(locations = ?locations, "serving configuration from a folder");
     Ok(Backend::Native(Arc::new(native)))

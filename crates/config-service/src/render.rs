@@ -43,7 +43,8 @@ pub(crate) fn merge(sources: &[EnvironmentPropertySource]) -> IndexMap<String, V
 }
 
 /// Resolves `${key}` and `${key:default}` in every string value against `properties`
-/// itself. Unresolvable placeholders stay as written; `\${` is an escaped literal `${`.
+/// itself, by platform's one resolver (Spring's rules: nesting, defaults, `\${` escapes;
+/// unresolvable placeholders stay as written).
 pub(crate) fn resolve_placeholders(properties: &mut IndexMap<String, Value>) {
     let texts: IndexMap<String, String> = properties
         .iter()
@@ -53,67 +54,9 @@ pub(crate) fn resolve_placeholders(properties: &mut IndexMap<String, Value>) {
         if let Value::String(text) = value
             && text.contains("${")
         {
-            *text = resolve(text, &texts, 0);
+            *text = platform::settings::resolve_placeholders(text, |key| texts.get(key).cloned());
         }
     }
-}
-
-fn resolve(value: &str, properties: &IndexMap<String, String>, depth: usize) -> String {
-    if depth > 16 || !value.contains("${") {
-        return value.to_owned();
-    }
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(start) = rest.find("${") {
-        if start > 0 && rest.as_bytes()[start - 1] == b'\\' {
-            out.push_str(&rest[..start - 1]);
-            out.push_str("${");
-            rest = &rest[start + 2..];
-            continue;
-        }
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = matching_brace(after) else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let expr = &after[..end];
-        let (key, default) = match expr.split_once(':') {
-            Some((k, d)) => (k, Some(d)),
-            None => (expr, None),
-        };
-        let resolved = properties
-            .get(key)
-            .map(|v| resolve(v, properties, depth + 1))
-            .or_else(|| default.map(|d| resolve(d, properties, depth + 1)));
-        match resolved {
-            Some(v) => out.push_str(&v),
-            None => out.push_str(&rest[start..start + 2 + end + 1]),
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The index of the `}` closing a placeholder body, allowing nested `${…}` in defaults.
-fn matching_brace(text: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'$' if bytes.get(i + 1) == Some(&b'{') => {
-                depth += 1;
-                i += 1;
-            }
-            b'}' if depth == 0 => return Some(i),
-            b'}' => depth -= 1,
-            _ => {}
-        }
-        i += 1;
-    }
-    None
 }
 
 /// `key: value` lines, as Spring's `.properties` endpoint writes them.

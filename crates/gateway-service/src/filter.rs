@@ -11,6 +11,7 @@ use axum::{
     body::Body,
     http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header},
 };
+use platform::settings::DurationUnit;
 use regex::Regex;
 
 use crate::{
@@ -216,38 +217,11 @@ pub fn parse_size(text: &str) -> Result<u64, DefinitionError> {
     Ok(number.saturating_mul(factor))
 }
 
-/// Spring's `Duration` text: `10ms`, `2s`, `1m`, ISO `PT1S`, or plain milliseconds.
+/// Spring's `Duration` text through platform's one parser (`10ms`, `2s`, `PT1S`; a bare
+/// number is milliseconds), refused as a definition error.
 pub fn parse_duration(text: &str) -> Result<Duration, DefinitionError> {
-    let t = text.trim().to_ascii_lowercase();
-    let err = || bad(format!("`{text}` is not a duration"));
-    if let Some(iso) = t.strip_prefix("pt") {
-        let (n, unit) = iso.split_at(iso.len().saturating_sub(1));
-        let n: f64 = n.parse().map_err(|_| err())?;
-        let secs = match unit {
-            "s" => n,
-            "m" => n * 60.0,
-            "h" => n * 3600.0,
-            _ => return Err(err()),
-        };
-        return Ok(Duration::from_secs_f64(secs.max(0.0)));
-    }
-    let digits = t
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .count();
-    let (n, unit) = t.split_at(digits);
-    let n: f64 = n.parse().map_err(|_| err())?;
-    let millis = match unit.trim() {
-        "" | "ms" => n,
-        "s" => n * 1000.0,
-        "m" => n * 60_000.0,
-        "h" => n * 3_600_000.0,
-        "us" => n / 1000.0,
-        "ns" => n / 1_000_000.0,
-        "d" => n * 86_400_000.0,
-        _ => return Err(err()),
-    };
-    Ok(Duration::from_secs_f64(millis.max(0.0) / 1000.0))
+    platform::settings::parse_duration(text, DurationUnit::Millis)
+        .map_err(|e| bad(format!("`{text}` is not a duration: {e}")))
 }
 
 /// Replaces `{name}` with captured variables (unknown names stay as written).

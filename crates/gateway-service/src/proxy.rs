@@ -686,12 +686,12 @@ impl Gateway {
                     let Some(breaker) = cb.breaker.get() else {
                         return self.around(rest, call).await;
                     };
-                    if !breaker.try_acquire() {
+                    if breaker.try_acquire().is_err() {
                         call.fallback.clone_from(&cb.fallback);
                         return Err(ProxyError::CircuitOpen(cb.name.clone()));
                     }
                     let result = match tokio::time::timeout(
-                        breaker.settings.timeout,
+                        breaker.timeout,
                         self.around(rest, call),
                     )
                     .await
@@ -703,7 +703,7 @@ impl Gateway {
                         Ok(response) => cb.status_codes.contains(&response.status()),
                         Err(_) => true,
                     };
-                    breaker.record(failure);
+                    breaker.record(!failure);
                     if failure {
                         call.fallback.clone_from(&cb.fallback);
                     }

@@ -1,15 +1,15 @@
-//! The filters that wrap the backend call: Retry, CircuitBreaker (Resilience4j's count-based
-//! breaker and time limiter) and RequestRateLimiter (Spring's token bucket, in memory or in
+//! The filters that wrap the backend call: Retry, CircuitBreaker (platform's one Resilience4j
+//! breaker with its time limiter, `platform::resilience`) and RequestRateLimiter (Spring's token bucket, in memory or in
 //! Redis so several gateways share one limit). Clocks come from `tokio::time`.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::HashMap,
     sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
 use axum::http::{HeaderName, Method, StatusCode};
-use platform::Settings;
+use platform::{Settings, resilience::TimeLimitedBreaker, settings::SettingsError};
 use tokio::time::Instant;
 
 use crate::{
@@ -167,7 +167,7 @@ pub struct BreakerFilter {
     /// Upstream statuses that count as failures.
     pub status_codes: Vec<StatusCode>,
     /// The breaker itself, attached when the route table is built.
-    pub breaker: OnceLock<Arc<Breaker>>,
+    pub breaker: OnceLock<TimeLimitedBreaker>,
 }
 
 impl BreakerFilter {
@@ -200,166 +200,25 @@ impl BreakerFilter {
     }
 }
 
-/// Resilience4j's circuit-breaker and time-limiter settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BreakerSettings {
-    window: usize,
-    min_calls: usize,
-    failure_rate: f64,
-    wait_open: Duration,
-    half_open_calls: usize,
-    /// The time limiter's limit on one call.
-    pub timeout: Duration,
-}
-
-impl BreakerSettings {
-    /// Reads `resilience4j.circuitbreaker.instances.<name>.*`, then `configs.default.*`,
-    /// then Resilience4j's defaults; the time limiter likewise.
-    pub fn from_settings(settings: &Settings, name: &str) -> Self {
-        let get = |group: &str, key: &str| {
-            settings
-                .get(&format!("resilience4j.{group}.instances.{name}.{key}"))
-                .or_else(|| settings.get(&format!("resilience4j.{group}.configs.default.{key}")))
-        };
-        let number = |key: &str, default: f64| {
-            get("circuitbreaker", key)
-                .and_then(|v| v.trim().trim_end_matches('%').parse::<f64>().ok())
-                .unwrap_or(default)
-        };
-        let duration = |group: &str, key: &str, default: Duration| {
-            get(group, key)
-                .and_then(|v| parse_duration(&v).ok())
-                .unwrap_or(default)
-        };
-        let window = (number("slidingWindowSize", 100.0) as usize).max(1);
-        Self {
-            window,
-            min_calls: (number("minimumNumberOfCalls", 100.0) as usize).clamp(1, window),
-            failure_rate: number("failureRateThreshold", 50.0),
-            wait_open: duration(
-                "circuitbreaker",
-                "waitDurationInOpenState",
-                Duration::from_secs(60),
-            ),
-            half_open_calls: (number("permittedNumberOfCallsInHalfOpenState", 10.0) as usize)
-                .max(1),
-            timeout: duration("timelimiter", "timeoutDuration", Duration::from_secs(1)),
-        }
-    }
-}
-
-#[derive(Debug)]
-enum BreakerState {
-    Closed(VecDeque<bool>),
-    Open(Instant),
-    HalfOpen { left: usize, outcomes: Vec<bool> },
-}
-
-/// One named breaker; shared by every route that names it.
-#[derive(Debug)]
-pub struct Breaker {
-    /// Its settings.
-    pub settings: BreakerSettings,
-    state: Mutex<BreakerState>,
-}
-
-impl Breaker {
-    /// A closed breaker.
-    pub fn new(settings: BreakerSettings) -> Self {
-        Self {
-            settings,
-            state: Mutex::new(BreakerState::Closed(VecDeque::new())),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BreakerState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Whether a call may go ahead now (an open breaker whose wait is over lets trial calls in).
-    pub fn try_acquire(&self) -> bool {
-        let mut state = self.lock();
-        match &mut *state {
-            BreakerState::Closed(_) => true,
-            BreakerState::Open(until) => {
-                if Instant::now() >= *until {
-                    *state = BreakerState::HalfOpen {
-                        left: self.settings.half_open_calls - 1,
-                        outcomes: Vec::new(),
-                    };
-                    true
-                } else {
-                    false
-                }
-            }
-            BreakerState::HalfOpen { left, .. } => {
-                if *left > 0 {
-                    *left -= 1;
-                    true
-                } else {
-                    false
-                }
-            }
-        }
-    }
-
-    /// Records a permitted call's outcome.
-    pub fn record(&self, failure: bool) {
-        let s = &self.settings;
-        let rate = |outcomes: &mut dyn Iterator<Item = &bool>, n: usize| {
-            outcomes.filter(|f| **f).count() as f64 * 100.0 / n as f64
-        };
-        let mut state = self.lock();
-        match &mut *state {
-            BreakerState::Closed(outcomes) => {
-                outcomes.push_back(failure);
-                while outcomes.len() > s.window {
-                    outcomes.pop_front();
-                }
-                let n = outcomes.len();
-                if n >= s.min_calls && rate(&mut outcomes.iter(), n) >= s.failure_rate {
-                    *state = BreakerState::Open(Instant::now() + s.wait_open);
-                }
-            }
-            BreakerState::HalfOpen { outcomes, .. } => {
-                outcomes.push(failure);
-                let n = outcomes.len();
-                if n >= s.half_open_calls {
-                    *state = if rate(&mut outcomes.iter(), n) >= s.failure_rate {
-                        BreakerState::Open(Instant::now() + s.wait_open)
-                    } else {
-                        BreakerState::Closed(VecDeque::new())
-                    };
-                }
-            }
-            BreakerState::Open(_) => {}
-        }
-    }
-
-    /// `CLOSED`, `OPEN` or `HALF_OPEN`.
-    pub fn state_name(&self) -> &'static str {
-        match &*self.lock() {
-            BreakerState::Closed(_) => "CLOSED",
-            BreakerState::Open(_) => "OPEN",
-            BreakerState::HalfOpen { .. } => "HALF_OPEN",
-        }
-    }
-}
-
 /// Breakers by name; kept across route rebuilds unless their settings change.
 #[derive(Debug, Default)]
-pub struct Breakers(Mutex<HashMap<String, Arc<Breaker>>>);
+pub struct Breakers(Mutex<HashMap<String, TimeLimitedBreaker>>);
 
 impl Breakers {
-    /// The breaker called `name` with `settings` (a fresh one when the settings changed).
-    pub fn get(&self, name: &str, settings: BreakerSettings) -> Arc<Breaker> {
+    /// The breaker called `name` as `settings` configure it (platform's one breaker with its
+    /// time limiter; a fresh one when the settings changed). A bad value is refused by name.
+    pub fn get(
+        &self,
+        settings: &Settings,
+        name: &str,
+    ) -> Result<TimeLimitedBreaker, SettingsError> {
+        let wanted = TimeLimitedBreaker::from_settings(settings, name)?;
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         match map.get(name) {
-            Some(b) if b.settings == settings => b.clone(),
+            Some(b) if b.same_settings(&wanted) => Ok(b.clone()),
             _ => {
-                let b = Arc::new(Breaker::new(settings));
-                map.insert(name.to_owned(), b.clone());
-                b
+                map.insert(name.to_owned(), wanted.clone());
+                Ok(wanted)
             }
         }
     }
@@ -738,31 +597,42 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn breaker_opens_then_lets_trials_through() {
-        let settings = BreakerSettings {
-            window: 4,
-            min_calls: 4,
-            failure_rate: 50.0,
-            wait_open: Duration::from_secs(10),
-            half_open_calls: 2,
-            timeout: Duration::from_secs(1),
+    #[test]
+    fn breakers_are_kept_until_their_settings_change() {
+        use platform::settings::PropertySource;
+        let settings = |wait: &str| {
+            let instance = "resilience4j.circuitbreaker.instances.cb";
+            Settings::from_sources(vec![PropertySource::new(
+                "test",
+                [
+                    (
+                        format!("{instance}.waitDurationInOpenState"),
+                        wait.to_owned(),
+                    ),
+                    (format!("{instance}.slidingWindowSize"), "1".to_owned()),
+                    (format!("{instance}.minimumNumberOfCalls"), "1".to_owned()),
+                ],
+            )])
         };
-        let b = Breaker::new(settings);
-        for failure in [false, true, false, true] {
-            assert!(b.try_acquire());
-            b.record(failure);
-        }
-        assert_eq!(b.state_name(), "OPEN");
-        assert!(!b.try_acquire());
-        tokio::time::advance(Duration::from_secs(11)).await;
-        assert!(b.try_acquire());
-        assert_eq!(b.state_name(), "HALF_OPEN");
-        assert!(b.try_acquire());
-        assert!(!b.try_acquire(), "only the permitted trial calls");
-        b.record(false);
-        b.record(false);
-        assert_eq!(b.state_name(), "CLOSED");
+        let breakers = Breakers::default();
+        let first = breakers.get(&settings("PT10S"), "cb").unwrap();
+        first.try_acquire().unwrap();
+        first.record(false);
+        assert!(first.try_acquire().is_err(), "one failure of one opens it");
+        let again = breakers.get(&settings("10s"), "cb").unwrap();
+        assert!(again.try_acquire().is_err(), "the same breaker, still open");
+        let changed = breakers.get(&settings("20s"), "cb").unwrap();
+        assert!(
+            changed.try_acquire().is_ok(),
+            "new settings, a new closed breaker"
+        );
+        let error = breakers.get(&settings("10 seconds"), "cb").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("wait-duration-in-open-state` = `10 seconds`"),
+            "{error}"
+        );
     }
 
     #[test]

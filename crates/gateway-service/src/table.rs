@@ -19,7 +19,7 @@ use crate::{
     filter::{Filter, parse_duration},
     pattern::Variables,
     predicate::{Predicate, RequestView},
-    resilience::{BreakerSettings, Breakers},
+    resilience::Breakers,
 };
 
 /// Where a route sends requests.
@@ -144,8 +144,9 @@ impl Route {
         for (order, d) in merged {
             let filter = Filter::compile(d, &definition.id).map_err(context)?;
             if let Filter::CircuitBreaker(cb) = &filter {
-                let breaker =
-                    breakers.get(&cb.name, BreakerSettings::from_settings(settings, &cb.name));
+                let breaker = breakers
+                    .get(settings, &cb.name)
+                    .map_err(|e| context(DefinitionError(e.to_string())))?;
                 let _ = cb.breaker.set(breaker);
             }
             filter_descriptions.push(Filter::describe(d, order));

@@ -20,7 +20,7 @@ use crate::{
     actuator::{Actuator, HealthRegistry},
     metrics::Metrics,
     server::{StackOptions, with_common_layers},
-    settings::{Bootstrap, Settings},
+    settings::{Bootstrap, DurationUnit, Settings},
 };
 
 /// How long in-flight work may take after a stop signal.
@@ -219,9 +219,11 @@ impl ServiceContext {
         let name = settings.application_name();
         let options = StackOptions {
             max_body_bytes: settings.parse_or("factura.max-body-bytes", 1024 * 1024)?,
-            request_timeout: Duration::from_millis(
-                settings.parse_or("server.request-timeout-ms", 30_000)?,
-            ),
+            request_timeout: settings.duration_or(
+                "server.request-timeout-ms",
+                DurationUnit::Millis,
+                Duration::from_secs(30),
+            )?,
             forwarded_headers: settings.get_or("server.forward-headers-strategy", "framework")
                 != "none",
         };

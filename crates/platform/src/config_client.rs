@@ -41,7 +41,7 @@ use crate::{
     actuator::actuator_json,
     app::{SharedSettings, Started},
     cipher::{CIPHER_PREFIX, CipherError, DEFAULT_SALT, TextEncryptor},
-    settings::{ImportLocation, PropertySource, Settings, split_list},
+    settings::{DurationUnit, ImportLocation, PropertySource, Settings, split_list},
 };
 
 /// The Environment JSON of Spring Cloud Config's `/{application}/{profiles}[/{label}]`.
@@ -494,8 +494,12 @@ impl Refresher {
                 .flag("spring.cloud.config.watch.enabled", true)
                 .unwrap_or(true);
             let delay = current
-                .parse_or("spring.cloud.config.watch.delay", 2000_u64)
-                .unwrap_or(2000);
+                .duration_or(
+                    "spring.cloud.config.watch.delay",
+                    DurationUnit::Millis,
+                    Duration::from_secs(2),
+                )
+                .map_or(2000, |d| d.as_millis() as u64);
             let configured = matches!(ClientConfig::from_settings(&current), Ok(Some(_)));
             if !configured || !enabled {
                 // Settings may change (a refresh turning the watch on); look again later.

@@ -9,6 +9,11 @@
 //! * **half-open**: `permitted-number-of-calls-in-half-open-state` trial calls pass; if their
 //!   failure rate reaches the threshold the breaker opens again, otherwise it closes.
 //!
+//! [`TimeLimitedBreaker`] adds Resilience4j's time limiter (`resilience4j.timelimiter.*`), the
+//! form Spring Cloud Gateway's `CircuitBreaker` filter uses. This is the one breaker of every
+//! factura crate: billing's outbound clients and the gateway's routes read the same keys the same
+//! way and refuse a bad value the same way (naming key, value and expected form).
+//!
 //! Time comes from `tokio::time`, so tests drive it on a paused clock.
 
 use std::{
@@ -20,7 +25,7 @@ use std::{
 
 use tokio::time::Instant;
 
-use crate::settings::{Settings, SettingsError};
+use crate::settings::{DurationUnit, Settings, SettingsError};
 
 /// The tunables, with Resilience4j's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +56,7 @@ impl Default for BreakerConfig {
 
 impl BreakerConfig {
     /// The configuration of breaker `name`: its instance keys, else the default config's, else
-    /// Resilience4j's defaults. Durations are milliseconds or `10s`-style values.
+    /// Resilience4j's defaults. Durations in Spring's relaxed form, bare numbers in milliseconds.
     pub fn from_settings(settings: &Settings, name: &str) -> Result<Self, SettingsError> {
         let defaults = Self::default();
         let key = |field: &str| {
@@ -63,15 +68,11 @@ impl BreakerConfig {
                 shared
             }
         };
-        let wait_key = key("wait-duration-in-open-state");
-        let wait = match settings.get(&wait_key) {
-            None => defaults.wait_duration_in_open_state,
-            Some(raw) => parse_duration(&raw).ok_or_else(|| SettingsError::Invalid {
-                key: wait_key,
-                value: raw,
-                reason: "expected milliseconds or a duration such as 10s or 500ms".into(),
-            })?,
-        };
+        let wait = settings.duration_or(
+            &key("wait-duration-in-open-state"),
+            DurationUnit::Millis,
+            defaults.wait_duration_in_open_state,
+        )?;
         Ok(Self {
             sliding_window_size: settings
                 .parse_or(&key("sliding-window-size"), defaults.sliding_window_size)?
@@ -94,20 +95,6 @@ impl BreakerConfig {
                 )?
                 .max(1),
         })
-    }
-}
-
-/// `500`, `500ms`, `10s`, `1m` → a duration.
-pub fn parse_duration(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (number, unit) = raw.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    match unit.trim() {
-        "" | "ms" => Some(Duration::from_millis(number)),
-        "s" => Some(Duration::from_secs(number)),
-        "m" => Some(Duration::from_secs(number.checked_mul(60)?)),
-        _ => None,
     }
 }
 
@@ -260,6 +247,50 @@ impl CircuitBreaker {
     }
 }
 
+/// Resilience4j's time limiter around a [`CircuitBreaker`], as Spring Cloud Gateway's
+/// `CircuitBreaker` filter applies it: a call that outlasts `timeout` counts as a failure.
+#[derive(Debug, Clone)]
+pub struct TimeLimitedBreaker {
+    /// The breaker deciding whether calls go ahead.
+    pub breaker: CircuitBreaker,
+    /// The time limiter's limit on one call.
+    pub timeout: Duration,
+}
+
+impl TimeLimitedBreaker {
+    /// Breaker `name` from its settings (see [`BreakerConfig::from_settings`]) with
+    /// `resilience4j.timelimiter.instances.<name>.timeout-duration`, else
+    /// `resilience4j.timelimiter.configs.default.timeout-duration`, else Resilience4j's 1 s.
+    pub fn from_settings(settings: &Settings, name: &str) -> Result<Self, SettingsError> {
+        let instance = format!("resilience4j.timelimiter.instances.{name}.timeout-duration");
+        let key = if settings.get(&instance).is_some() {
+            instance
+        } else {
+            "resilience4j.timelimiter.configs.default.timeout-duration".to_owned()
+        };
+        Ok(Self {
+            breaker: CircuitBreaker::new(name, BreakerConfig::from_settings(settings, name)?),
+            timeout: settings.duration_or(&key, DurationUnit::Millis, Duration::from_secs(1))?,
+        })
+    }
+
+    /// Whether both were built from the same settings (the gateway keeps a breaker, and its
+    /// state, across route rebuilds unless its settings change).
+    pub fn same_settings(&self, other: &Self) -> bool {
+        self.breaker.config == other.breaker.config && self.timeout == other.timeout
+    }
+
+    /// See [`CircuitBreaker::try_acquire`].
+    pub fn try_acquire(&self) -> Result<(), Refused> {
+        self.breaker.try_acquire()
+    }
+
+    /// See [`CircuitBreaker::record`]; a timed-out call is recorded as a failure.
+    pub fn record(&self, success: bool) {
+        self.breaker.record(success);
+    }
+}
+
 fn open(inner: &mut Inner) {
     inner.state = State::Open;
     inner.opened_at = Instant::now();
@@ -343,6 +374,48 @@ mod tests {
     }
 
     #[test]
+    fn time_limiter_reads_its_keys_and_bad_values_are_refused_by_name() {
+        use crate::settings::PropertySource;
+        let settings = |pairs: &[(&str, &str)]| {
+            Settings::from_sources(vec![PropertySource::new(
+                "test",
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            )])
+        };
+        let limited = TimeLimitedBreaker::from_settings(
+            &settings(&[(
+                "resilience4j.timelimiter.instances.slow.timeoutDuration",
+                "PT0.25S",
+            )]),
+            "slow",
+        )
+        .unwrap();
+        assert_eq!(limited.timeout, Duration::from_millis(250));
+        assert_eq!(
+            TimeLimitedBreaker::from_settings(&settings(&[]), "x")
+                .unwrap()
+                .timeout,
+            Duration::from_secs(1)
+        );
+        let error = TimeLimitedBreaker::from_settings(
+            &settings(&[(
+                "resilience4j.circuitbreaker.configs.default.failure-rate-threshold",
+                "half",
+            )]),
+            "x",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            error,
+            "property `resilience4j.circuitbreaker.configs.default.failure-rate-threshold` = \
+             `half`: expected a number (invalid float literal)"
+        );
+    }
+
+    #[test]
     fn config_reads_instance_then_default_keys() {
         use crate::settings::PropertySource;
         let settings = Settings::from_sources(vec![PropertySource::new(
@@ -358,7 +431,7 @@ mod tests {
                 ),
                 (
                     "resilience4j.circuitbreaker.configs.default.wait-duration-in-open-state",
-                    "5s",
+                    "PT5S",
                 ),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
@@ -372,7 +445,5 @@ mod tests {
         let customer = BreakerConfig::from_settings(&settings, "CUSTOMER-SERVICE").unwrap();
         assert_eq!(customer.sliding_window_size, 10);
         assert_eq!(customer.minimum_number_of_calls, 100);
-        assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_duration("soon"), None);
     }
 }

@@ -10,6 +10,8 @@
 //! built-in defaults < local `application.yml` (+ `application-{profile}.yml`) <
 //! config-service (when a client fills that layer in) < environment variables < command-line flags.
 
+mod duration;
+mod placeholder;
 mod yaml;
 
 use std::{fmt, path::Path, str::FromStr, sync::Arc};
@@ -17,6 +19,8 @@ use std::{fmt, path::Path, str::FromStr, sync::Arc};
 use anyhow::Context as _;
 use indexmap::IndexMap;
 
+pub use duration::{DurationError, DurationUnit, expected_duration, parse_duration};
+pub use placeholder::resolve_placeholders;
 pub use yaml::{
     ON_PROFILE, YamlDocument, parse_yaml_documents, profile_expression_matches, value_text,
 };
@@ -117,15 +121,16 @@ pub enum SettingsError {
         /// What went wrong.
         reason: String,
     },
-    /// A property exists but its value has the wrong shape.
-    #[error("property `{key}` = `{value}`: {reason}")]
+    /// A property exists but its value has the wrong shape: the one way every service refuses
+    /// a setting, naming the key, the value and the form expected.
+    #[error("property `{key}` = `{value}`: expected {expected}")]
     Invalid {
         /// The property.
         key: String,
         /// Its raw value.
         value: String,
-        /// What was expected.
-        reason: String,
+        /// The form that would have been accepted (`a whole number (u16)`, `true or false`).
+        expected: String,
     },
 }
 
@@ -288,7 +293,7 @@ impl Settings {
     /// The raw value of `key` with `${…}` placeholders resolved, if any layer sets it.
     pub fn get(&self, key: &str) -> Option<String> {
         let raw = self.sources.iter().find_map(|s| s.get(key))?;
-        Some(self.resolve_placeholders(raw, 0))
+        Some(self.resolve(raw))
     }
 
     /// The value of `key`, or `default` when no layer sets it.
@@ -312,7 +317,7 @@ impl Settings {
                     .map_err(|e: T::Err| SettingsError::Invalid {
                         key: key.into(),
                         value,
-                        reason: e.to_string(),
+                        expected: format!("{} ({e})", expected_form::<T>()),
                     })
             }
         }
@@ -337,9 +342,27 @@ impl Settings {
                 _ => Err(SettingsError::Invalid {
                     key: key.into(),
                     value: v,
-                    reason: "expected true or false".into(),
+                    expected: "true or false".into(),
                 }),
             },
+        }
+    }
+
+    /// A `Duration` property in Spring's relaxed form (`500ms`, `10s`, `PT10S`; a bare number
+    /// is in `unit`, the key's own unit), or `default` when unset.
+    pub fn duration_or(
+        &self,
+        key: &str,
+        unit: DurationUnit,
+        default: std::time::Duration,
+    ) -> Result<std::time::Duration, SettingsError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(value) => parse_duration(&value, unit).map_err(|e| SettingsError::Invalid {
+                key: key.into(),
+                value,
+                expected: e.expected,
+            }),
         }
     }
 
@@ -351,7 +374,7 @@ impl Settings {
         for source in self.sources.iter().rev() {
             for (key, value) in &source.canonical {
                 if let Some(rest) = key.strip_prefix(&prefix) {
-                    out.insert(rest.to_owned(), self.resolve_placeholders(value, 0));
+                    out.insert(rest.to_owned(), self.resolve(value));
                 }
             }
         }
@@ -372,39 +395,14 @@ impl Settings {
         out
     }
 
-    fn resolve_placeholders(&self, value: &str, depth: usize) -> String {
-        if depth > 8 || !value.contains("${") {
-            return value.to_owned();
-        }
-        let mut out = String::with_capacity(value.len());
-        let mut rest = value;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else {
-                out.push_str(&rest[start..]);
-                return out;
-            };
-            let expr = &after[..end];
-            let (key, default) = match expr.split_once(':') {
-                Some((k, d)) => (k, Some(d)),
-                None => (expr, None),
-            };
-            let resolved = self
-                .sources
+    /// `value` with its `${…}` placeholders resolved against these settings.
+    fn resolve(&self, value: &str) -> String {
+        resolve_placeholders(value, |key| {
+            self.sources
                 .iter()
                 .find_map(|s| s.get(key))
-                .map(|v| self.resolve_placeholders(v, depth + 1))
-                .or_else(|| default.map(str::to_owned));
-            match resolved {
-                Some(v) => out.push_str(&v),
-                // Spring leaves an unresolvable placeholder as written.
-                None => out.push_str(&rest[start..start + 2 + end + 1]),
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        out
+                .map(str::to_owned)
+        })
     }
 
     // === the keys every service reads ===
@@ -493,7 +491,7 @@ impl ConfigImport {
                 url::Url::parse(url).map_err(|e| SettingsError::Invalid {
                     key: "spring.config.import".into(),
                     value: raw.into(),
-                    reason: format!("bad config server URL: {e}"),
+                    expected: format!("optional:configserver:<URL> ({e})"),
                 })?;
                 ImportLocation::ConfigServer(Some(url.to_owned()))
             }
@@ -501,12 +499,24 @@ impl ConfigImport {
                 return Err(SettingsError::Invalid {
                     key: "spring.config.import".into(),
                     value: raw.into(),
-                    reason: "empty location".into(),
+                    expected: "a location, not an empty one".into(),
                 });
             }
             None => ImportLocation::Other(rest.to_owned()),
         };
         Ok(Self { optional, location })
+    }
+}
+
+/// How a value of type `T` is described when it does not parse.
+fn expected_form<T>() -> String {
+    let name = std::any::type_name::<T>();
+    match name {
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
+            format!("a whole number ({name})")
+        }
+        "f32" | "f64" => "a number".into(),
+        _ => name.rsplit("::").next().unwrap_or(name).to_owned(),
     }
 }
 
@@ -619,11 +629,44 @@ mod tests {
                 ("greeting", "hello ${name:world}"),
                 ("who", "${missing}"),
                 ("name2", "${greeting}!"),
+                ("kind", "primary"),
+                ("primary.url", "db://one"),
+                ("nested", "${${kind}.url}"),
+                ("escaped", r"\${kind}"),
+                ("chained-default", "${missing:${kind}}"),
             ],
         )]);
+        assert_eq!(s.get("nested").unwrap(), "db://one");
+        assert_eq!(s.get("escaped").unwrap(), "${kind}");
+        assert_eq!(s.get("chained-default").unwrap(), "primary");
         assert_eq!(s.get("greeting").unwrap(), "hello world");
         assert_eq!(s.get("who").unwrap(), "${missing}");
         assert_eq!(s.get("name2").unwrap(), "hello world!");
+    }
+
+    #[test]
+    fn durations_bind_relaxed_and_bad_ones_name_key_value_and_form() {
+        let s = settings(&[(
+            "a",
+            &[("wait", "PT0.5S"), ("bare", "20"), ("bad", "ten seconds")],
+        )]);
+        let ms = DurationUnit::Millis;
+        let default = std::time::Duration::from_secs(1);
+        assert_eq!(s.duration_or("wait", ms, default).unwrap().as_millis(), 500);
+        assert_eq!(
+            s.duration_or("bare", DurationUnit::Seconds, default)
+                .unwrap()
+                .as_secs(),
+            20
+        );
+        assert_eq!(s.duration_or("unset", ms, default).unwrap(), default);
+        let error = s.duration_or("bad", ms, default).unwrap_err().to_string();
+        assert!(
+            error.starts_with("property `bad` = `ten seconds`: expected a duration such as"),
+            "{error}"
+        );
+        let error = s.parse::<u16>("bad").unwrap_err().to_string();
+        assert!(error.contains("expected a whole number (u16)"), "{error}");
     }
 
     #[test]
