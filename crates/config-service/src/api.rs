@@ -32,9 +32,9 @@ use platform::{
 use serde_json::{Value, json};
 
 use crate::{
-    backend::{Backend, RepoError},
+    backend::Backend,
     render,
-    snapshot::{BuildError, Request as EnvRequest, Snapshot},
+    snapshot::{BuildError, RepoError, Request as EnvRequest, Snapshot},
 };
 
 /// The media type of Spring's v2 Environment.
@@ -100,14 +100,23 @@ impl ConfigError {
     fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
+
+    /// A status with no body at all, as Spring answers a missing resource or an `Accept` it
+    /// cannot serve.
+    fn bare(status: StatusCode) -> Self {
+        Self::new(status, String::new())
+    }
 }
 
 impl IntoResponse for ConfigError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
-        response
-            .extensions_mut()
-            .insert(ErrorDetail::Message(self.message));
+        let detail = if self.message.is_empty() {
+            ErrorDetail::Empty
+        } else {
+            ErrorDetail::Message(self.message)
+        };
+        response.extensions_mut().insert(detail);
         response
     }
 }
@@ -244,7 +253,16 @@ fn query_flag(query: Option<&str>, name: &str) -> Option<bool> {
 async fn dispatch(State(state): State<Arc<ServerState>>, request: Request) -> Response {
     match dispatch_inner(&state, request).await {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        Err(error) => {
+            let allow_get = error.status == StatusCode::METHOD_NOT_ALLOWED;
+            let mut response = error.into_response();
+            if allow_get {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, header::HeaderValue::from_static("GET"));
+            }
+            response
+        }
     }
 }
 
@@ -264,7 +282,9 @@ async fn dispatch_inner(state: &ServerState, request: Request) -> Result<Respons
     if segments.last() == Some(&"") {
         segments.pop();
     }
-    if segments.is_empty() || segments.iter().any(|s| s.is_empty()) || segments[0] == "actuator" {
+    // `/actuator/<unknown>` falls through to here and, as in Spring, names application
+    // `actuator`; the actuator's own routes are matched before.
+    if segments.is_empty() || segments.iter().any(|s| s.is_empty()) {
         return Err(ConfigError::not_found("No resource at this path"));
     }
     let headers = request.headers();
@@ -296,13 +316,11 @@ async fn dispatch_inner(state: &ServerState, request: Request) -> Result<Respons
             let label = decode_segment(label, "label")?;
             environment(state, &app, profiles, Some(&label), headers).await
         }
-        [app, profiles, rest @ ..] => {
+        // Four or more segments are always label and path, `useDefaultLabel` or not (Spring's
+        // `{path}` of the default-label form is one segment).
+        [app, profiles, label, path_segments @ ..] => {
             let app = decode_segment(app, "application")?;
-            let (label, path_segments) = if query_flag(query, "useDefaultLabel").is_some() {
-                (None, rest)
-            } else {
-                (Some(decode_segment(rest[0], "label")?), &rest[1..])
-            };
+            let label = Some(decode_segment(label, "label")?);
             let path = path_segments
                 .iter()
                 .map(|s| decode_segment(s, "path"))
@@ -344,10 +362,11 @@ async fn build_environment(
         label,
     };
     let mut environment = snapshot.environment(&request, &locations)?;
-    if state.decrypt_served_values
-        && let Some(encryptor) = &state.encryptor
-    {
-        crate::snapshot::decrypt_sources(&mut environment.property_sources, encryptor);
+    if state.decrypt_served_values {
+        crate::snapshot::decrypt_sources(
+            &mut environment.property_sources,
+            state.encryptor.as_ref(),
+        );
     }
     if !state.overrides.is_empty() {
         environment.property_sources.insert(
@@ -380,6 +399,13 @@ async fn environment(
     if let Some(label) = label {
         check_name(label, "label")?;
     }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("*/*");
+    if !accepts_json(accept) {
+        return Err(ConfigError::bare(StatusCode::NOT_ACCEPTABLE));
+    }
     let snapshot = state.backend.resolve(label).await?;
     let key = format!(
         "env\u{0}{app}\u{0}{}\u{0}{}",
@@ -399,10 +425,7 @@ async fn environment(
             snapshot.cached(key, || Ok::<_, ConfigError>(bytes))?
         }
     };
-    let wants_v2 = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains(V2_JSON));
+    let wants_v2 = accept.contains(V2_JSON);
     // Values are always plain (never `{value, origin}`); the v2 media type allows both.
     let content_type = if wants_v2 {
         V2_JSON
@@ -410,6 +433,17 @@ async fn environment(
         "application/json"
     };
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// Whether an `Accept` header admits the Environment's JSON (or its v2 type).
+fn accepts_json(accept: &str) -> bool {
+    accept.split(',').any(|range| {
+        let media = range.split(';').next().unwrap_or_default().trim();
+        media.is_empty()
+            || ["*/*", "application/*", "application/json", V2_JSON]
+                .iter()
+                .any(|t| media.eq_ignore_ascii_case(t))
+    })
 }
 
 async fn flat(
@@ -448,11 +482,17 @@ async fn resource(
 ) -> Result<Response, ConfigError> {
     let profiles = parse_profiles(raw_profiles)?;
     check_name(path, "path")?;
-    let (snapshot, environment) = build_environment(state, app, &profiles, label).await?;
+    // Spring answers a missing label or file here with a bare 404.
+    let (snapshot, environment) = build_environment(state, app, &profiles, label)
+        .await
+        .map_err(|error| match error.status {
+            StatusCode::NOT_FOUND => ConfigError::bare(StatusCode::NOT_FOUND),
+            _ => error,
+        })?;
     let locations = state.backend.locations(&snapshot, app, &profiles, label);
     let file = snapshot
         .find_resource(path, &profiles, &locations)
-        .ok_or_else(|| ConfigError::not_found(format!("No such resource: {path}")))?;
+        .ok_or_else(|| ConfigError::bare(StatusCode::NOT_FOUND))?;
     let wants_bytes = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -614,14 +654,33 @@ async fn encrypt_for(
     encrypt_text(&state, &headers, &body)
 }
 
+/// Spring's `@RequestBody String`: a request without a body or without a `Content-Type` is a
+/// 400 before any key is looked at.
+fn require_body(headers: &HeaderMap, body: &Bytes) -> Result<(), ConfigError> {
+    if body.is_empty() {
+        return Err(ConfigError::bad_request("Required request body is missing"));
+    }
+    if !headers.contains_key(header::CONTENT_TYPE) {
+        return Err(ConfigError::bad_request(
+            "The request body needs a Content-Type",
+        ));
+    }
+    Ok(())
+}
+
+const TEXT_PLAIN_UTF8: &str = "text/plain;charset=UTF-8";
+
 fn encrypt_text(state: &ServerState, headers: &HeaderMap, body: &Bytes) -> Response {
+    if let Err(error) = require_body(headers, body) {
+        return error.into_response();
+    }
     let Some(encryptor) = &state.encryptor else {
         return no_key();
     };
     let text = body_text(headers, body);
     let (prefixes, plain) = split_prefixes(&text);
     (
-        [(header::CONTENT_TYPE, "text/plain")],
+        [(header::CONTENT_TYPE, TEXT_PLAIN_UTF8)],
         format!("{prefixes}{}", encryptor.encrypt(plain)),
     )
         .into_response()
@@ -645,14 +704,17 @@ async fn decrypt_for(
 }
 
 fn decrypt_text(state: &ServerState, headers: &HeaderMap, body: &Bytes) -> Response {
+    if let Err(error) = require_body(headers, body) {
+        return error.into_response();
+    }
     let Some(encryptor) = &state.encryptor else {
         return no_key();
     };
     let text = body_text(headers, body);
-    let text = text.strip_prefix("{cipher}").unwrap_or(&text);
-    let (_, cipher) = split_prefixes(text);
+    // The body is the ciphertext alone: a `{cipher}` marker is not text of this key (Spring).
+    let (_, cipher) = split_prefixes(&text);
     match encryptor.decrypt(cipher) {
-        Ok(plain) => ([(header::CONTENT_TYPE, "text/plain")], plain).into_response(),
+        Ok(plain) => ([(header::CONTENT_TYPE, TEXT_PLAIN_UTF8)], plain).into_response(),
         Err(_) => cipher_error(
             StatusCode::BAD_REQUEST,
             "INVALID",

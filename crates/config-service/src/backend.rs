@@ -18,22 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     git::GitBackend,
-    snapshot::{Location, MAX_FILE_BYTES, RepoFile, Snapshot, Tree},
+    snapshot::{Location, MAX_FILE_BYTES, RepoError, RepoFile, Snapshot, Tree},
 };
-
-/// Why a snapshot could not be had.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum RepoError {
-    /// The git label is neither a branch, a tag nor a commit.
-    #[error("No such label: {0}")]
-    NoSuchLabel(String),
-    /// The git repository could not be cloned.
-    #[error("No such repository: {0}")]
-    NoSuchRepository(String),
-    /// Reading the repository failed.
-    #[error("{0}")]
-    Internal(String),
-}
 
 /// The configured backend.
 #[derive(Debug, Clone)]
@@ -155,6 +141,11 @@ impl NativeBackend {
         })
     }
 
+    /// Spring's native search order, lowest precedence first: each location with
+    /// `{application}`, `{profile}` and `{label}` substituted (one location per application and
+    /// profile of a comma list; no label means the default label), then `<location>/<label>/`
+    /// for the locations without placeholders. Locations that are not directories are skipped;
+    /// each appears once, where it first appears.
     fn locations(
         &self,
         snapshot: &Snapshot,
@@ -162,40 +153,41 @@ impl NativeBackend {
         profiles: &[String],
         label: Option<&str>,
     ) -> Vec<Location> {
-        let label = label.unwrap_or(&self.default_label);
-        let mut out = Vec::new();
+        let label = label.unwrap_or(&self.default_label).trim();
+        let mut out: Vec<Location> = Vec::new();
+        let mut add = |tree: usize, dir: String| {
+            let exists = snapshot.trees.get(tree).is_some_and(|t| t.has_dir(&dir));
+            let location = Location { tree, dir };
+            if exists && !out.contains(&location) {
+                out.push(location);
+            }
+        };
         for (index, location) in self.locations.iter().enumerate() {
-            if location.pattern.is_empty() {
-                out.push(Location {
-                    tree: index,
-                    dir: String::new(),
-                });
-                // `<location>/<label>/` outranks the location itself when it exists.
-                let label_dir = format!("{label}/");
-                if !label.is_empty()
-                    && snapshot
-                        .trees
-                        .get(index)
-                        .is_some_and(|tree| tree.has_dir(&label_dir))
-                {
-                    out.push(Location {
-                        tree: index,
-                        dir: label_dir,
-                    });
+            for profile in profiles {
+                for app in application.split(',') {
+                    let dir = location
+                        .pattern
+                        .replace("{application}", app)
+                        .replace("{profile}", profile)
+                        .replace("{label}", label);
+                    let dir = dir.trim_matches('/');
+                    if dir.split('/').any(|part| part == "..") {
+                        continue;
+                    }
+                    add(
+                        index,
+                        if dir.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{dir}/")
+                        },
+                    );
                 }
-            } else {
-                let dir = location
-                    .pattern
-                    .replace("{application}", application)
-                    .replace("{profile}", &profiles.join(","))
-                    .replace("{label}", label);
-                if dir.contains("..") {
-                    continue;
-                }
-                out.push(Location {
-                    tree: index,
-                    dir: format!("{}/", dir.trim_matches('/')),
-                });
+            }
+        }
+        for (index, location) in self.locations.iter().enumerate() {
+            if location.pattern.is_empty() && !label.is_empty() && !label.contains("..") {
+                add(index, format!("{label}/"));
             }
         }
         out
@@ -286,7 +278,10 @@ fn scan(locations: &[NativeLocation], version: Option<String>) -> (Snapshot, u64
             files.insert(relative, file);
         }
         trees.push(Tree {
-            name: format!("file:{}", location.root.display()),
+            name: format!("file:{}", location.root.display())
+                .trim_end_matches('/')
+                .to_owned(),
+            config_data_names: true,
             files,
         });
     }

@@ -33,18 +33,18 @@ use bytes::Bytes;
 use gix::ObjectId;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    backend::RepoError,
-    snapshot::{Location, MAX_FILE_BYTES, RepoFile, Snapshot, Tree},
-};
+use crate::snapshot::{Location, MAX_FILE_BYTES, RepoError, RepoFile, Snapshot, Tree};
 
 /// How the git backend is configured (Spring's `spring.cloud.config.server.git.*`).
 #[derive(Debug, Clone)]
 pub(crate) struct GitOptions {
     /// The remote.
     pub(crate) uri: String,
-    /// `default-label`; `None` means `main`, falling back to `master`.
+    /// `default-label`; `None` means `main`.
     pub(crate) default_label: Option<String>,
+    /// `try-master-branch`: when the label asked for is the default label `main` and there is
+    /// no `main`, serve `master` (Spring's default, true).
+    pub(crate) try_master_branch: bool,
     /// `search-paths`: subdirectories searched after the root (`{application}`, `*` allowed).
     pub(crate) search_paths: Vec<String>,
     /// Fetch interval; `None` never fetches after the clone.
@@ -62,8 +62,11 @@ pub(crate) struct GitOptions {
 struct Refs {
     branches: HashMap<String, ObjectId>,
     tags: HashMap<String, ObjectId>,
-    default_label: String,
 }
+
+/// Spring's default label, and the branch it falls back to.
+const MAIN: &str = "main";
+const MASTER: &str = "master";
 
 /// The git backend.
 #[derive(Debug)]
@@ -246,7 +249,7 @@ impl GitBackend {
                 .with_context(|| format!("cloning {}", self.options.uri))?;
             repo
         };
-        read_refs(&repo, self.options.default_label.as_deref())
+        read_refs(&repo)
     }
 
     /// The snapshot for `label` (the default label when `None`).
@@ -263,10 +266,15 @@ impl GitBackend {
                 .unwrap_or_else(|| "the repository has not been cloned yet".into());
             return Err(RepoError::NoSuchRepository(reason));
         };
-        let label = label.unwrap_or(&refs.default_label);
-        let commit = match refs.branches.get(label).or_else(|| refs.tags.get(label)) {
-            Some(id) => *id,
-            None => self.resolve_commit(label).await?,
+        let default_label = self.configured_default_label();
+        let label = label.unwrap_or(default_label);
+        let commit = match self.find_label(&refs, label).await {
+            Err(RepoError::NoSuchLabel(_))
+                if label == default_label && label == MAIN && self.options.try_master_branch =>
+            {
+                self.find_label(&refs, MASTER).await?
+            }
+            found => found?,
         };
         if let Some(snapshot) = self
             .snapshots
@@ -289,6 +297,14 @@ impl GitBackend {
         }
         snapshots.insert(commit, Arc::clone(&snapshot));
         Ok(snapshot)
+    }
+
+    /// The commit `label` names: a branch, a tag, or a commit id.
+    async fn find_label(&self, refs: &Refs, label: &str) -> Result<ObjectId, RepoError> {
+        match refs.branches.get(label).or_else(|| refs.tags.get(label)) {
+            Some(id) => Ok(*id),
+            None => self.resolve_commit(label).await,
+        }
     }
 
     async fn resolve_commit(&self, label: &str) -> Result<ObjectId, RepoError> {
@@ -326,7 +342,10 @@ impl GitBackend {
     }
 
     /// The root followed by the search paths, with `{application}`, `{profile}`, `{label}`
-    /// substituted and `*` matched against the snapshot's directories.
+    /// substituted (one path per application and per profile of a comma list; no label means
+    /// the configured default label, `main` unless set, as Spring substitutes it even when it
+    /// fell back to `master`) and `*` matched against the snapshot's directories. Each
+    /// directory appears once, where it first appears.
     pub(crate) fn locations(
         &self,
         snapshot: &Snapshot,
@@ -341,33 +360,43 @@ impl GitBackend {
         let Some(tree) = snapshot.trees.first() else {
             return locations;
         };
+        let label = label.unwrap_or_else(|| self.configured_default_label());
         let dirs = tree.dirs();
-        for pattern in &self.options.search_paths {
-            let pattern = pattern
-                .replace("{application}", application)
-                .replace("{profile}", &profiles.join(","))
-                .replace("{label}", label.unwrap_or_default());
-            let pattern = pattern.trim_matches('/');
-            if pattern.is_empty() || pattern.contains("..") {
-                continue;
+        let mut add = |dir: String| {
+            let location = Location { tree: 0, dir };
+            if !locations.contains(&location) {
+                locations.push(location);
             }
-            if pattern.contains('*') {
-                for dir in &dirs {
-                    if glob_matches(pattern, dir.trim_end_matches('/')) {
-                        locations.push(Location {
-                            tree: 0,
-                            dir: dir.clone(),
-                        });
+        };
+        for pattern in &self.options.search_paths {
+            for profile in profiles {
+                for app in application.split(',') {
+                    let pattern = pattern
+                        .replace("{application}", app)
+                        .replace("{profile}", profile)
+                        .replace("{label}", label);
+                    let pattern = pattern.trim_matches('/');
+                    if pattern.is_empty() || pattern.split('/').any(|part| part == "..") {
+                        continue;
+                    }
+                    if pattern.contains('*') {
+                        for dir in &dirs {
+                            if glob_matches(pattern, dir.trim_end_matches('/')) {
+                                add(dir.clone());
+                            }
+                        }
+                    } else {
+                        add(format!("{pattern}/"));
                     }
                 }
-            } else {
-                locations.push(Location {
-                    tree: 0,
-                    dir: format!("{pattern}/"),
-                });
             }
         }
         locations
+    }
+
+    /// `default-label` as configured; Spring's default is `main`.
+    fn configured_default_label(&self) -> &str {
+        self.options.default_label.as_deref().unwrap_or(MAIN)
     }
 }
 
@@ -387,7 +416,7 @@ fn glob_matches(pattern: &str, text: &str) -> bool {
     }
 }
 
-fn read_refs(repo: &gix::Repository, configured_default: Option<&str>) -> anyhow::Result<Refs> {
+fn read_refs(repo: &gix::Repository) -> anyhow::Result<Refs> {
     let mut refs = Refs::default();
     let platform = repo.references().context("reading references")?;
     for reference in platform.remote_branches().context("reading branches")? {
@@ -422,11 +451,6 @@ fn read_refs(repo: &gix::Repository, configured_default: Option<&str>) -> anyhow
             refs.tags.insert(tag.to_owned(), commit.id);
         }
     }
-    refs.default_label = match configured_default {
-        Some(label) => label.to_owned(),
-        None if refs.branches.contains_key("main") => "main".to_owned(),
-        None => "master".to_owned(),
-    };
     Ok(refs)
 }
 
@@ -462,7 +486,11 @@ fn read_snapshot(dir: &Path, commit: ObjectId, uri: String) -> anyhow::Result<Sn
         files.insert(path, file);
     }
     Ok(Snapshot::new(
-        vec![Tree { name: uri, files }],
+        vec![Tree {
+            name: uri,
+            config_data_names: false,
+            files,
+        }],
         Some(commit.to_string()),
     ))
 }

@@ -5,7 +5,8 @@
 //! * `api`: the routes — Environment JSON, `.yml`/`.properties`/`.json`, plain-text resources,
 //!   `/encrypt`, `/decrypt`, optional HTTP basic auth.
 //! * `snapshot`: immutable repository states and Spring's property-source precedence.
-//! * `render`: the merged flat renderings and `${…}` resolution.
+//! * `render`: the merged flat renderings and `${…}` resolution; `yaml_dump` writes YAML as
+//!   SnakeYAML does.
 //! * `backend` and `git`: the folder (native) and git backends, each keeping its snapshot
 //!   current in the background.
 //!
@@ -21,6 +22,7 @@ mod backend;
 mod git;
 mod render;
 mod snapshot;
+mod yaml_dump;
 
 use std::{sync::Arc, time::Duration};
 
@@ -89,6 +91,7 @@ async fn open_backend(settings: &Settings) -> anyhow::Result<Backend> {
             default_label: settings
                 .get(&key("git.default-label"))
                 .filter(|l| !l.is_empty()),
+            try_master_branch: settings.flag(&key("git.try-master-branch"), true)?,
             search_paths: split_list(&settings.get_or(&key("git.search-paths"), "")),
             // Spring's 0 means "fetch on every request"; here fetching is never on the request
             // path, so 0 means "as often as is sensible": every second.

@@ -8,7 +8,6 @@
 use indexmap::IndexMap;
 use platform::config_client::EnvironmentPropertySource;
 use serde_json::{Map, Value};
-use yaml_rust2::{Yaml, YamlEmitter, yaml::Hash};
 
 /// Merges `sources` (highest precedence first) into one ordered property map.
 pub(crate) fn merge(sources: &[EnvironmentPropertySource]) -> IndexMap<String, Value> {
@@ -191,48 +190,14 @@ fn is_container_for(node: &Value, part: &Part) -> bool {
     )
 }
 
-/// YAML text of a nested value; a result whose only key is `document` is printed bare.
+/// YAML text of a nested value, as SnakeYAML writes it ([`crate::yaml_dump`]); a result whose
+/// only key is `document` is printed bare.
 pub(crate) fn yaml_text(nested: &Value) -> String {
     let value = match nested {
         Value::Object(map) if map.len() == 1 && map.contains_key("document") => &map["document"],
         other => other,
     };
-    let yaml = to_yaml(value);
-    let mut out = String::new();
-    let mut emitter = YamlEmitter::new(&mut out);
-    if emitter.dump(&yaml).is_err() {
-        return String::new();
-    }
-    let body = out
-        .strip_prefix("---\n")
-        .or_else(|| out.strip_prefix("---"))
-        .unwrap_or(&out);
-    let mut body = body.trim_start_matches(' ').to_owned();
-    if matches!(value, Value::Object(m) if m.is_empty()) {
-        body = "{}".to_owned();
-    }
-    body.push('\n');
-    body
-}
-
-fn to_yaml(value: &Value) -> Yaml {
-    match value {
-        Value::Null => Yaml::Null,
-        Value::Bool(b) => Yaml::Boolean(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => Yaml::Integer(i),
-            None => Yaml::Real(n.to_string()),
-        },
-        Value::String(s) => Yaml::String(s.clone()),
-        Value::Array(items) => Yaml::Array(items.iter().map(to_yaml).collect()),
-        Value::Object(map) => {
-            let mut hash = Hash::new();
-            for (k, v) in map {
-                hash.insert(Yaml::String(k.clone()), to_yaml(v));
-            }
-            Yaml::Hash(hash)
-        }
-    }
+    crate::yaml_dump::dump(value)
 }
 
 #[cfg(test)]

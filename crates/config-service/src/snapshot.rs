@@ -4,7 +4,9 @@
 //! was when last scanned), with the configuration files already parsed into flat documents
 //! (through [`platform::settings::parse_yaml_documents`], the same flattening services use for
 //! their local files). Requests only ever read a snapshot; backends build a new one and swap
-//! it in, so a slow fetch never blocks a request the last snapshot can answer.
+//! it in, so a slow fetch never blocks a request the last snapshot can answer. [`RepoError`]
+//! says why a backend could not hand one out; it lives here, below both backends, so that
+//! `backend` (which picks one) and `git` (which implements one) do not import each other.
 //!
 //! [`Snapshot::environment`] reproduces the property-source precedence of Spring Cloud Config
 //! (Boot's ConfigData with `spring.config.name=application,<app>`), highest first:
@@ -21,7 +23,7 @@ use bytes::Bytes;
 use indexmap::IndexMap;
 use platform::{
     config_client::{Environment, EnvironmentPropertySource},
-    settings::{ON_PROFILE, YamlDocument, parse_yaml_documents},
+    settings::{YamlDocument, parse_yaml_documents},
 };
 use serde_json::Value;
 
@@ -104,8 +106,12 @@ fn parse_properties(bytes: &[u8]) -> Result<Vec<YamlDocument>, String> {
 /// One root of files: a git tree, or one native search location.
 #[derive(Debug)]
 pub(crate) struct Tree {
-    /// Prefix of the property-source names (`file:/abs/dir`, the git URI).
+    /// Prefix of the property-source names (`file:/abs/dir`, the git URI), no trailing `/`.
     pub(crate) name: String,
+    /// Whether the documents of a multi-document file are named as Boot's ConfigData names
+    /// them (`Config resource 'file [/abs/x.yml]' via location 'file:/abs/' (document #0)`,
+    /// what Spring's native backend serves) rather than `<name>/<path> (document #0)`.
+    pub(crate) config_data_names: bool,
     /// Files by `/`-separated path relative to the root.
     pub(crate) files: BTreeMap<String, RepoFile>,
 }
@@ -142,6 +148,20 @@ pub(crate) struct Location {
     pub(crate) tree: usize,
     /// Directory prefix, empty or ending in `/`.
     pub(crate) dir: String,
+}
+
+/// Why a snapshot could not be had.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RepoError {
+    /// The git label is neither a branch, a tag nor a commit.
+    #[error("No such label: {0}")]
+    NoSuchLabel(String),
+    /// The git repository could not be cloned.
+    #[error("No such repository: {0}")]
+    NoSuchRepository(String),
+    /// Reading the repository failed.
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// Why an Environment could not be built.
@@ -279,17 +299,18 @@ impl Snapshot {
                 if !document.applies_to(profiles) {
                     continue;
                 }
-                let name = if multi {
-                    format!("{}/{path} (document #{index})", tree.name)
-                } else {
-                    format!("{}/{path}", tree.name)
+                let name = match (multi, tree.config_data_names) {
+                    (false, _) => format!("{}/{path}", tree.name),
+                    (true, false) => format!("{}/{path} (document #{index})", tree.name),
+                    (true, true) => format!(
+                        "Config resource 'file [{root}/{path}]' via location '{name}/{dir}' (document #{index})",
+                        root = tree.name.strip_prefix("file:").unwrap_or(&tree.name),
+                        name = tree.name,
+                        dir = location.dir,
+                    ),
                 };
-                let source = document
-                    .typed
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != ON_PROFILE)
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
+                // The profile condition stays in the source, as Spring serves it.
+                let source = document.typed.clone();
                 sources.push(EnvironmentPropertySource { name, source });
             }
         }
@@ -304,7 +325,8 @@ impl Snapshot {
     ) -> Result<Environment, BuildError> {
         Ok(Environment {
             name: request.application.to_owned(),
-            profiles: request.profiles.to_vec(),
+            // Spring answers the comma list as one element (`["dev,prod"]`).
+            profiles: vec![request.profiles.join(",")],
             label: request.label.map(str::to_owned),
             version: self.version.clone(),
             state: None,
@@ -312,8 +334,10 @@ impl Snapshot {
         })
     }
 
-    /// The plain-text resource `path` for `request`: in each location (highest precedence
-    /// first), for each profile in order, `name-<profile>.ext` before `name.ext`.
+    /// The plain-text resource `path` for `request`, found as Spring's resource repository
+    /// finds it: the locations in search order (the repository root first, so the root's file
+    /// wins over a search path's), and in each `name-<profile>.ext` for every profile in request
+    /// order (`default` meaning `name.ext` itself) and then `name.ext`.
     pub(crate) fn find_resource(
         &self,
         path: &str,
@@ -328,29 +352,37 @@ impl Snapshot {
             Some((stem, ext)) => (stem, format!(".{ext}")),
             None => (file, String::new()),
         };
-        for location in locations.iter().rev() {
-            let tree = self.trees.get(location.tree)?;
-            for profile in profiles {
-                let candidates = [
-                    format!("{}{dir}{stem}-{profile}{extension}", location.dir),
-                    format!("{}{dir}{file}", location.dir),
-                ];
-                for candidate in candidates {
-                    if let Some(found) = tree.files.get(&candidate) {
-                        return Some(found);
-                    }
-                }
+        let mut candidates: Vec<String> = Vec::with_capacity(profiles.len() + 1);
+        for profile in profiles {
+            let candidate = if profile == "default" {
+                format!("{dir}{file}")
+            } else {
+                format!("{dir}{stem}-{profile}{extension}")
+            };
+            if !candidates.contains(&candidate) {
+                candidates.push(candidate);
             }
         }
-        None
+        candidates.push(format!("{dir}{file}"));
+        locations.iter().find_map(|location| {
+            let tree = self.trees.get(location.tree)?;
+            candidates
+                .iter()
+                .find_map(|candidate| tree.files.get(&format!("{}{candidate}", location.dir)))
+        })
     }
 }
 
 /// Replaces every `{cipher}` value by its plain text; a value that does not decrypt becomes
 /// `invalid.<key>: <n/a>`, so a lower source's plain value shows through (Spring's rule).
+/// Like Spring, the decrypted (and invalid) keys move to the end of their source, in order,
+/// which is where the flat renderings list them.
+///
+/// Without a key (`encryptor` is `None`) no value decrypts, so every `{cipher}` value becomes
+/// `invalid.<key>`, as Spring serves it.
 pub(crate) fn decrypt_sources(
     sources: &mut [EnvironmentPropertySource],
-    encryptor: &platform::cipher::TextEncryptor,
+    encryptor: Option<&platform::cipher::TextEncryptor>,
 ) {
     for source in sources {
         if !source
@@ -360,14 +392,19 @@ pub(crate) fn decrypt_sources(
         {
             continue;
         }
-        let mut decrypted = IndexMap::with_capacity(source.source.len());
+        let mut plain_values = IndexMap::with_capacity(source.source.len());
+        let mut decrypted = IndexMap::new();
         for (key, value) in std::mem::take(&mut source.source) {
             let Some(cipher) = value.as_str().and_then(|s| s.strip_prefix("{cipher}")) else {
-                decrypted.insert(key, value);
+                plain_values.insert(key, value);
                 continue;
             };
             let (_, text) = platform::cipher::split_prefixes(cipher);
-            match encryptor.decrypt(text) {
+            let plain = match encryptor {
+                Some(encryptor) => encryptor.decrypt(text).map_err(|e| e.to_string()),
+                None => Err("no encrypt.key is configured".to_owned()),
+            };
+            match plain {
                 Ok(plain) => {
                     decrypted.insert(key, Value::String(plain));
                 }
@@ -377,17 +414,21 @@ pub(crate) fn decrypt_sources(
                 }
             }
         }
-        source.source = decrypted;
+        plain_values.extend(decrypted);
+        source.source = plain_values;
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use platform::settings::ON_PROFILE;
+
     use super::*;
 
     fn tree(files: &[(&str, &str)]) -> Tree {
         Tree {
             name: "file:/repo".into(),
+            config_data_names: false,
             files: files
                 .iter()
                 .map(|(p, t)| {
@@ -451,7 +492,7 @@ mod tests {
                 "application.yml",
             ]
         );
-        assert!(!sources[5].source.contains_key(ON_PROFILE));
+        assert_eq!(sources[5].source[ON_PROFILE], "p1");
         assert_eq!(sources[0].source["a"], Value::String("9".into()));
         assert_eq!(sources[1].source["a"], Value::from(10));
     }
@@ -521,7 +562,7 @@ mod tests {
             .into_iter()
             .collect(),
         }];
-        decrypt_sources(&mut sources, &encryptor);
+        decrypt_sources(&mut sources, Some(&encryptor));
         assert_eq!(sources[0].source["a"], "secret");
         assert_eq!(sources[0].source["invalid.b"], "<n/a>");
         assert!(!sources[0].source.contains_key("b"));

@@ -3,9 +3,13 @@
 //!
 //! What is compared: the status; the headers that carry meaning ([`MEANINGFUL_HEADERS`]); the
 //! body as a tree — JSON as JSON, XML as elements with attributes, children and text, anything
-//! else as text. What is normalised: each server's own address (and any other string a test
+//! else as text; a `Content-Encoding: gzip` body is decoded first (the header itself is
+//! compared). What is normalised: each server's own address (and any other string a test
 //! registers with [`Side::replace`]) becomes a placeholder, and values under keys that hold
-//! times or generated ids ([`Rules::blank_key`]) become `"<any>"`. A difference that is kept on
+//! times or generated ids ([`Rules::blank_key`]) become `"<any>"` — JSON keys and XML elements
+//! of that name alike. Collections a server keeps in hash order (JSON arrays under a key named
+//! in [`Rules::unordered_array`], children of XML elements named in
+//! [`Rules::unordered_children`]) are compared sorted. A difference that is kept on
 //! purpose is declared with [`Rules::depart`], naming the README's departures table; it is
 //! counted, not hidden.
 
@@ -155,16 +159,18 @@ impl Side {
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
     blank_keys: Vec<String>,
+    unordered_arrays: Vec<String>,
+    unordered_children: Vec<String>,
     departures: Vec<Departure>,
 }
 
 /// A difference kept on purpose; listed in the README's "Deliberate departures" table.
 #[derive(Debug, Clone)]
 pub struct Departure {
-    /// A scenario name, or `*` for every scenario.
+    /// A scenario name, or a prefix ending in `*` (`*` alone: every scenario).
     pub scenario: String,
-    /// A difference path as reported (`status`, `header content-type`, `body/a/0/b`); a
-    /// trailing `*` matches any rest.
+    /// A difference path as reported (`status`, `header content-type`, `body/a/0/b`); each `*`
+    /// matches any run of characters (`body/propertySources/*/name`, `body*`).
     pub path: String,
     /// Why users gain from the difference (the README row it matches).
     pub reason: String,
@@ -175,6 +181,20 @@ impl Rules {
     /// `key`, become `"<any>"` on both sides.
     pub fn blank_key(mut self, key: &str) -> Self {
         self.blank_keys.push(key.to_owned());
+        self
+    }
+
+    /// JSON arrays under key `key` are compared in a canonical order rather than as written
+    /// (collections a server keeps in hash order, e.g. the Java Eureka server's applications).
+    pub fn unordered_array(mut self, key: &str) -> Self {
+        self.unordered_arrays.push(key.to_owned());
+        self
+    }
+
+    /// The children of XML elements named `element` are compared in a canonical order (by
+    /// element name, then content) rather than as written.
+    pub fn unordered_children(mut self, element: &str) -> Self {
+        self.unordered_children.push(element.to_owned());
         self
     }
 
@@ -190,11 +210,11 @@ impl Rules {
 
     fn departure(&self, scenario: &str, difference_path: &str) -> Option<&Departure> {
         self.departures.iter().find(|d| {
-            (d.scenario == "*" || d.scenario == scenario)
-                && match d.path.strip_suffix('*') {
-                    Some(prefix) => difference_path.starts_with(prefix),
-                    None => difference_path == d.path,
-                }
+            let scenario_matches = match d.scenario.strip_suffix('*') {
+                Some(prefix) => scenario.starts_with(prefix),
+                None => d.scenario == scenario,
+            };
+            scenario_matches && wildcard_match(&d.path, difference_path)
         })
     }
 }
@@ -280,7 +300,18 @@ impl Differential {
             }
         }
         let content_type = headers.get("content-type").cloned().unwrap_or_default();
-        let bytes = response.bytes().await.unwrap_or_default();
+        let mut bytes = response.bytes().await.unwrap_or_default().to_vec();
+        if headers
+            .get("content-encoding")
+            .is_some_and(|e| e.eq_ignore_ascii_case("gzip"))
+        {
+            bytes = gunzip(&bytes).unwrap_or_else(|e| {
+                panic!(
+                    "{} {} to {}: bad gzip body: {e}",
+                    probe.method, probe.path, side.base
+                )
+            });
+        }
         let mut body = parse_body(&content_type, &bytes);
         self.normalise_value(side, &mut body);
         Exchange {
@@ -391,6 +422,7 @@ impl Differential {
             Value::String(s) => *s = side.normalise_text(s),
             Value::Array(items) => items.iter_mut().for_each(|v| self.normalise_value(side, v)),
             Value::Object(map) => {
+                let xml_name = map.get("#name").and_then(Value::as_str).map(str::to_owned);
                 let old = std::mem::take(map);
                 for (key, mut v) in old {
                     if self.rules.blank_keys.contains(&key) {
@@ -398,20 +430,69 @@ impl Differential {
                     } else {
                         self.normalise_value(side, &mut v);
                     }
+                    if let Value::Array(items) = &mut v
+                        && self.rules.unordered_arrays.contains(&key)
+                    {
+                        sort_canonically(items);
+                    }
                     map.insert(side.normalise_text(&key), v);
                 }
-                // An XML element named like a blanked key has its text blanked.
-                let blanked = map
-                    .get("#name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|name| self.rules.blank_keys.iter().any(|k| k == name));
-                if blanked && map.contains_key("#text") {
-                    map.insert("#text".into(), Value::String("<any>".into()));
+                if let Some(name) = &xml_name {
+                    if self.rules.blank_keys.iter().any(|k| k == name) && map.contains_key("#text")
+                    {
+                        map.insert("#text".into(), Value::String("<any>".into()));
+                    }
+                    if self.rules.unordered_children.iter().any(|k| k == name)
+                        && let Some(Value::Array(children)) = map.get_mut("#children")
+                    {
+                        sort_canonically(children);
+                    }
                 }
             }
             _ => {}
         }
     }
+}
+
+/// Sorts values by element name (XML) and then by their written form.
+fn sort_canonically(items: &mut [Value]) {
+    items.sort_by_cached_key(|v| {
+        (
+            v.get("#name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            v.to_string(),
+        )
+    });
+}
+
+/// Decodes a gzip body.
+pub fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Whether `text` matches `pattern`, where each `*` stands for any run of characters.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 fn short(text: &str) -> String {
@@ -438,10 +519,14 @@ pub fn parse_body(content_type: &str, bytes: &[u8]) -> Value {
     {
         return value;
     }
-    if (content_type.contains("xml") || text.trim_start().starts_with("<?xml"))
-        && let Ok(value) = xml_tree(&text)
-    {
-        return value;
+    if content_type.contains("xml") || text.trim_start().starts_with("<?xml") {
+        // Text that holds no element (a bare reason labelled as XML) stays text.
+        if let Ok(value) = xml_tree(&text)
+            .map_err(drop)
+            .and_then(|v| if v.is_null() { Err(()) } else { Ok(v) })
+        {
+            return value;
+        }
     }
     Value::String(text.into_owned())
 }
@@ -537,7 +622,8 @@ fn append_text(node: &mut Map<String, Value>, text: &str) {
 }
 
 /// Appends to `out` every place where `ours` and `spring` differ, by path. Numbers are
-/// compared as written (`890.0` is not `890`), object keys as sets (order ignored).
+/// compared as written (`890.0` is not `890`), object keys as sets (order ignored), multi-line
+/// texts line by line ([`diff_lines`]).
 pub fn diff_values(path: &str, ours: &Value, spring: &Value, out: &mut Vec<Difference>) {
     match (ours, spring) {
         (Value::Object(a), Value::Object(b)) => {
@@ -573,6 +659,12 @@ pub fn diff_values(path: &str, ours: &Value, spring: &Value, out: &mut Vec<Diffe
                 });
             }
         }
+        (Value::String(a), Value::String(b))
+            if a != b && (a.contains('\n') || b.contains('\n')) =>
+        {
+            diff_lines(path, a, b, out);
+        }
+        // serde_json keeps 890 and 890.0 apart, so numbers compare as written.
         (a, b) if a != b => out.push(Difference {
             path: path.to_owned(),
             ours: a.to_string(),
@@ -581,6 +673,38 @@ pub fn diff_values(path: &str, ours: &Value, spring: &Value, out: &mut Vec<Diffe
         _ => {}
     }
 }
+
+/// Multi-line texts (YAML, properties, resources) differ line by line: `{path}/line N` for
+/// each differing line (1-based), at most [`MAX_LINE_DIFFERENCES`] of them, then `{path}/lines`
+/// when the line counts differ.
+fn diff_lines(path: &str, ours: &str, spring: &str, out: &mut Vec<Difference>) {
+    let (a, b): (Vec<&str>, Vec<&str>) = (ours.split('\n').collect(), spring.split('\n').collect());
+    let mut reported = 0;
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i), b.get(i));
+        if x != y {
+            out.push(Difference {
+                path: format!("{path}/line {}", i + 1),
+                ours: x.map_or_else(|| "(absent)".into(), |l| format!("{l:?}")),
+                spring: y.map_or_else(|| "(absent)".into(), |l| format!("{l:?}")),
+            });
+            reported += 1;
+            if reported == MAX_LINE_DIFFERENCES {
+                break;
+            }
+        }
+    }
+    if a.len() != b.len() {
+        out.push(Difference {
+            path: format!("{path}/lines"),
+            ours: a.len().to_string(),
+            spring: b.len().to_string(),
+        });
+    }
+}
+
+/// How many differing lines of one text are reported.
+pub const MAX_LINE_DIFFERENCES: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -631,6 +755,35 @@ mod tests {
     }
 
     #[test]
+    fn xml_elements_are_blanked_and_sorted_by_rule() {
+        let rules = Rules::default()
+            .blank_key("stamp")
+            .unordered_children("metadata");
+        let differential = Differential::new(
+            "test",
+            Side::new("http://127.0.0.1:1"),
+            Side::new("http://127.0.0.1:2"),
+            rules,
+        );
+        let mut ours = xml_tree("<i><stamp>1</stamp><metadata><b>2</b><a>1</a></metadata></i>")
+            .expect("well-formed");
+        let mut spring = xml_tree("<i><stamp>9</stamp><metadata><a>1</a><b>2</b></metadata></i>")
+            .expect("well-formed");
+        differential.normalise_value(&differential.ours, &mut ours);
+        differential.normalise_value(&differential.spring, &mut spring);
+        assert_eq!(ours, spring);
+    }
+
+    #[test]
+    fn gzip_bodies_decode() {
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(b"{\"a\":1}").expect("write");
+        let bytes = encoder.finish().expect("finish");
+        assert_eq!(gunzip(&bytes).expect("gzip"), b"{\"a\":1}");
+    }
+
+    #[test]
     fn departures_are_counted_not_reported() {
         let rules = Rules::default().depart("s", "status", "because");
         let differential = Differential::new(
@@ -650,5 +803,21 @@ mod tests {
         };
         assert!(differential.record("s", &a, &b).is_empty());
         assert_eq!(differential.record("t", &a, &b).len(), 1);
+    }
+
+    #[test]
+    fn departure_paths_are_wildcards() {
+        assert!(wildcard_match(
+            "body/propertySources/*/name",
+            "body/propertySources/3/name"
+        ));
+        assert!(!wildcard_match(
+            "body/propertySources/*/name",
+            "body/propertySources/3/source/name2"
+        ));
+        assert!(wildcard_match("body*", "body/line 3"));
+        assert!(wildcard_match("*", "status"));
+        assert!(wildcard_match("status", "status"));
+        assert!(!wildcard_match("status", "status2"));
     }
 }

@@ -5,7 +5,10 @@
 //! (`127.0.0.1%3Apy-svc%3A9090`), app names are case-insensitive. Replies are JSON when `Accept`
 //! contains `json`, XML otherwise; request bodies are JSON or XML by their Content-Type (sniffed
 //! when absent), anything else is 415. Heartbeat and cancel answers carry **no body** — Eureka
-//! clients fail on one — so the platform's error-body middleware is told to leave them alone.
+//! clients fail on one — so the platform's error-body middleware is told to leave them alone;
+//! so are the Java server's own error shapes: a bare-text reason for a registration it refuses,
+//! `{"error": "cannot parse request body"}` (or its XML) for a body it cannot read. The full
+//! registry and the delta are gzip-compressed for clients that accept it, as Eureka does.
 
 use std::{borrow::Cow, sync::Arc};
 
@@ -90,9 +93,40 @@ fn empty(status: StatusCode) -> Response {
     response
 }
 
-/// A plain-text reason, as the Java server sends for a 400.
+/// A plain-text reason, rendered by the platform into Spring Boot's error body.
 fn reason(status: StatusCode, text: impl Into<String>) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain")], text.into()).into_response()
+}
+
+/// A 400 with the bare-text reason the Java server gives for a registration it refuses
+/// (`Missing ip address`), left as it is by the error-body middleware.
+fn refused(text: impl Into<String>) -> Response {
+    let mut response = (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain")],
+        text.into(),
+    )
+        .into_response();
+    response.extensions_mut().insert(ErrorDetail::Empty);
+    response
+}
+
+/// The Java server's answer to a body it cannot read, in the body's own format:
+/// `{"error": "cannot parse request body"}` or `<error><message>…</message></error>`.
+fn unreadable(format: Format, detail: &dyn std::fmt::Display) -> Response {
+    tracing::debug!(%detail, "unreadable Eureka request body");
+    let body = match format {
+        Format::Json => r#"{"error": "cannot parse request body"}"#,
+        Format::Xml => "<error><message>cannot parse request body</message></error>",
+    };
+    let mut response = (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, format.content_type())],
+        body,
+    )
+        .into_response();
+    response.extensions_mut().insert(ErrorDetail::Empty);
+    response
 }
 
 fn payload(format: Format, body: impl Into<Bytes>) -> Response {
@@ -104,13 +138,29 @@ fn payload(format: Format, body: impl Into<Bytes>) -> Response {
         .into_response()
 }
 
-fn chunked(format: Format, body: Payload) -> Response {
-    (
+fn chunked(format: Format, body: Payload, gzip: bool) -> Response {
+    let mut response = (
         StatusCode::OK,
         [(header::CONTENT_TYPE, format.content_type())],
         body.into_body(),
     )
-        .into_response()
+        .into_response();
+    if gzip {
+        response.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            axum::http::HeaderValue::from_static("gzip"),
+        );
+    }
+    response
+}
+
+/// Whether `Accept-Encoding` mentions gzip (the test the Java server makes).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().any(|v| {
+        v.as_bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"gzip"))
+    })
 }
 
 /// JSON if `Accept` mentions json anywhere, else XML (py_eureka_client sends no Accept).
@@ -227,8 +277,14 @@ async fn eureka(State(state): State<Arc<AppState>>, request: Request) -> Respons
         || query_value(uri, "lastDirtyTimestamp").and_then(|v| v.trim().parse::<i64>().ok());
 
     match (method, parts.as_slice()) {
-        (&Method::GET, ["apps"]) => chunked(format, registry.payload(false, format)),
-        (&Method::GET, ["apps", "delta"]) => chunked(format, registry.payload(true, format)),
+        (&Method::GET, ["apps"]) => {
+            let gzip = accepts_gzip(headers);
+            chunked(format, registry.payload(false, format, gzip), gzip)
+        }
+        (&Method::GET, ["apps", "delta"]) => {
+            let gzip = accepts_gzip(headers);
+            chunked(format, registry.payload(true, format, gzip), gzip)
+        }
         (&Method::GET, ["apps", app]) => match registry.application(app) {
             Some(application) => payload(format, model::write_application(&application, format)),
             None => empty(StatusCode::NOT_FOUND),
@@ -299,21 +355,14 @@ async fn eureka(State(state): State<Arc<AppState>>, request: Request) -> Respons
             model::write_applications(&registry.vip(vip, true), format),
         ),
         (&Method::POST, ["peerreplication", "batch"]) => {
+            // Peers send JSON; the answer is negotiated like any other.
             let parsed: Result<serde_json::Value, _> = serde_json::from_slice(&body);
             match parsed
                 .map_err(|e| e.to_string())
                 .and_then(|v| replication::apply_batch(registry, &v))
             {
-                Ok(answer) => (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "application/json")],
-                    answer.to_string(),
-                )
-                    .into_response(),
-                Err(error) => reason(
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot parse request body: {error}"),
-                ),
+                Ok(answer) => payload(format, answer.write(format)),
+                Err(error) => unreadable(Format::Json, &error),
             }
         }
         (&Method::GET, ["status"]) => {
@@ -369,14 +418,14 @@ fn register(
     };
     let mut instance = match model::read_instance(body, format) {
         Ok(instance) => instance,
-        Err(error) => return reason(StatusCode::BAD_REQUEST, error.to_string()),
+        Err(error) => return unreadable(format, &error),
     };
     if instance.app.is_empty() {
         // Some clients only name the app in the URL; the URL is authoritative then.
         instance.app = app.to_ascii_uppercase();
     }
     if let Err(why) = instance.validate_for_register(app) {
-        return reason(StatusCode::BAD_REQUEST, why);
+        return refused(why);
     }
     registry.register(instance, replicated);
     empty(StatusCode::NO_CONTENT)

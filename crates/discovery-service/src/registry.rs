@@ -19,8 +19,14 @@
 //!   partition, and they are evicted anyway. Netflix's arithmetic (with ≤ 5 instances the
 //!   registry never evicts) would otherwise keep one dead instance forever in a small system.
 //!   `eureka.server.enable-self-preservation=false` evicts every expired lease regardless.
+//! * **Overrides** (`PUT/DELETE …/status`) renew the lease; as in Eureka, an override to the
+//!   status the instance already has records nothing, and deleting an override when none is
+//!   recorded changes nothing (the `value=` fallback only replaces an override).
+//! * **Expired, not yet evicted**: listed in the registry, and served by single-instance reads
+//!   while expiry is suspended (self-preservation), hidden from them while expiry is enabled.
 //! * **Deltas**: register, status changes and cancels/evictions are kept for
-//!   `eureka.server.retention-time-in-ms-in-delta-queue` (180 s); renewals are not changes.
+//!   `eureka.server.retention-time-in-ms-in-delta-queue` (180 s); renewals are not changes. A
+//!   delta's `versions__delta` counts delta payload builds, as Eureka's response cache does.
 //!
 //! All state sits behind one `std::sync::RwLock`, never held across an `.await`. Lease
 //! arithmetic uses `tokio::time::Instant`, so tests run it on paused time; wall-clock epoch
@@ -231,6 +237,8 @@ pub struct Registry {
     started: Instant,
     replication: OnceLock<mpsc::Sender<ReplicationTask>>,
     payloads: Mutex<HashMap<(bool, Format), CachedPayload>>,
+    /// `versions__delta` of deltas: counts delta payload builds, as Eureka's response cache does.
+    delta_version: AtomicU64,
 }
 
 /// The registry (or a delta) as shared entries, ready to serialize without the lock.
@@ -260,6 +268,8 @@ struct CachedPayload {
     generation: u64,
     built: Instant,
     body: Payload,
+    /// `body` gzip-compressed, made on the first request that accepts gzip.
+    gzipped: Option<Payload>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -322,6 +332,7 @@ impl Registry {
             started: now,
             replication: OnceLock::new(),
             payloads: Mutex::new(HashMap::new()),
+            delta_version: AtomicU64::new(0),
         }
     }
 
@@ -474,6 +485,7 @@ impl Registry {
                 Some(incoming) if incoming > stored => {
                     if replicated && let Some(status) = overridden.filter(|s| *s != Status::Unknown)
                     {
+                        lease.edit().overridden_status = status;
                         inner.overrides.insert(
                             id.to_owned(),
                             Override {
@@ -555,35 +567,32 @@ impl Registry {
         let ldt;
         {
             let mut inner = self.write();
-            if inner.lease(&app, id).is_none() {
-                return false;
-            }
-            inner.overrides.insert(
-                id.to_owned(),
-                Override {
-                    status,
-                    touched: Instant::now(),
-                },
-            );
             let Some(lease) = inner.lease_mut(&app, id) else {
                 return false;
             };
             lease.last_renewal = Instant::now();
             lease.last_renewal_ms = now_millis();
-            let changed =
-                lease.instance.status != status || lease.instance.overridden_status != status;
-            let instance = lease.edit();
-            instance.overridden_status = status;
-            instance.status = status;
-            if let Some(incoming) = last_dirty {
-                instance.last_dirty_timestamp = instance.last_dirty_timestamp.max(incoming);
-            }
-            ldt = instance.last_dirty_timestamp;
-            if changed {
+            ldt = lease
+                .instance
+                .last_dirty_timestamp
+                .max(last_dirty.unwrap_or(0));
+            // As Eureka: an override to the status the instance already has records nothing.
+            if lease.instance.status != status {
+                let instance = lease.edit();
+                instance.overridden_status = status;
+                instance.status = status;
+                instance.last_dirty_timestamp = ldt;
                 instance.action_type = Some(ActionType::Modified);
                 instance.last_updated_timestamp = now_millis();
                 let entry = lease.entry();
                 inner.record(entry, self.config.delta_retention);
+                inner.overrides.insert(
+                    id.to_owned(),
+                    Override {
+                        status,
+                        touched: Instant::now(),
+                    },
+                );
             }
         }
         if !replicated {
@@ -612,12 +621,25 @@ impl Registry {
             if inner.lease(&app, id).is_none() {
                 return false;
             }
-            inner.overrides.remove(id);
+            let recorded = inner.overrides.remove(id).is_some();
             let Some(lease) = inner.lease_mut(&app, id) else {
                 return false;
             };
             lease.last_renewal = Instant::now();
             lease.last_renewal_ms = now_millis();
+            // As Eureka: with no override recorded there is nothing to remove, and the status
+            // stays as it is (the fallback only replaces an override).
+            if !recorded {
+                ldt = lease.instance.last_dirty_timestamp;
+                drop(inner);
+                if !replicated {
+                    let mut task = ReplicationTask::simple(Action::DeleteStatusOverride, &app, id);
+                    task.status = Some(fallback);
+                    task.last_dirty_timestamp = Some(ldt);
+                    self.replicate(task);
+                }
+                return true;
+            }
             let instance = lease.edit();
             instance.overridden_status = Status::Unknown;
             instance.status = fallback;
@@ -664,24 +686,34 @@ impl Registry {
 
     // === reads ===
 
-    /// One instance of one app.
+    /// One instance of one app. An expired lease not yet evicted is still served while
+    /// expiry is suspended (self-preservation), as Eureka does: it is in the registry clients
+    /// fetch, so a single read agrees with it.
     pub fn instance(&self, app: &str, id: &str) -> Option<InstanceInfo> {
-        let now = Instant::now();
+        let visible = self.lease_visibility();
         self.read()
             .lease(&app.to_ascii_uppercase(), id)
-            .filter(|lease| !lease.is_expired(now))
+            .filter(|lease| visible(lease))
             .map(Lease::view)
     }
 
-    /// The instance with this id in any app.
+    /// The instance with this id in any app (same expiry rule as [`Self::instance`]).
     pub fn instance_anywhere(&self, id: &str) -> Option<InstanceInfo> {
-        let now = Instant::now();
+        let visible = self.lease_visibility();
         self.read()
             .apps
             .values()
             .find_map(|instances| instances.get(id))
-            .filter(|lease| !lease.is_expired(now))
+            .filter(|lease| visible(lease))
             .map(Lease::view)
+    }
+
+    /// Whether a lease is served by single-instance reads: unexpired, or expiry suspended.
+    /// Decided before the registry lock is taken (the expiry rule reads the registry itself).
+    fn lease_visibility(&self) -> impl Fn(&Lease) -> bool {
+        let expiry_enabled = self.lease_expiration_enabled();
+        let now = Instant::now();
+        move |lease| !(expiry_enabled && lease.is_expired(now))
     }
 
     /// One application, if it has instances.
@@ -728,8 +760,12 @@ impl Registry {
     /// The changes of the retention window, one entry per instance (its last change), and the
     /// full registry's hash code at the same moment.
     pub fn delta(&self) -> Applications {
-        let (generation, snapshot) = self.delta_snapshot();
-        snapshot.to_applications(&generation.to_string())
+        let (_, snapshot) = self.delta_snapshot();
+        snapshot.to_applications(&self.next_delta_version().to_string())
+    }
+
+    fn next_delta_version(&self) -> u64 {
+        self.delta_version.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     fn delta_snapshot(&self) -> (u64, Snapshot) {
@@ -807,25 +843,41 @@ impl Registry {
         }
     }
 
-    /// The full registry (`delta` false) or the delta, serialized, from a cache that any change
-    /// invalidates and that lease timestamps refresh every `response_cache_ttl`.
-    pub fn payload(&self, delta: bool, format: Format) -> Payload {
+    /// The full registry (`delta` false) or the delta, serialized (gzip-compressed when
+    /// `gzip`), from a cache that any change invalidates and that lease timestamps refresh every
+    /// `response_cache_ttl`.
+    pub fn payload(&self, delta: bool, format: Format, gzip: bool) -> Payload {
         // Held while building, so that concurrent fetchers wait for one build, not start many.
         let mut cache = self.payloads.lock().unwrap_or_else(|p| p.into_inner());
         let generation = self.read().generation;
-        if let Some(cached) = cache.get(&(delta, format))
-            && cached.generation == generation
-            && cached.built.elapsed() < self.config.response_cache_ttl
-        {
+        let fresh = cache.get(&(delta, format)).is_some_and(|cached| {
+            cached.generation == generation
+                && cached.built.elapsed() < self.config.response_cache_ttl
+        });
+        if !fresh {
+            let cached = self.build_payload(delta, format);
+            // Drop the old payload before keeping the new one: at most one copy per kind stays.
+            cache.remove(&(delta, format));
+            cache.insert((delta, format), cached);
+        }
+        let Some(cached) = cache.get_mut(&(delta, format)) else {
+            return Payload::default();
+        };
+        if !gzip {
             return cached.body.clone();
         }
+        let body = &cached.body;
+        cached.gzipped.get_or_insert_with(|| body.gzip()).clone()
+    }
+
+    fn build_payload(&self, delta: bool, format: Format) -> CachedPayload {
         let (generation, snapshot) = if delta {
             self.delta_snapshot()
         } else {
             self.snapshot()
         };
         let versions = if delta {
-            generation.to_string()
+            self.next_delta_version().to_string()
         } else {
             "1".to_owned()
         };
@@ -843,18 +895,12 @@ impl Registry {
             &borrowed,
             format,
         );
-        let body = writer.finish();
-        // Drop the old payload before keeping the new one: at most one copy per kind stays.
-        cache.remove(&(delta, format));
-        cache.insert(
-            (delta, format),
-            CachedPayload {
-                generation,
-                built: Instant::now(),
-                body: body.clone(),
-            },
-        );
-        body
+        CachedPayload {
+            generation,
+            built: Instant::now(),
+            body: writer.finish(),
+            gzipped: None,
+        }
     }
 
     /// Every registered instance (for peer sync answers and the dashboard).

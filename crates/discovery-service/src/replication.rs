@@ -187,18 +187,94 @@ impl ReplicationTask {
     }
 }
 
-/// Applies one replicated task here; returns the `responseList` entry.
-fn apply(registry: &Registry, task: ReplicationTask) -> Value {
+/// One entry of a batch answer's `responseList`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemResponse {
+    /// The status the item would have had as a single call.
+    pub status_code: u16,
+    /// For a 409: our copy of the instance, which the peer adopts.
+    pub entity: Option<InstanceInfo>,
+}
+
+impl ItemResponse {
+    fn code(status_code: u16) -> Self {
+        Self {
+            status_code,
+            entity: None,
+        }
+    }
+
+    fn found(found: bool) -> Self {
+        Self::code(if found { 200 } else { 404 })
+    }
+}
+
+/// The answer to `POST peerreplication/batch/`, one entry per item in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchAnswer {
+    /// The entries.
+    pub responses: Vec<ItemResponse>,
+}
+
+/// XStream's element names for the batch answer (the Java classes' names).
+const XML_LIST: &str = "com.netflix.eureka.cluster.protocol.ReplicationListResponse";
+const XML_ITEM: &str = "com.netflix.eureka.cluster.protocol.ReplicationInstanceResponse";
+
+impl BatchAnswer {
+    /// `{"responseList":[{"statusCode":200},{"statusCode":409,"responseEntity":{…}}]}`.
+    pub fn to_json(&self) -> Value {
+        let list: Vec<Value> = self
+            .responses
+            .iter()
+            .map(|r| match &r.entity {
+                Some(entity) => json!({
+                    "statusCode": r.status_code,
+                    "responseEntity": model::instance_json_value(entity),
+                }),
+                None => json!({"statusCode": r.status_code}),
+            })
+            .collect();
+        json!({"responseList": list})
+    }
+
+    /// The answer as JSON, or as the Java server's XML (named after its classes).
+    pub fn write(&self, format: Format) -> Vec<u8> {
+        match format {
+            Format::Json => self.to_json().to_string().into_bytes(),
+            Format::Xml => {
+                let mut out = format!("<{XML_LIST}><responseList>").into_bytes();
+                for response in &self.responses {
+                    out.extend_from_slice(
+                        format!(
+                            "<{XML_ITEM}><statusCode>{}</statusCode>",
+                            response.status_code
+                        )
+                        .as_bytes(),
+                    );
+                    if let Some(entity) = &response.entity {
+                        out.extend_from_slice(&model::write_instance_as(entity, "responseEntity"));
+                    }
+                    out.extend_from_slice(format!("</{XML_ITEM}>").as_bytes());
+                }
+                out.extend_from_slice(format!("</responseList></{XML_LIST}>").as_bytes());
+                out
+            }
+        }
+    }
+}
+
+/// Applies one replicated task here.
+fn apply(registry: &Registry, task: ReplicationTask) -> ItemResponse {
     match task.action {
         Action::Register => match task.instance {
             Some(instance) => match instance.validate_for_register(&instance.app) {
                 Ok(()) => {
                     registry.register(instance, true);
-                    json!({"statusCode": 200})
+                    ItemResponse::code(200)
                 }
-                Err(_) => json!({"statusCode": 400}),
+                Err(_) => ItemResponse::code(400),
             },
-            None => json!({"statusCode": 400}),
+            None => ItemResponse::code(400),
         },
         Action::Heartbeat => match registry.renew(
             &task.app,
@@ -207,25 +283,25 @@ fn apply(registry: &Registry, task: ReplicationTask) -> Value {
             task.last_dirty_timestamp,
             task.overridden_status,
         ) {
-            RenewOutcome::Renewed => json!({"statusCode": 200}),
-            RenewOutcome::NotFound => json!({"statusCode": 404}),
-            RenewOutcome::Conflict(ours) => json!({
-                "statusCode": 409,
-                "responseEntity": model::instance_json_value(&ours),
-            }),
+            RenewOutcome::Renewed => ItemResponse::code(200),
+            RenewOutcome::NotFound => ItemResponse::code(404),
+            RenewOutcome::Conflict(ours) => ItemResponse {
+                status_code: 409,
+                entity: Some(*ours),
+            },
         },
-        Action::Cancel => code(registry.cancel(&task.app, &task.id, true)),
+        Action::Cancel => ItemResponse::found(registry.cancel(&task.app, &task.id, true)),
         Action::StatusUpdate => match task.status {
-            Some(status) => code(registry.set_status_override(
+            Some(status) => ItemResponse::found(registry.set_status_override(
                 &task.app,
                 &task.id,
                 status,
                 task.last_dirty_timestamp,
                 true,
             )),
-            None => json!({"statusCode": 400}),
+            None => ItemResponse::code(400),
         },
-        Action::DeleteStatusOverride => code(registry.delete_status_override(
+        Action::DeleteStatusOverride => ItemResponse::found(registry.delete_status_override(
             &task.app,
             &task.id,
             task.status.unwrap_or(Status::Unknown),
@@ -235,28 +311,35 @@ fn apply(registry: &Registry, task: ReplicationTask) -> Value {
     }
 }
 
-fn code(found: bool) -> Value {
-    json!({"statusCode": if found { 200 } else { 404 }})
-}
-
-/// Handles `POST peerreplication/batch/`: `{"replicationList":[…]}` in, `{"responseList":[…]}`
-/// out, one entry per item in order.
-pub fn apply_batch(registry: &Registry, body: &Value) -> Result<Value, String> {
+/// Handles `POST peerreplication/batch/`: `{"replicationList":[…]}` in, one response per item
+/// in order out.
+///
+/// A 409 carries our copy of the instance as it stands once the whole batch is applied (the
+/// Java server serializes its live instance after the batch, so a later item of the same batch
+/// — a newer heartbeat storing the peer's override — shows in it too).
+pub fn apply_batch(registry: &Registry, body: &Value) -> Result<BatchAnswer, String> {
     let items = body
         .get("replicationList")
         .and_then(Value::as_array)
         .ok_or("expected {\"replicationList\":[…]}")?;
-    let responses: Vec<Value> = items
+    let mut responses: Vec<ItemResponse> = items
         .iter()
         .map(|item| match ReplicationTask::from_json(item) {
             Ok(task) => apply(registry, task),
             Err(reason) => {
                 tracing::debug!(%reason, "unreadable replication item");
-                json!({"statusCode": 400})
+                ItemResponse::code(400)
             }
         })
         .collect();
-    Ok(json!({"responseList": responses}))
+    for response in &mut responses {
+        if let Some(entity) = &mut response.entity
+            && let Some(current) = registry.instance(&entity.app, &entity.effective_id())
+        {
+            *entity = current;
+        }
+    }
+    Ok(BatchAnswer { responses })
 }
 
 // === peers ===
@@ -515,6 +598,8 @@ async fn post_batch(
         let mut request = http
             .post(format!("{}peerreplication/batch/", peer.url.base))
             .header(REPLICATION_HEADER, "true")
+            // The answer is negotiated: without this a Java peer answers XML.
+            .header(reqwest::header::ACCEPT, "application/json")
             .json(&body);
         if let Some((user, password)) = &peer.url.credentials {
             request = request.basic_auth(user, Some(password));

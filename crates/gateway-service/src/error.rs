@@ -1,11 +1,11 @@
 //! The gateway's own error answers, in Spring Boot's error-body shape
-//! (`timestamp`, `path`, `status`, `error`, `message`), and how proxy failures map to statuses.
+//! (`timestamp`, `status`, `error`, `message`, `path`, written by platform), and how proxy
+//! failures map to statuses.
 
 use axum::{
     body::Body,
-    http::{HeaderValue, Response, StatusCode, header},
+    http::{Response, StatusCode},
 };
-use serde_json::json;
 
 /// Why a proxied call failed, and on which side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,20 +76,5 @@ impl ProxyError {
     }
 }
 
-/// A JSON error body with `status` and `message`.
-pub fn error_response(status: StatusCode, message: &str, path: &str) -> Response<Body> {
-    let body = json!({
-        "timestamp": platform::time::now_iso(),
-        "path": path,
-        "status": status.as_u16(),
-        "error": status.canonical_reason().unwrap_or("Error"),
-        "message": message,
-    });
-    let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
+/// Spring Boot's error body, written by platform's one writer.
+pub use platform::error::error_response;

@@ -17,10 +17,7 @@ use std::{
     future::Future,
     net::{IpAddr, SocketAddr},
     pin::Pin,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -42,7 +39,10 @@ use hyper_util::{
     rt::{TokioExecutor, TokioIo},
 };
 use indexmap::IndexMap;
-use platform::{app::SharedSettings, balancer::LoadBalancer, discovery::RegistryCache};
+use platform::{
+    app::SharedSettings, balancer::LoadBalancer, discovery::RegistryCache,
+    server::SequentialRequestId,
+};
 use regex::Regex;
 
 use crate::{
@@ -62,7 +62,7 @@ use crate::{
 /// Largest request body kept in memory so it can be sent again.
 pub const REPLAY_LIMIT: u64 = 64 * 1024;
 /// The header carrying a request's id across hops.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub use platform::server::REQUEST_ID;
 
 type HttpClient = Client<HttpConnector, Body>;
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -152,8 +152,7 @@ pub struct Gateway {
     repository: Mutex<IndexMap<String, RouteDefinition>>,
     last_errors: ArcSwap<Vec<String>>,
     settings: SharedSettings,
-    request_prefix: u32,
-    next_request: AtomicU64,
+    request_ids: SequentialRequestId,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -233,9 +232,6 @@ impl Gateway {
         let current = settings.current();
         let limiter = RateLimiter::from_settings(&current)?;
         let (options, _) = Options::from_settings(&current);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
         Ok(Self {
             table: ArcSwap::from_pointee(RouteTable::default()),
             options: ArcSwap::from_pointee(options),
@@ -245,8 +241,7 @@ impl Gateway {
             repository: Mutex::default(),
             last_errors: ArcSwap::from_pointee(Vec::new()),
             settings,
-            request_prefix: nanos ^ std::process::id().rotate_left(12),
-            next_request: AtomicU64::new(0),
+            request_ids: SequentialRequestId::new(),
         })
     }
 
@@ -360,25 +355,12 @@ impl Gateway {
             .is_some()
     }
 
-    fn next_request_id(&self) -> HeaderValue {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let n = self.next_request.fetch_add(1, Ordering::Relaxed);
-        let mut id = [b'-'; 21];
-        for i in 0..8 {
-            id[i] = HEX[((self.request_prefix >> (28 - 4 * i)) & 0xf) as usize];
-        }
-        for i in 0..12 {
-            id[9 + i] = HEX[((n >> (44 - 4 * i)) & 0xf) as usize];
-        }
-        HeaderValue::from_bytes(&id).unwrap_or_else(|_| HeaderValue::from_static("-"))
-    }
-
     /// Serves one client request.
     pub async fn handle(self: Arc<Self>, mut request: Request<Body>) -> Response<Body> {
         let id = match request.headers().get(&REQUEST_ID) {
             Some(id) => id.clone(),
             None => {
-                let id = self.next_request_id();
+                let id = self.request_ids.next_id();
                 request.headers_mut().insert(REQUEST_ID, id.clone());
                 id
             }

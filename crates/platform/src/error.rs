@@ -209,6 +209,19 @@ pub(crate) async fn render_error_body(path: &str, mut response: Response) -> Res
     Response::from_parts(parts, Body::from(body))
 }
 
+/// A complete error response with Spring Boot's default body
+/// (`{timestamp,status,error,message,path}`): the one writer of that body, for code that answers
+/// outside [`ApiError`] (the gateway's proxy).
+pub fn error_response(status: StatusCode, message: &str, path: &str) -> Response {
+    let body = boot_body(status, message, path).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 fn boot_body(status: StatusCode, message: &str, path: &str) -> serde_json::Result<Vec<u8>> {
     serde_json::to_vec(&BootErrorBody {
         timestamp: crate::time::now_iso(),

@@ -115,6 +115,7 @@ async fn observe(
 
 /// Request ids unique across processes without a syscall per request: a random per-process
 /// prefix (from the clock and pid at start) and a counter, e.g. `5f3a9c2e-000000000042`.
+/// The one request-id scheme: every service's middleware and the gateway's proxy use it.
 #[derive(Debug, Clone)]
 pub struct SequentialRequestId {
     prefix: u32,
@@ -141,13 +142,26 @@ impl Default for SequentialRequestId {
     }
 }
 
+impl SequentialRequestId {
+    /// The next id, written without allocating a `String` (the gateway asks once per request).
+    pub fn next_id(&self) -> axum::http::HeaderValue {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut id = [b'-'; 21];
+        for (i, digit) in id[..8].iter_mut().enumerate() {
+            *digit = HEX[((self.prefix >> (28 - 4 * i)) & 0xf) as usize];
+        }
+        for (i, digit) in id[9..].iter_mut().enumerate() {
+            *digit = HEX[((n >> (44 - 4 * i)) & 0xf) as usize];
+        }
+        axum::http::HeaderValue::from_bytes(&id)
+            .unwrap_or_else(|_| axum::http::HeaderValue::from_static("-"))
+    }
+}
+
 impl MakeRequestId for SequentialRequestId {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("{:08x}-{n:012x}", self.prefix);
-        axum::http::HeaderValue::from_str(&id)
-            .ok()
-            .map(RequestId::new)
+        Some(RequestId::new(self.next_id()))
     }
 }
 
@@ -252,5 +266,25 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_prefix_and_counter_in_hex() {
+        let ids = SequentialRequestId::new();
+        let first = ids.next_id();
+        let second = ids.next_id();
+        let (prefix, counter) = first.to_str().unwrap().split_once('-').unwrap();
+        assert_eq!((prefix.len(), counter), (8, "000000000000"));
+        assert!(prefix.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(
+            second.to_str().unwrap(),
+            format!("{prefix}-000000000001"),
+            "same prefix, next count"
+        );
     }
 }

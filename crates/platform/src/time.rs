@@ -17,9 +17,13 @@ pub fn from_millis(millis: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(millis)
 }
 
-/// Milliseconds since the Unix epoch, the unit Eureka and the database use.
+/// Milliseconds since the Unix epoch, the unit Eureka and the database use: the one
+/// millisecond clock of every crate.
 pub fn now_millis() -> i64 {
-    Utc::now().timestamp_millis()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -233,13 +233,13 @@ async fn newer_last_dirty_timestamps_win() {
 #[tokio::test(start_paused = true)]
 async fn cached_payloads_follow_changes() {
     let registry = Registry::new(RegistryConfig::default());
-    let empty = registry.payload(false, Format::Json).to_bytes();
+    let empty = registry.payload(false, Format::Json, false).to_bytes();
     let apps = read_applications(&empty, Format::Json).expect("json");
     assert!(apps.applications.is_empty());
     assert_eq!(apps.versions_delta, "1");
     registry.register(instance("a", 1), false);
     let full = read_applications(
-        &registry.payload(false, Format::Xml).to_bytes(),
+        &registry.payload(false, Format::Xml, false).to_bytes(),
         Format::Xml,
     )
     .expect("xml");

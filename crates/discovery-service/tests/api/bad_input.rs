@@ -49,16 +49,18 @@ async fn malformed_or_incomplete_registrations_are_refused_with_reasons() {
         (
             "A",
             "application/json".into(),
+            // An unknown status reads as UNKNOWN (Java's `InstanceStatus.toEnum`); what is
+            // refused is the missing identity.
             "{\"instance\":{\"status\":\"SLEEPY\"}}".into(),
             400,
-            "unknown status",
+            "Missing instanceId",
         ),
         (
             "A",
             "application/json".into(),
             "{\"instance\":{\"port\":\"eighty\"}}".into(),
             400,
-            "port",
+            "cannot parse request body",
         ),
     ];
     let mut missing = |field: &str, reason: &'static str| {

@@ -343,6 +343,7 @@ async fn the_batch_endpoint_answers_item_by_item() {
     let response: Value = http()
         .post(format!("{base}peerreplication/batch/"))
         .header("x-netflix-discovery-replication", "true")
+        .header("accept", "application/json")
         .json(&batch)
         .send()
         .await

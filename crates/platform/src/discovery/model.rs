@@ -306,32 +306,44 @@ impl InstanceInfo {
 
     /// What a register call lacks, in the Java server's words; `path_app` is the app named in
     /// the URL.
-    pub fn validate_for_register(&self, path_app: &str) -> Result<(), &'static str> {
+    pub fn validate_for_register(&self, path_app: &str) -> Result<(), String> {
+        let missing = |what: &str| Err(format!("Missing {what}"));
         if self.effective_id().trim().is_empty() {
-            return Err("Missing instanceId");
+            return missing("instanceId");
         }
         if self.host_name.trim().is_empty() {
-            return Err("Missing hostname");
+            return missing("hostname");
         }
         if self.ip_addr.trim().is_empty() {
-            return Err("Missing ip address");
+            return missing("ip address");
         }
         if self.app.trim().is_empty() {
-            return Err("Missing appName");
+            return missing("appName");
         }
         if !self.app.eq_ignore_ascii_case(path_app) {
-            return Err("Mismatched appName, expecting the app name in the URL");
+            return Err(format!(
+                "Mismatched appName, expecting {} but was {}",
+                path_app.to_ascii_uppercase(),
+                self.app
+            ));
         }
         match &self.data_center_info {
-            None => return Err("Missing dataCenterInfo"),
-            Some(dc) if dc.name.trim().is_empty() => return Err("Missing dataCenterInfo Name"),
+            None => return missing("dataCenterInfo"),
+            Some(dc) if dc.name.trim().is_empty() => return missing("dataCenterInfo Name"),
             Some(_) => {}
         }
-        if !(0..=MAX_LEASE_SECONDS).contains(&self.lease_info.duration_in_secs) {
-            return Err("Invalid leaseInfo.durationInSecs: must be between 0 and 86400");
-        }
-        if !(0..=MAX_LEASE_SECONDS).contains(&self.lease_info.renewal_interval_in_secs) {
-            return Err("Invalid leaseInfo.renewalIntervalInSecs: must be between 0 and 86400");
+        for (name, value) in [
+            ("durationInSecs", self.lease_info.duration_in_secs),
+            (
+                "renewalIntervalInSecs",
+                self.lease_info.renewal_interval_in_secs,
+            ),
+        ] {
+            if !(0..=MAX_LEASE_SECONDS).contains(&value) {
+                return Err(format!(
+                    "Invalid leaseInfo.{name}: must be between 0 and {MAX_LEASE_SECONDS}"
+                ));
+            }
         }
         Ok(())
     }
@@ -348,13 +360,9 @@ fn split_vips(raw: Option<&str>) -> impl Iterator<Item = &str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Epoch milliseconds now (wall clock: wire timestamps only, never lease arithmetic).
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+/// Epoch milliseconds now: platform's one clock (wall clock: wire timestamps only, never
+/// lease arithmetic).
+pub use crate::time::now_millis;
 
 /// One application: a name and its instances.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -511,15 +519,12 @@ pub fn instance_from_tree(tree: &Value, format: Format) -> Result<InstanceInfo, 
     }
     let field = |name: &str| tree.get(name).filter(|v| !v.is_null());
     let string = |name: &str| field(name).and_then(text);
-    let status_of = |names: &[&str]| {
-        names
+    // An unknown status name reads as UNKNOWN, as Java's `InstanceStatus.toEnum` does.
+    let status_of = |names: &[&str]| -> Result<Option<Status>, ReadError> {
+        Ok(names
             .iter()
             .find_map(|n| string(n))
-            .map(|raw| {
-                Status::parse(&raw)
-                    .ok_or_else(|| ReadError::Shape(format!("unknown status `{raw}`")))
-            })
-            .transpose()
+            .map(|raw| Status::parse(&raw).unwrap_or(Status::Unknown)))
     };
     let data_center_info = field("dataCenterInfo").map(|dc| DataCenterInfo {
         name: dc.get("name").and_then(text).unwrap_or_default(),
@@ -712,7 +717,9 @@ impl Serialize for LeasedInstance<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (this, lease) = (self.instance, self.lease);
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("instanceId", &this.effective_id())?;
+        if let Some(id) = &this.instance_id {
+            map.serialize_entry("instanceId", id)?;
+        }
         map.serialize_entry("hostName", &this.host_name)?;
         map.serialize_entry("app", &this.app)?;
         map.serialize_entry("ipAddr", &this.ip_addr)?;
@@ -875,6 +882,14 @@ pub fn write_instance(instance: &InstanceInfo, format: Format) -> Vec<u8> {
     }
 }
 
+/// An instance as XML under another element name (`<responseEntity>…</responseEntity>` in a
+/// peer replication answer).
+pub fn write_instance_as(instance: &InstanceInfo, element: &str) -> Vec<u8> {
+    let mut out = String::with_capacity(1024);
+    xml_instance_named(&mut out, element, instance, &instance.lease_info);
+    out.into_bytes()
+}
+
 /// The bare instance JSON (no wrapper), as peer replication sends it.
 pub fn instance_json_value(instance: &InstanceInfo) -> Value {
     serde_json::to_value(instance).unwrap_or(Value::Null)
@@ -999,8 +1014,14 @@ fn xml_application(out: &mut String, name: &str, instances: &[LeasedInstance<'_>
 }
 
 fn xml_instance(out: &mut String, i: &InstanceInfo, l: &LeaseInfo) {
-    out.push_str("<instance>");
-    xml::element(out, "instanceId", &i.effective_id());
+    xml_instance_named(out, "instance", i, l);
+}
+
+fn xml_instance_named(out: &mut String, element: &str, i: &InstanceInfo, l: &LeaseInfo) {
+    let _ = write!(out, "<{element}>");
+    if let Some(id) = &i.instance_id {
+        xml::element(out, "instanceId", id);
+    }
     xml::element(out, "hostName", &i.host_name);
     xml::element(out, "app", &i.app);
     xml::element(out, "ipAddr", &i.ip_addr);
@@ -1063,7 +1084,7 @@ fn xml_instance(out: &mut String, i: &InstanceInfo, l: &LeaseInfo) {
     if let Some(asg) = &i.asg_name {
         xml::element(out, "asgName", asg);
     }
-    out.push_str("</instance>");
+    let _ = write!(out, "</{element}>");
 }
 
 fn xml_metadata(out: &mut String, metadata: &IndexMap<String, String>) {
@@ -1133,12 +1154,15 @@ mod tests {
     fn validation_names_the_missing_field() {
         let mut i = InstanceInfo::new("APP", "h", "1.1.1.1", 80);
         i.ip_addr.clear();
-        assert_eq!(i.validate_for_register("APP"), Err("Missing ip address"));
+        assert_eq!(
+            i.validate_for_register("APP"),
+            Err("Missing ip address".to_owned())
+        );
         let mut i = InstanceInfo::new("APP", "h", "1.1.1.1", 80);
         i.data_center_info = None;
         assert_eq!(
             i.validate_for_register("APP"),
-            Err("Missing dataCenterInfo")
+            Err("Missing dataCenterInfo".to_owned())
         );
         let i = InstanceInfo::new("APP", "h", "1.1.1.1", 80);
         assert!(i.validate_for_register("OTHER").is_err());
@@ -1220,6 +1244,10 @@ mod tests {
             }
         }
         assert!(read_instance(b"{\"instance\":{\"port\":{\"$\":99999}}}", Format::Json).is_err());
-        assert!(read_instance(b"{\"instance\":{\"status\":\"SLEEPY\"}}", Format::Json).is_err());
+        assert_eq!(
+            read_instance(b"{\"instance\":{\"status\":\"SLEEPY\"}}", Format::Json)
+                .map(|i| i.status),
+            Ok(Status::Unknown)
+        );
     }
 }

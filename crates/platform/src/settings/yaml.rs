@@ -5,9 +5,11 @@
 //! profile condition (`spring.config.activate.on-profile`, or the legacy `spring.profiles`)
 //! under which it applies. The config-service serves these same documents.
 
+use std::sync::LazyLock;
+
 use indexmap::IndexMap;
+use regex::Regex;
 use serde_json::Value;
-use yaml_rust2::{Yaml, YamlLoader};
 
 /// One YAML document flattened to properties.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,27 +130,32 @@ fn parse_unary(tokens: &[String], pos: &mut usize, active: &[String]) -> Option<
 
 /// Parses a (possibly multi-document) YAML text into flat documents.
 ///
+/// Scalars are read with YAML 1.1's rules, as SnakeYAML (and so every Spring app) reads them:
+/// `yes`/`no`/`on`/`off` are booleans, `010` is octal, `0b1010` binary, `1_000` and `1:30`
+/// (base 60) integers, integers beyond 64 bits stay exact (as their digits), `.inf`/`.nan`
+/// are `Infinity`/`NaN`; dates stay text (Boot drops SnakeYAML's timestamp rule). Quoted and
+/// block scalars are always text. Anchors, aliases and `<<` merge keys are followed.
+///
 /// Empty documents are dropped; a document whose root is not a mapping is kept under the key
 /// `document`, as Spring's `YamlProcessor` does. The error is a one-line description with the
 /// position.
 pub fn parse_yaml_documents(text: &str) -> Result<Vec<YamlDocument>, String> {
-    let docs = YamlLoader::load_from_str(text).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(docs.len());
-    for doc in docs {
+    let mut loader = Loader::default();
+    yaml_rust2::parser::Parser::new_from_str(text)
+        .load(&mut loader, true)
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(loader.documents.len());
+    for doc in loader.documents {
         let mut typed = IndexMap::new();
+        let mut properties = IndexMap::new();
         match &doc {
-            Yaml::Hash(_) => flatten(&doc, String::new(), &mut typed),
-            Yaml::Null | Yaml::BadValue => continue,
-            _ => flatten(&doc, "document".to_owned(), &mut typed),
+            Node::Map(_) => flatten(&doc, String::new(), &mut typed, &mut properties),
+            Node::Scalar(Value::Null) => continue,
+            _ => flatten(&doc, "document".to_owned(), &mut typed, &mut properties),
         }
         if typed.is_empty() {
             continue;
         }
-        let properties: IndexMap<String, String> = typed
-            .iter()
-            .map(|(k, (_, text))| (k.clone(), text.clone()))
-            .collect();
-        let typed: IndexMap<String, Value> = typed.into_iter().map(|(k, (v, _))| (k, v)).collect();
         let on_profile = properties
             .get(ON_PROFILE)
             .or_else(|| properties.get("spring.profiles"))
@@ -171,60 +178,275 @@ pub fn value_text(value: &Value) -> String {
     }
 }
 
-fn flatten(value: &Yaml, prefix: String, out: &mut IndexMap<String, (Value, String)>) {
-    match value {
-        Yaml::Hash(map) => {
-            // An empty map yields no key at all (Spring's YamlProcessor).
-            for (key, child) in map {
+/// A YAML node with its scalars already resolved to JSON values.
+#[derive(Debug, Clone)]
+enum Node {
+    Scalar(Value),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+/// Builds [`Node`] documents from the parser's events.
+#[derive(Debug, Default)]
+struct Loader {
+    documents: Vec<Node>,
+    /// Open collections, with their anchor ids; a map's pending key sits on top of it.
+    stack: Vec<(Node, usize, Option<Node>)>,
+    anchors: std::collections::HashMap<usize, Node>,
+}
+
+impl yaml_rust2::parser::MarkedEventReceiver for Loader {
+    fn on_event(&mut self, event: yaml_rust2::Event, _mark: yaml_rust2::scanner::Marker) {
+        use yaml_rust2::Event;
+        match event {
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push((Node::Seq(Vec::new()), anchor, None))
+            }
+            Event::MappingStart(anchor, _) => {
+                self.stack.push((Node::Map(Vec::new()), anchor, None))
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((node, anchor, _)) = self.stack.pop() {
+                    self.complete(node, anchor);
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let plain = style == yaml_rust2::scanner::TScalarStyle::Plain;
+                let value = resolve_scalar(&text, plain, tag.as_ref());
+                self.complete(Node::Scalar(value), anchor);
+            }
+            Event::Alias(anchor) => {
+                let node = self
+                    .anchors
+                    .get(&anchor)
+                    .cloned()
+                    .unwrap_or(Node::Scalar(Value::Null));
+                self.complete(node, 0);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Loader {
+    fn complete(&mut self, node: Node, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.documents.push(node),
+            Some((Node::Seq(items), _, _)) => items.push(node),
+            Some((Node::Map(entries), _, pending)) => match pending.take() {
+                None => *pending = Some(node),
+                Some(key) => {
+                    if matches!(&key, Node::Scalar(Value::String(k)) if k == "<<") {
+                        merge_into(entries, node);
+                    } else {
+                        entries.retain(|(k, _)| !same_key(k, &key));
+                        entries.push((key, node));
+                    }
+                }
+            },
+            Some((Node::Scalar(_), _, _)) => {}
+        }
+    }
+}
+/// `<<: *base` (or a list of maps): the merged map's entries, unless the map sets them itself.
+fn merge_into(entries: &mut Vec<(Node, Node)>, merged: Node) {
+    let maps = match merged {
+        Node::Seq(items) => items,
+        other => vec![other],
+    };
+    for map in maps {
+        if let Node::Map(merged_entries) = map {
+            for (key, value) in merged_entries {
+                if !entries.iter().any(|(k, _)| same_key(k, &key)) {
+                    entries.push((key, value));
+                }
+            }
+        }
+    }
+}
+
+fn same_key(a: &Node, b: &Node) -> bool {
+    match (a, b) {
+        (Node::Scalar(a), Node::Scalar(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// YAML 1.1's implicit types, as SnakeYAML's `Resolver` spells them.
+static BOOL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
+        .expect("valid pattern")
+});
+static INT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:[-+]?0b_*[0-1][0-1_]*|[-+]?0_*[0-7][0-7_]*|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x_*[0-9a-fA-F][0-9a-fA-F_]*|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
+    )
+    .expect("valid pattern")
+});
+static FLOAT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+    )
+    .expect("valid pattern")
+});
+
+/// A scalar's value: plain scalars by YAML 1.1's implicit types (null, bool, int, float,
+/// else text), quoted ones as text; a `!!str`/`!!int`/`!!float`/`!!bool`/`!!null` tag decides
+/// by itself.
+fn resolve_scalar(text: &str, plain: bool, tag: Option<&yaml_rust2::parser::Tag>) -> Value {
+    let kind = match tag {
+        Some(tag) if tag.handle == "tag:yaml.org,2002:" => tag.suffix.as_str(),
+        Some(_) => "str",
+        None if !plain => "str",
+        None if matches!(text, "" | "~" | "null" | "Null" | "NULL") => "null",
+        None if BOOL.is_match(text) => "bool",
+        None if INT.is_match(text) => "int",
+        None if FLOAT.is_match(text) => "float",
+        None => "str",
+    };
+    let resolved = match kind {
+        "null" => Some(Value::Null),
+        "bool" => match text.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "on" => Some(Value::Bool(true)),
+            "no" | "false" | "off" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        "int" => yaml11_int(text),
+        "float" => yaml11_float(text),
+        _ => None,
+    };
+    resolved.unwrap_or_else(|| Value::String(text.to_owned()))
+}
+
+/// SnakeYAML's `ConstructYamlInt`: sign, then `0b`, `0x`, leading-`0` octal, `a:b:c` base 60,
+/// or decimal. Beyond 64 bits the exact digits are kept as text (JSON numbers here are at most
+/// 64-bit).
+fn yaml11_int(text: &str) -> Option<Value> {
+    let cleaned = text.replace('_', "");
+    let (negative, digits) = match cleaned.as_bytes().first()? {
+        b'-' => (true, &cleaned[1..]),
+        b'+' => (false, &cleaned[1..]),
+        _ => (false, cleaned.as_str()),
+    };
+    let magnitude: u128 = if digits == "0" {
+        0
+    } else if let Some(binary) = digits.strip_prefix("0b") {
+        u128::from_str_radix(binary, 2).ok()?
+    } else if let Some(hex) = digits.strip_prefix("0x") {
+        u128::from_str_radix(hex, 16).ok()?
+    } else if let Some(octal) = digits.strip_prefix('0') {
+        u128::from_str_radix(octal, 8).ok()?
+    } else if digits.contains(':') {
+        digits.split(':').try_fold(0u128, |total, part| {
+            total
+                .checked_mul(60)?
+                .checked_add(part.parse::<u128>().ok()?)
+        })?
+    } else {
+        match digits.parse::<u128>() {
+            Ok(n) => n,
+            Err(_) => {
+                // Longer than 128 bits: the decimal digits are the value.
+                let digits = digits.trim_start_matches('0');
+                return Some(Value::String(format!(
+                    "{}{digits}",
+                    if negative { "-" } else { "" }
+                )));
+            }
+        }
+    };
+    if negative {
+        if let Ok(n) = i64::try_from(magnitude).map(|n| -n) {
+            return Some(Value::from(n));
+        }
+        if magnitude == 1u128 << 63 {
+            return Some(Value::from(i64::MIN));
+        }
+        return Some(Value::String(format!("-{magnitude}")));
+    }
+    Some(match u64::try_from(magnitude) {
+        Ok(n) => Value::from(n),
+        Err(_) => Value::String(magnitude.to_string()),
+    })
+}
+
+/// SnakeYAML's `ConstructYamlFloat`: `.inf`/`.nan` (kept as Java prints them, `Infinity`,
+/// `-Infinity`, `NaN`), base 60, or decimal.
+fn yaml11_float(text: &str) -> Option<Value> {
+    let cleaned = text.replace('_', "").to_ascii_lowercase();
+    let (sign, body) = match cleaned.as_bytes().first()? {
+        b'-' => (-1.0, &cleaned[1..]),
+        b'+' => (1.0, &cleaned[1..]),
+        _ => (1.0, cleaned.as_str()),
+    };
+    let value = match body {
+        ".inf" => {
+            return Some(Value::String(
+                if sign < 0.0 { "-Infinity" } else { "Infinity" }.into(),
+            ));
+        }
+        ".nan" => return Some(Value::String("NaN".into())),
+        sexagesimal if sexagesimal.contains(':') => {
+            sexagesimal.split(':').try_fold(0.0f64, |total, part| {
+                Some(total * 60.0 + part.parse::<f64>().ok()?)
+            })?
+        }
+        decimal => decimal.parse::<f64>().ok()?,
+    };
+    serde_json::Number::from_f64(sign * value).map(Value::Number)
+}
+
+/// Flattens `node` under `prefix` into typed values and their text. Empty lists and maps keep
+/// their (empty) value, as Boot's origin-tracking loader does; as text an empty list is `""`
+/// and an empty map gives no key (Spring's `YamlProcessor`).
+fn flatten(
+    node: &Node,
+    prefix: String,
+    typed: &mut IndexMap<String, Value>,
+    text: &mut IndexMap<String, String>,
+) {
+    match node {
+        Node::Map(entries) if entries.is_empty() => {
+            if !prefix.is_empty() {
+                typed.insert(prefix, Value::Object(serde_json::Map::new()));
+            }
+        }
+        Node::Map(entries) => {
+            for (key, child) in entries {
                 let key = match key {
-                    Yaml::String(s) => s.clone(),
+                    Node::Scalar(Value::String(s)) => s.clone(),
                     // Non-string keys are written in brackets, as Spring does.
-                    other => format!("[{}]", scalar_text(other).unwrap_or_default()),
+                    Node::Scalar(other) => format!("[{}]", value_text(other)),
+                    _ => continue,
                 };
                 let path = match (prefix.is_empty(), key.starts_with('[')) {
                     (true, _) => key,
                     (false, true) => format!("{prefix}{key}"),
                     (false, false) => format!("{prefix}.{key}"),
                 };
-                flatten(child, path, out);
+                flatten(child, path, typed, text);
             }
         }
-        Yaml::Array(items) => {
-            if items.is_empty() {
-                out.insert(prefix, (Value::String(String::new()), String::new()));
-                return;
-            }
+        Node::Seq(items) if items.is_empty() => {
+            typed.insert(prefix.clone(), Value::Array(Vec::new()));
+            text.insert(prefix, String::new());
+        }
+        Node::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
-                flatten(item, format!("{prefix}[{i}]"), out);
+                flatten(item, format!("{prefix}[{i}]"), typed, text);
             }
         }
-        scalar => {
-            let text = scalar_text(scalar).unwrap_or_default();
-            out.insert(prefix, (scalar_value(scalar), text));
+        Node::Scalar(value) => {
+            let value = match value {
+                Value::Null => Value::String(String::new()),
+                other => other.clone(),
+            };
+            text.insert(prefix.clone(), value_text(&value));
+            typed.insert(prefix, value);
         }
-    }
-}
-
-fn scalar_value(value: &Yaml) -> Value {
-    match value {
-        Yaml::Integer(i) => Value::from(*i),
-        Yaml::Boolean(b) => Value::Bool(*b),
-        Yaml::Real(s) => s
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map_or_else(|| Value::String(s.clone()), Value::Number),
-        other => Value::String(scalar_text(other).unwrap_or_default()),
-    }
-}
-
-fn scalar_text(value: &Yaml) -> Option<String> {
-    match value {
-        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-        Yaml::Integer(i) => Some(i.to_string()),
-        Yaml::Boolean(b) => Some(b.to_string()),
-        Yaml::Null => Some(String::new()),
-        _ => None,
     }
 }
 
@@ -243,7 +465,8 @@ mod tests {
         assert_eq!(p["list[0]"], "a");
         assert_eq!(p["list[1].b"], "1");
         assert_eq!(p["empty"], "");
-        assert_eq!(p["real"], "1.50");
+        // As Java prints the Double SnakeYAML read.
+        assert_eq!(p["real"], "1.5");
         assert_eq!(docs[0].typed["server.port"], serde_json::json!(8081));
         assert_eq!(docs[0].typed["real"], serde_json::json!(1.5));
     }
@@ -254,8 +477,53 @@ mod tests {
         let p = &docs[0].properties;
         assert!(!p.contains_key("a"));
         assert_eq!(p["b"], "");
+        assert_eq!(docs[0].typed["a"], serde_json::json!({}));
+        assert_eq!(docs[0].typed["b"], serde_json::json!([]));
         assert_eq!(p["c[1]"], "x");
         assert_eq!(p["d[0][1]"], "2");
+    }
+
+    #[test]
+    fn scalars_follow_yaml_1_1_as_snakeyaml_reads_them() {
+        let docs = parse_yaml_documents(
+            "t: yes\nf: Off\ny: y\noctal: 010\nnot-octal: 09\no12: 0o17\nhex: 0x1F\nbin: 0b1010\n\
+             u: 1_000\nplus: +12\nsexa: 1:30\nbig: 123456789012345678901234567890\n\
+             neg-big: -98765432109876543210\nmax: 9223372036854775807\nu64: 18446744073709551615\n\
+             exp: 1.5e3\ninf: -.inf\nnan: .NaN\ndate: 2024-01-15\nq: 'on'\ntagged: !!str 12\n\
+             base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\n",
+        )
+        .unwrap();
+        let t = &docs[0].typed;
+        use serde_json::json;
+        for (key, expected) in [
+            ("t", json!(true)),
+            ("f", json!(false)),
+            ("y", json!("y")),
+            ("octal", json!(8)),
+            ("not-octal", json!("09")),
+            ("o12", json!("0o17")),
+            ("hex", json!(31)),
+            ("bin", json!(10)),
+            ("u", json!(1000)),
+            ("plus", json!(12)),
+            ("sexa", json!(90)),
+            ("big", json!("123456789012345678901234567890")),
+            ("neg-big", json!("-98765432109876543210")),
+            ("max", json!(9_223_372_036_854_775_807_i64)),
+            ("u64", json!(18_446_744_073_709_551_615_u64)),
+            ("exp", json!(1500.0)),
+            ("inf", json!("-Infinity")),
+            ("nan", json!("NaN")),
+            ("date", json!("2024-01-15")),
+            ("q", json!("on")),
+            ("tagged", json!("12")),
+            ("derived.x", json!(1)),
+            ("derived.y", json!(3)),
+        ] {
+            assert_eq!(t[key], expected, "{key}");
+        }
+        assert_eq!(docs[0].properties["t"], "true");
+        assert_eq!(docs[0].properties["octal"], "8");
     }
 
     #[test]
