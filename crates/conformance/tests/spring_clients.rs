@@ -23,6 +23,7 @@ use conformance::{
     compare::{Differential, Probe, Rules, Side},
     spring::SpringApp,
 };
+use platform::discovery::{Format, RegistryCache};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::{TestService, as_pairs, eventually, registered_with};
@@ -41,19 +42,33 @@ fn http() -> reqwest::Client {
 }
 
 async fn get_json(url: &str) -> Option<(StatusCode, Value)> {
-    let response = http().get(url).send().await.ok()?;
+    let response = http()
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .ok()?;
     let status = response.status();
     Some((status, response.json().await.unwrap_or(Value::Null)))
 }
 
-/// Waits until `url` answers 200 with a body that `accept` takes.
+/// Waits until `url` answers 200 with a body that `accept` takes; fails with the last answer.
 async fn eventually_json(what: &str, url: &str, accept: impl Fn(&Value) -> bool) -> Value {
-    let accept = &accept;
-    eventually(what, CONVERGE, || async move {
-        let (status, body) = get_json(url).await?;
-        (status == StatusCode::OK && accept(&body)).then_some(body)
-    })
-    .await
+    let deadline = tokio::time::Instant::now() + CONVERGE;
+    let mut last = None;
+    loop {
+        if let Some((status, body)) = get_json(url).await {
+            if status == StatusCode::OK && accept(&body) {
+                return body;
+            }
+            last = Some((status, body));
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not happen within {CONVERGE:?}; {url} last answered {last:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -426,6 +441,34 @@ async fn spring_clients_see_factura_servers_as_they_see_spring_servers() {
         assert_eq!(body["name"], name, "{path}: {body}");
     }
 
+    // factura's discovery client merges the Spring Eureka server's deltas: its hash code of the
+    // registry agrees with Spring's, so it never falls back to full fetches.
+    let raw = |path: &'static str| {
+        let url = spring_eureka.url(path);
+        async move {
+            let body = http()
+                .get(url)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .expect("a registry fetch")
+                .bytes()
+                .await
+                .expect("the registry body");
+            platform::discovery::model::read_applications(&body, Format::Json)
+                .expect("factura reads Spring's registry")
+        }
+    };
+    let full = raw("/eureka/apps/").await;
+    assert_eq!(full.compute_hashcode(), full.apps_hashcode, "{full:?}");
+    let cache = RegistryCache::new();
+    cache.replace(full);
+    let delta = raw("/eureka/apps/delta").await;
+    assert!(
+        cache.apply_delta(&delta),
+        "Spring's delta merges with a matching hash code: {delta:?}"
+    );
+
     // What the Spring Eureka server holds for an instance factura's client registered, beside
     // one the Spring client registered under the same name.
     let twin = start(
@@ -440,22 +483,21 @@ async fn spring_clients_see_factura_servers_as_they_see_spring_servers() {
         ],
     )
     .await;
-    let (spring_id, twin_id) = eventually("both CLIENT instances listed", CONVERGE, || {
-        let url = spring_eureka.url("/eureka/apps/CLIENT");
-        let twin_port = twin.addr.port();
-        async move {
-            let (_, app) = get_json_accepting(&url, "application/json").await?;
-            let instances = app["application"]["instance"].as_array()?.clone();
-            let id_at = |port: u16| {
-                instances
-                    .iter()
-                    .find(|i| i["port"]["$"] == port)
-                    .and_then(|i| i["instanceId"].as_str().map(str::to_owned))
-            };
-            Some((id_at(client_s.port)?, id_at(twin_port)?))
-        }
-    })
+    let id_at = |app: &Value, port: u16| {
+        app["application"]["instance"]
+            .as_array()?
+            .iter()
+            .find(|i| i["port"]["$"] == port)
+            .and_then(|i| i["instanceId"].as_str().map(str::to_owned))
+    };
+    let app = eventually_json(
+        "both CLIENT instances listed",
+        &spring_eureka.url("/eureka/apps/CLIENT"),
+        |app| id_at(app, client_s.port).is_some() && id_at(app, twin.addr.port()).is_some(),
+    )
     .await;
+    let spring_id = id_at(&app, client_s.port).expect("the Spring client's id");
+    let twin_id = id_at(&app, twin.addr.port()).expect("factura's id");
     let eureka = |own_id: &str, port: u16| {
         Side::new(&spring_eureka.url(""))
             .replace(own_id, "{instance-id}")
@@ -489,12 +531,6 @@ async fn spring_clients_see_factura_servers_as_they_see_spring_servers() {
     }
     registrations.finish();
     let _ = (customers_f, inventory_f, inventory_s);
-}
-
-async fn get_json_accepting(url: &str, accept: &str) -> Option<(StatusCode, Value)> {
-    let response = http().get(url).header("accept", accept).send().await.ok()?;
-    let status = response.status();
-    Some((status, response.json().await.unwrap_or(Value::Null)))
 }
 
 /// `{cipher}` values a config server serves as they are (`spring.cloud.config.server.encrypt.enabled=false`)
