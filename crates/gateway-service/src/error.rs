@@ -1,11 +1,38 @@
-//! The gateway's own error answers, in Spring Boot's error-body shape
-//! (`timestamp`, `path`, `status`, `error`, `message`), and how proxy failures map to statuses.
+//! The gateway's own error answers, in Spring Boot's error-body shape (`timestamp`, `path`,
+//! `status`, `error`, `requestId`, and `message` only with `server.error.include-message=always`,
+//! as Spring Boot leaves it out by default), and how proxy failures map to statuses.
 
 use axum::{
     body::Body,
     http::{HeaderValue, Response, StatusCode, header},
 };
 use serde_json::json;
+
+tokio::task_local! {
+    /// The request being answered, for the error bodies written while it is.
+    static ANSWERING: ErrorContext;
+}
+
+/// What an error body needs to know of the request it answers.
+#[derive(Debug, Clone)]
+pub struct ErrorContext {
+    /// The request's id (`requestId`).
+    pub request_id: String,
+    /// `server.error.include-message=always`.
+    pub include_message: bool,
+}
+
+impl ErrorContext {
+    /// Runs `answer` with this context in force for its error bodies.
+    pub async fn scope<F: std::future::Future>(self, answer: F) -> F::Output {
+        ANSWERING.scope(self, answer).await
+    }
+
+    /// Runs `answer` (synchronous) with this context in force.
+    pub fn sync_scope<R>(self, answer: impl FnOnce() -> R) -> R {
+        ANSWERING.sync_scope(self, answer)
+    }
+}
 
 /// Why a proxied call failed, and on which side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,15 +103,21 @@ impl ProxyError {
     }
 }
 
-/// A JSON error body with `status` and `message`.
+/// A JSON error body for `status`; `message` shows only when the settings ask for it.
 pub fn error_response(status: StatusCode, message: &str, path: &str) -> Response<Body> {
-    let body = json!({
+    let mut body = json!({
         "timestamp": platform::time::now_iso(),
         "path": path,
         "status": status.as_u16(),
         "error": status.canonical_reason().unwrap_or("Error"),
-        "message": message,
     });
+    let context = ANSWERING.try_with(Clone::clone).ok();
+    if let Some(context) = context {
+        if context.include_message {
+            body["message"] = json!(message);
+        }
+        body["requestId"] = json!(context.request_id);
+    }
     let mut response = Response::new(Body::from(body.to_string()));
     *response.status_mut() = status;
     response.headers_mut().insert(
