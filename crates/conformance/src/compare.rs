@@ -13,7 +13,8 @@ use std::{collections::BTreeMap, fmt::Write as _, sync::Mutex};
 
 use serde_json::{Map, Value};
 
-/// The response headers compared; every other header is ignored.
+/// The response headers compared; every other header is ignored. `Allow` is compared as a set
+/// (its methods sorted), since its order carries no meaning.
 pub const MEANINGFUL_HEADERS: &[&str] = &[
     "content-type",
     "location",
@@ -40,6 +41,9 @@ pub struct Probe {
     pub headers: Vec<(String, String)>,
     /// Request body.
     pub body: Option<Vec<u8>>,
+    /// Send no `Accept` header at all (HTTP client libraries add `Accept: */*` on their own;
+    /// Spring Data REST answers writes with a body only when the request has one).
+    pub omit_accept: bool,
 }
 
 impl Probe {
@@ -50,6 +54,7 @@ impl Probe {
             path: path.to_owned(),
             headers: Vec::new(),
             body: None,
+            omit_accept: false,
         }
     }
     /// `GET path`.
@@ -75,6 +80,11 @@ impl Probe {
     /// Adds a request header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+    /// Sends the request without any `Accept` header.
+    pub fn without_accept(mut self) -> Self {
+        self.omit_accept = true;
         self
     }
     /// A JSON body with `Content-Type: application/json`.
@@ -155,6 +165,8 @@ impl Side {
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
     blank_keys: Vec<String>,
+    blank_paths: Vec<String>,
+    unordered_paths: Vec<String>,
     departures: Vec<Departure>,
 }
 
@@ -177,6 +189,23 @@ impl Rules {
         self
     }
 
+    /// The value at body path `pattern` (as differences are reported, `body/message`; `*`
+    /// segments allowed, see [`Rules::depart`]) becomes `"<any>"` on both sides where present:
+    /// for human-readable text that two implementations word differently, while its presence
+    /// is still compared.
+    pub fn blank_path(mut self, pattern: &str) -> Self {
+        self.blank_paths.push(pattern.to_owned());
+        self
+    }
+
+    /// The array at body path `pattern` is compared as a multiset: both sides' elements are
+    /// sorted by their JSON text first (for lists whose order the server does not define, such
+    /// as Spring's validation errors, collected from a hash set).
+    pub fn unordered(mut self, pattern: &str) -> Self {
+        self.unordered_paths.push(pattern.to_owned());
+        self
+    }
+
     /// Keeps differences at `path` in `scenario` (or `*`), for `reason`.
     pub fn depart(mut self, scenario: &str, path: &str, reason: &str) -> Self {
         self.departures.push(Departure {
@@ -189,13 +218,30 @@ impl Rules {
 
     fn departure(&self, scenario: &str, difference_path: &str) -> Option<&Departure> {
         self.departures.iter().find(|d| {
-            (d.scenario == "*" || d.scenario == scenario)
-                && match d.path.strip_suffix('*') {
-                    Some(prefix) => difference_path.starts_with(prefix),
-                    None => difference_path == d.path,
-                }
+            (d.scenario == "*" || d.scenario == scenario) && path_matches(&d.path, difference_path)
         })
     }
+}
+
+/// Whether departure path `pattern` covers `path`. Segments are split at `/`: a `*` segment
+/// stands for any one segment (`body/productItems/*/amount`), and a last segment ending in `*`
+/// for any rest of the path (`body/_links*`, `body/page/*`).
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let pattern: Vec<&str> = pattern.split('/').collect();
+    let path: Vec<&str> = path.split('/').collect();
+    for (i, segment) in pattern.iter().enumerate() {
+        if i + 1 == pattern.len()
+            && let Some(prefix) = segment.strip_suffix('*')
+        {
+            return path.len() > i && path[i..].join("/").starts_with(prefix);
+        }
+        match path.get(i) {
+            Some(_) if *segment == "*" => {}
+            Some(actual) if actual == segment => {}
+            _ => return false,
+        }
+    }
+    pattern.len() == path.len()
 }
 
 /// One difference between the two answers.
@@ -252,6 +298,41 @@ impl Differential {
 
     /// Sends `probe` to one side and normalises the answer.
     pub async fn send(&self, side: &Side, probe: &Probe) -> Exchange {
+        let (status, response_headers, bytes) = if probe.omit_accept {
+            send_bare(side, probe).await
+        } else {
+            self.send_with_client(side, probe).await
+        };
+        let mut headers = BTreeMap::new();
+        for name in MEANINGFUL_HEADERS {
+            let values: Vec<&str> = response_headers
+                .get_all(*name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            if !values.is_empty() {
+                let mut value = side.normalise_text(&values.join(", "));
+                if *name == "allow" {
+                    value = as_set(&value);
+                }
+                headers.insert((*name).to_owned(), value);
+            }
+        }
+        let content_type = headers.get("content-type").cloned().unwrap_or_default();
+        let mut body = parse_body(&content_type, &bytes);
+        self.normalise_value(side, &mut body);
+        Exchange {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn send_with_client(
+        &self,
+        side: &Side,
+        probe: &Probe,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
         let mut request = self
             .client
             .request(probe.method.clone(), format!("{}{}", side.base, probe.path));
@@ -266,27 +347,9 @@ impl Differential {
             .await
             .unwrap_or_else(|e| panic!("{} {} to {}: {e}", probe.method, probe.path, side.base));
         let status = response.status().as_u16();
-        let mut headers = BTreeMap::new();
-        for name in MEANINGFUL_HEADERS {
-            let values: Vec<&str> = response
-                .headers()
-                .get_all(*name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect();
-            if !values.is_empty() {
-                headers.insert((*name).to_owned(), side.normalise_text(&values.join(", ")));
-            }
-        }
-        let content_type = headers.get("content-type").cloned().unwrap_or_default();
+        let headers = response.headers().clone();
         let bytes = response.bytes().await.unwrap_or_default();
-        let mut body = parse_body(&content_type, &bytes);
-        self.normalise_value(side, &mut body);
-        Exchange {
-            status,
-            headers,
-            body,
-        }
+        (status, headers, bytes.to_vec())
     }
 
     /// Sends `probe` to both sides: (factura's answer, Spring's answer).
@@ -350,6 +413,14 @@ impl Differential {
 
     /// Prints the tally and fails if any scenario differed in a way not declared a departure.
     pub fn finish(&self) {
+        let (report, ok) = self.report();
+        eprintln!("{report}");
+        assert!(ok, "factura differs from Spring:\n{report}");
+    }
+
+    /// The tally as text, and whether no scenario differed in an undeclared way (for tests
+    /// that compare several protocols and want every report before failing).
+    pub fn report(&self) -> (String, bool) {
         let tally = self.tally.lock().expect("tally lock");
         let mut report = format!(
             "conformance {}: {} scenarios compared, {} differ, {} departures kept\n",
@@ -378,31 +449,115 @@ impl Differential {
                 );
             }
         }
-        eprintln!("{report}");
-        assert!(
-            tally.differing.is_empty(),
-            "factura differs from Spring:\n{report}"
-        );
+        (report, tally.differing.is_empty())
     }
 
     fn normalise_value(&self, side: &Side, value: &mut Value) {
+        self.normalise_at(side, "body", value);
+    }
+
+    fn normalise_at(&self, side: &Side, path: &str, value: &mut Value) {
+        if self.rules.blank_paths.iter().any(|p| path_matches(p, path)) {
+            *value = Value::String("<any>".into());
+            return;
+        }
         match value {
             Value::String(s) => *s = side.normalise_text(s),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.normalise_value(side, v)),
+            Value::Array(items) => {
+                for (i, v) in items.iter_mut().enumerate() {
+                    self.normalise_at(side, &format!("{path}/{i}"), v);
+                }
+                if self
+                    .rules
+                    .unordered_paths
+                    .iter()
+                    .any(|p| path_matches(p, path))
+                {
+                    items.sort_by_cached_key(Value::to_string);
+                }
+            }
             Value::Object(map) => {
                 let old = std::mem::take(map);
                 for (key, mut v) in old {
-                    if self.rules.blank_keys.iter().any(|k| *k == key) {
+                    let key = side.normalise_text(&key);
+                    if self.rules.blank_keys.contains(&key) {
                         v = Value::String("<any>".into());
                     } else {
-                        self.normalise_value(side, &mut v);
+                        self.normalise_at(side, &format!("{path}/{key}"), &mut v);
                     }
-                    map.insert(side.normalise_text(&key), v);
+                    map.insert(key, v);
                 }
             }
             _ => {}
         }
     }
+}
+
+/// A comma-separated list whose order means nothing (`Allow`), sorted: `GET, HEAD`.
+fn as_set(list: &str) -> String {
+    let mut items: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .collect();
+    items.sort_unstable();
+    items.dedup();
+    items.join(",")
+}
+
+/// Sends `probe` over a fresh HTTP/1.1 connection with exactly the probe's headers (plus
+/// `Host`, `Content-Length` and `Connection: close`), for probes that must carry no `Accept`.
+async fn send_bare(side: &Side, probe: &Probe) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    use http_body_util::BodyExt as _;
+    let what = format!("{} {} to {}", probe.method, probe.path, side.base);
+    let authority = side
+        .base
+        .split_once("://")
+        .map_or(side.base.as_str(), |(_, rest)| rest)
+        .to_owned();
+    let stream = tokio::net::TcpStream::connect(&authority)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+    tokio::spawn(connection);
+    let body = probe.body.clone().unwrap_or_default();
+    let mut request = http::Request::builder()
+        .method(probe.method.as_str())
+        .uri(&probe.path)
+        .header("host", &authority)
+        .header("connection", "close");
+    for (name, value) in probe
+        .headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("accept"))
+    {
+        request = request.header(name, value);
+    }
+    if probe.body.is_some() {
+        request = request.header("content-length", body.len());
+    }
+    let request = request
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        sender.send_request(request),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{what}: no answer in 30 s"))
+    .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    (status, headers, bytes)
 }
 
 fn short(text: &str) -> String {
@@ -424,15 +579,15 @@ pub fn parse_body(content_type: &str, bytes: &[u8]) -> Value {
     }
     let text = String::from_utf8_lossy(bytes);
     let content_type = content_type.to_ascii_lowercase();
-    if content_type.contains("json") {
-        if let Ok(value) = serde_json::from_slice(bytes) {
-            return value;
-        }
+    if content_type.contains("json")
+        && let Ok(value) = serde_json::from_slice(bytes)
+    {
+        return value;
     }
-    if content_type.contains("xml") || text.trim_start().starts_with("<?xml") {
-        if let Ok(value) = xml_tree(&text) {
-            return value;
-        }
+    if (content_type.contains("xml") || text.trim_start().starts_with("<?xml"))
+        && let Ok(value) = xml_tree(&text)
+    {
+        return value;
     }
     Value::String(text.into_owned())
 }
@@ -564,7 +719,8 @@ pub fn diff_values(path: &str, ours: &Value, spring: &Value, out: &mut Vec<Diffe
                 });
             }
         }
-        (a, b) if a.to_string() != b.to_string() => out.push(Difference {
+        // serde_json keeps integers and floats apart, so `890` differs from `890.0` here too.
+        (a, b) if a != b => out.push(Difference {
             path: path.to_owned(),
             ours: a.to_string(),
             spring: b.to_string(),
@@ -619,6 +775,20 @@ mod tests {
         differential.normalise_value(&differential.ours, &mut ours);
         differential.normalise_value(&differential.spring, &mut spring);
         assert_eq!(ours, spring);
+    }
+
+    #[test]
+    fn departure_paths_match_by_segment() {
+        assert!(path_matches("status", "status"));
+        assert!(path_matches("body/_links*", "body/_links/self/href"));
+        assert!(path_matches("body/items/*/amount", "body/items/3/amount"));
+        assert!(!path_matches("body/items/*/amount", "body/items/3/price"));
+        assert!(!path_matches(
+            "body/items/*/amount",
+            "body/items/3/amount/x"
+        ));
+        assert!(path_matches("body/items/*/links*", "body/items/0/links/a"));
+        assert!(!path_matches("body/a", "body/a/b"));
     }
 
     #[test]
