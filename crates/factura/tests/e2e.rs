@@ -213,7 +213,7 @@ async fn whole_system(offset: u16, database: Option<&str>) {
     }
 
     // A change to the central configuration reaches the running service by itself.
-    let configtest = format!("{gateway}/customer-service/configtest1");
+    let configtest = format!("{gateway}/CUSTOMER-SERVICE/configtest1");
     let before = json(http.get(&configtest).send().await.unwrap()).await;
     assert_eq!(before["p1"], 10, "{before}");
     let file = repo.join("application.yml");
