@@ -296,9 +296,21 @@ impl Differential {
         if let Some(body) = &probe.body {
             request = request.body(body.clone());
         }
-        // A transport failure (connection closed, timeout) is an answer too: status 0 and the
-        // error as the body, so it is compared and reported with the scenario.
-        let response = match request.send().await {
+        // A transport failure (connection closed, timeout) is tried once more, said on stderr;
+        // a second one is an answer too: status 0 and the error as the body, so it is compared
+        // and reported with the scenario.
+        let retry = request.try_clone();
+        let sent = match (request.send().await, retry) {
+            (Err(e), Some(retry)) => {
+                eprintln!(
+                    "{} {} to {}: {e}; trying once more",
+                    probe.method, probe.path, side.base
+                );
+                retry.send().await
+            }
+            (sent, _) => sent,
+        };
+        let response = match sent {
             Ok(response) => response,
             Err(e) => {
                 let mut text = e.to_string();
