@@ -17,18 +17,23 @@
 //! endpoints keep it.
 
 pub mod actuator;
+pub mod args;
 pub mod cors;
 pub mod definition;
 pub mod error;
 pub mod filter;
+pub mod forward;
+pub mod headers;
 pub mod java_regex;
 pub mod locator;
+pub mod path;
 pub mod pattern;
 pub mod predicate;
 pub mod proxy;
 pub mod resilience;
 pub mod spel;
 pub mod table;
+pub mod websocket;
 
 use std::sync::Arc;
 
