@@ -8,7 +8,7 @@
 //!    breaker's fallback; an `Upgrade` becomes a tunnel ([`crate::websocket`]);
 //! 5. post filters.
 //!
-//! [`Gateway::serve_route`] is where the order of 3–5 is decided.
+//! `Gateway::serve_route` is where the order of 3–5 is decided.
 
 use std::{
     borrow::Cow,
@@ -330,7 +330,7 @@ impl Gateway {
     }
 
     /// One request through the steps of the request path: path normalisation, route match,
-    /// CORS, then the route's own steps ([`Gateway::serve_route`]).
+    /// CORS, then the route's own steps (`Gateway::serve_route`).
     async fn dispatch(&self, request: Request<Body>, depth: u8) -> Response<Body> {
         let (parts, body) = request.into_parts();
         let path = match normalise_path(parts.uri.path()) {
@@ -401,7 +401,7 @@ impl Gateway {
 
     /// A request that matched `route`, through the route's steps in their order: pre filters
     /// → the target (for a backend: retry ∘ circuit breaker ∘ forward, see
-    /// [`Gateway::call_backend`]) → post filters. The order of the request path is decided
+    /// `Gateway::call_backend`) → post filters. The order of the request path is decided
     /// here.
     async fn serve_route(
         &self,
