@@ -425,7 +425,20 @@ impl Differential {
         if let Some(body) = &probe.body {
             request = request.body(body.clone());
         }
-        let response = request.send().await.map_err(|e| {
+        // A transport failure (connection closed, timeout) is tried once more, said on stderr;
+        // a second one is an answer too (see `send`).
+        let retry = request.try_clone();
+        let sent = match (request.send().await, retry) {
+            (Err(e), Some(retry)) => {
+                eprintln!(
+                    "{} {} to {}: {e}; trying once more",
+                    probe.method, probe.path, side.base
+                );
+                retry.send().await
+            }
+            (sent, _) => sent,
+        };
+        let response = sent.map_err(|e| {
             let mut text = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(cause) = source {

@@ -5,11 +5,15 @@
 //!   shortcut and expanded notations) or posted to the actuator.
 //! * [`pattern`], [`predicate`], [`filter`], [`resilience`]: Spring's predicates and filters,
 //!   compiled once; Retry, CircuitBreaker and RequestRateLimiter (memory or Redis).
-//!   [`java_regex`]: Java's regex dialect and replacement strings, as they use them.
+//!   [`java_regex`]: Java's regex dialect and replacement strings, as they use them;
+//!   [`args`]: status, size and duration arguments.
 //! * [`table`]: the compiled, indexed route table. [`locator`]: the discovery locator's routes,
 //!   shaped by its SpEL settings ([`spel`]).
-//! * [`proxy`]: the streaming, pooled, load-balanced proxy.
-//! * [`cors`]: global CORS. [`actuator`]: `/actuator/gateway/*`. [`error`]: error answers.
+//! * The request path, read in this order: [`proxy`] (the gateway, and the order of the steps:
+//!   [`path`] normalisation → route match → [`cors`] → pre filters → target → post filters),
+//!   [`headers`] (rewriting for the hop), [`forward`] (retry ∘ circuit breaker ∘ the pooled,
+//!   load-balanced call), [`websocket`] (the `Upgrade` tunnel).
+//! * [`actuator`]: `/actuator/gateway/*`. [`error`]: error answers.
 //!
 //! The route table is rebuilt whenever the settings refresh, a service appears in or leaves
 //! the registry, or `POST /actuator/gateway/refresh` asks. Proxied requests are served outside
@@ -17,18 +21,23 @@
 //! endpoints keep it.
 
 pub mod actuator;
+pub mod args;
 pub mod cors;
 pub mod definition;
 pub mod error;
 pub mod filter;
+pub mod forward;
+pub mod headers;
 pub mod java_regex;
 pub mod locator;
+pub mod path;
 pub mod pattern;
 pub mod predicate;
 pub mod proxy;
 pub mod resilience;
 pub mod spel;
 pub mod table;
+pub mod websocket;
 
 use std::sync::Arc;
 

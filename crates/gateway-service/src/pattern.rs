@@ -6,8 +6,8 @@
 //! captured with its leading slash). Captured variables feed filter templates such as
 //! `SetPath=/products/{id}`.
 
+use fancy_regex::Regex;
 use indexmap::IndexMap;
-use regex::Regex;
 
 /// The variables a match captured, in pattern order.
 pub type Variables = IndexMap<String, String>;
@@ -31,7 +31,8 @@ enum Segment {
     SingleWildcard,
     /// `{name}`: any one non-empty segment, captured.
     Variable(String),
-    /// Wildcards or variables mixed with text in one segment, as an anchored regex.
+    /// Wildcards or variables mixed with text in one segment, as an anchored regex (Java's
+    /// dialect in `{name:regex}`: look-around and back-references too).
     Regex(Regex, Vec<String>),
     /// `**`: zero or more segments.
     DoubleWildcard,
@@ -211,7 +212,7 @@ fn segment_regex(raw: &str) -> Result<(Regex, Vec<String>), String> {
     let mut chars = raw.chars().peekable();
     let mut literal = String::new();
     let flush = |literal: &mut String, out: &mut String| {
-        out.push_str(&regex::escape(literal));
+        out.push_str(&fancy_regex::escape(literal));
         literal.clear();
     };
     while let Some(c) = chars.next() {
@@ -310,7 +311,7 @@ fn match_segments(
                         true
                     }
                 }
-                Segment::Regex(regex, names) => match regex.captures(part) {
+                Segment::Regex(regex, names) => match regex.captures(part).ok().flatten() {
                     Some(caps) => {
                         for (i, name) in names.iter().enumerate() {
                             let value = caps.get(i + 1).map_or("", |m| m.as_str());
@@ -379,6 +380,13 @@ mod tests {
         assert!(check("/*/x", "/any/x").is_some());
         assert!(check("/img/*.png", "/img/a.png").is_some());
         assert!(check("/img/?.png", "/img/ab.png").is_none());
+    }
+
+    #[test]
+    fn variable_regexes_are_java_regexes() {
+        let pattern = "/users/{name:(?!admin)[a-z]+}";
+        assert_eq!(check(pattern, "/users/ann").unwrap()["name"], "ann");
+        assert!(check(pattern, "/users/admin").is_none());
     }
 
     #[test]

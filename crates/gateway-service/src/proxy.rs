@@ -1,19 +1,17 @@
-//! The proxy: find the route, run its filters, call the backend through a pooled client
-//! (balanced over the registry for `lb://`), stream the answer back.
+//! The gateway and its request path, in the order a request takes it:
 //!
-//! * Bodies stream in both directions; a request body is buffered only when it may have to be
-//!   sent again (another instance after a refused connection, a Retry) and is small
-//!   ([`REPLAY_LIMIT`]); larger ones get exactly one attempt.
-//! * Hop-by-hop headers are dropped both ways; the client's `Host` is replaced by the
-//!   backend's unless `PreserveHostHeader`; `X-Forwarded-For/Proto/Host/Port/Prefix` are added
-//!   (incoming ones are kept only from `trusted-proxies`), so services link back through here.
-//! * Failures: no instance → 503, refused by every instance → 503 (`lb://`) or 502, no answer
-//!   within the response timeout → 504, a broken exchange → 502.
-//! * `Upgrade` requests (WebSocket) are tunnelled once the backend answers 101.
+//! 1. [`crate::path`]: the path normalised (tricks refused);
+//! 2. route match ([`crate::table`]), then CORS ([`crate::cors`]);
+//! 3. pre filters ([`crate::filter`], the rate limiter of [`crate::resilience`]);
+//! 4. the target: `no://op`, a `forward:` re-dispatch, or the backend — headers rewritten
+//!    ([`crate::headers`]), then retry ∘ circuit breaker ∘ forward ([`crate::forward`]), and a
+//!    breaker's fallback; an `Upgrade` becomes a tunnel ([`crate::websocket`]);
+//! 5. post filters.
+//!
+//! `Gateway::serve_route` is where the order of 3–5 is decided.
 
 use std::{
     borrow::Cow,
-    collections::HashMap,
     fmt::Write as _,
     future::Future,
     net::{IpAddr, SocketAddr},
@@ -27,18 +25,11 @@ use axum::{
     body::Body,
     extract::ConnectInfo,
     http::{
-        HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, header,
-        request::Parts,
-        uri::{Authority, Parts as UriParts, PathAndQuery, Scheme},
+        HeaderName, HeaderValue, Request, Response, StatusCode, Uri, request::Parts,
+        uri::PathAndQuery,
     },
 };
 use bytes::Bytes;
-use http_body_util::BodyExt as _;
-use hyper::body::Body as _;
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::{TokioExecutor, TokioIo},
-};
 use indexmap::IndexMap;
 use platform::{
     app::SharedSettings,
@@ -49,47 +40,29 @@ use platform::{
 use regex::Regex;
 
 use crate::{
+    args::parse_duration,
     cors::{Cors, CorsDecision},
     definition::{
         Definition, RouteDefinition, default_filters, gateway_setting, routes_from_settings,
     },
     error::{ProxyError, error_response},
-    filter::{Exchange, Filter, parse_duration},
+    filter::{Exchange, Filter},
+    forward::{Call, body_source, through_layers},
+    headers::{host_of, is_upgrade, upstream_headers},
     locator::Locator,
+    path::normalise_path,
     pattern::Variables,
     predicate::RequestView,
     resilience::{Breakers, KeyResolver, LimiterFilter, RateLimiter},
     table::{Origin, Route, RouteTable, Target},
 };
 
-/// Largest request body kept in memory so it can be sent again.
-pub const REPLAY_LIMIT: u64 = 64 * 1024;
-/// The header carrying a request's id across hops.
-pub use platform::server::REQUEST_ID;
+pub use crate::forward::REPLAY_LIMIT;
 
-type HttpClient = Client<HttpConnector, Body>;
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "upgrade",
-    "proxy-connection",
-];
-
-const X_FORWARDED: &[&str] = &[
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "x-forwarded-port",
-    "x-forwarded-prefix",
-    "forwarded",
-];
+/// The header carrying a request's id across hops.
+pub use platform::server::REQUEST_ID;
 
 /// Gateway-wide knobs, rebuilt with the routes.
 #[derive(Debug)]
@@ -167,68 +140,6 @@ impl std::fmt::Debug for Gateway {
             .field("limiter", &self.limiter)
             .finish_non_exhaustive()
     }
-}
-
-thread_local! {
-    /// Pooled clients of this thread, by connect timeout: each serving runtime keeps its own
-    /// backend connections, so a request never waits on another thread's connection task.
-    static CLIENTS: std::cell::RefCell<HashMap<Duration, HttpClient>> =
-        std::cell::RefCell::new(HashMap::new());
-}
-
-fn client_for(connect_timeout: Duration) -> HttpClient {
-    CLIENTS.with(|clients| {
-        clients
-            .borrow_mut()
-            .entry(connect_timeout)
-            .or_insert_with(|| new_client(connect_timeout))
-            .clone()
-    })
-}
-
-fn new_client(connect_timeout: Duration) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(connect_timeout));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(1024)
-        .build(connector)
-}
-
-/// A request body, kept so it can be sent again when that may be needed.
-#[derive(Debug)]
-enum BodySource {
-    Empty,
-    Buffered(Bytes),
-    Stream(Option<Body>),
-}
-
-impl BodySource {
-    fn next(&mut self) -> Option<Body> {
-        match self {
-            Self::Empty => Some(Body::empty()),
-            Self::Buffered(bytes) => Some(Body::from(bytes.clone())),
-            Self::Stream(body) => body.take(),
-        }
-    }
-
-    fn replayable(&self) -> bool {
-        !matches!(self, Self::Stream(_))
-    }
-}
-
-/// One call to the backend, as the wrapping filters see it.
-struct Call<'a> {
-    route: &'a Route,
-    options: &'a Options,
-    method: Method,
-    path_and_query: PathAndQuery,
-    headers: HeaderMap,
-    keep_headers: bool,
-    body: BodySource,
-    upgrade: Option<hyper::upgrade::OnUpgrade>,
-    fallback: Option<String>,
 }
 
 impl Gateway {
@@ -402,8 +313,10 @@ impl Gateway {
         response
     }
 
+    /// One request through the steps of the request path: path normalisation, route match,
+    /// CORS, then the route's own steps (`Gateway::serve_route`).
     async fn dispatch(&self, request: Request<Body>, depth: u8) -> Response<Body> {
-        let (mut parts, body) = request.into_parts();
+        let (parts, body) = request.into_parts();
         let path = match normalise_path(parts.uri.path()) {
             Ok(path) => path.into_owned(),
             Err(reason) => {
@@ -415,7 +328,6 @@ impl Gateway {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
-        let peer = client.map(|c| c.ip());
         let host = host_of(&parts);
         let table = self.table.load_full();
         let mut vars = Variables::new();
@@ -426,7 +338,7 @@ impl Gateway {
                 query: parts.uri.query(),
                 headers: &parts.headers,
                 host: host.as_deref(),
-                peer,
+                peer: client.map(|c| c.ip()),
             },
             &mut vars,
         );
@@ -457,152 +369,172 @@ impl Gateway {
                 &path,
             );
         };
+        let inbound = Inbound {
+            parts,
+            path,
+            host,
+            client,
+            depth,
+        };
         let mut response = self
-            .through_route(
-                &route, &options, &mut parts, body, path, host, client, vars, depth,
-            )
+            .serve_route(&route, &options, inbound, body, vars)
             .await;
         crate::cors::add_headers(response.headers_mut(), cors);
         response
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn through_route(
+    /// A request that matched `route`, through the route's steps in their order: pre filters
+    /// → the target (for a backend: retry ∘ circuit breaker ∘ forward, see
+    /// `Gateway::call_backend`) → post filters. The order of the request path is decided
+    /// here.
+    async fn serve_route(
         &self,
         route: &Route,
         options: &Options,
-        parts: &mut Parts,
+        mut inbound: Inbound,
         body: Body,
-        path: String,
-        host: Option<String>,
-        client: Option<SocketAddr>,
         vars: Variables,
-        depth: u8,
     ) -> Response<Body> {
-        let peer = client.map(|c| c.ip());
         let mut ex = Exchange {
-            method: parts.method.clone(),
-            path: path.clone(),
-            query: parts.uri.query().map(str::to_owned),
-            headers: std::mem::take(&mut parts.headers),
+            method: inbound.parts.method.clone(),
+            path: inbound.path.clone(),
+            query: inbound.parts.uri.query().map(str::to_owned),
+            headers: std::mem::take(&mut inbound.parts.headers),
             vars,
             preserve_host: false,
             host_override: None,
         };
-        let mut extra_headers = Vec::new();
-        for filter in &route.filters {
-            if let Filter::RequestRateLimiter(limiter) = filter {
-                match self.rate_limit(limiter, &ex, peer, &path).await {
-                    Ok(headers) => extra_headers.extend(headers),
-                    Err(response) => return response,
-                }
-            } else if let Some(response) = filter.pre(&mut ex) {
-                return self.finish(route, &ex.vars, response, extra_headers);
+        let limiter_headers = match self.pre_filters(route, &mut ex, &inbound).await {
+            PreFilters::Passed(headers) => headers,
+            PreFilters::Answered(response, limiter_headers) => {
+                return post_filters(route, &ex.vars, response, limiter_headers);
             }
-        }
+            PreFilters::Refused(response) => return response,
+        };
         let response = match &route.target {
             Target::NoOp => Response::new(Body::empty()),
             Target::Forward(target) => {
                 let target = crate::filter::expand(target, &ex.vars);
-                self.forward(&target, &ex, client, body, depth).await
+                self.redispatch(&target, &ex, inbound.client, body, inbound.depth)
+                    .await
             }
             Target::Fixed(_) | Target::Balanced(_) => {
-                let upgrade = is_upgrade(&ex.headers)
-                    .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
-                    .flatten();
-                let headers = upstream_headers(
-                    &mut ex,
-                    &path,
-                    host.as_deref(),
-                    client,
-                    options,
-                    upgrade.is_some(),
-                );
-                let may_repeat = route.filters.iter().any(|f| {
-                    matches!(f, Filter::Retry(_))
-                        || matches!(f, Filter::CircuitBreaker(cb) if cb.fallback.is_some())
-                });
-                let body = match body_source(
-                    body,
-                    may_repeat || matches!(route.target, Target::Balanced(_)),
-                )
-                .await
-                {
-                    Ok(body) => body,
-                    Err(response) => return response,
-                };
-                let mut path_and_query = std::mem::take(&mut ex.path);
-                if let Some(q) = ex.query.as_deref().filter(|q| !q.is_empty()) {
-                    path_and_query.push('?');
-                    path_and_query.push_str(q);
-                }
-                let Ok(path_and_query) =
-                    PathAndQuery::from_maybe_shared(Bytes::from(path_and_query))
-                else {
-                    return ProxyError::BadRequest("The rewritten path is not a valid URI".into())
-                        .into_response(&path);
-                };
-                let mut call = Call {
-                    route,
-                    options,
-                    method: ex.method.clone(),
-                    path_and_query,
-                    headers,
-                    keep_headers: may_repeat,
-                    body,
-                    upgrade,
-                    fallback: None,
-                };
-                let layers: Vec<&Filter> = route
-                    .filters
-                    .iter()
-                    .filter(|f| matches!(f, Filter::Retry(_) | Filter::CircuitBreaker(_)))
-                    .collect();
-                let result = if layers.is_empty() {
-                    self.attempt(&mut call).await
-                } else {
-                    self.around(&layers, &mut call).await
-                };
-                if let Some(fallback) = call.fallback.take().filter(|_| depth < 4) {
-                    let target = crate::filter::expand(&fallback, &ex.vars);
-                    let body = call.body.next().unwrap_or_else(Body::empty);
-                    ex.headers = call.headers;
-                    self.forward(&target, &ex, client, body, depth).await
-                } else {
-                    match result {
-                        Ok(response) => response,
-                        Err(e) => {
-                            if !matches!(e, ProxyError::NoInstance(_)) {
-                                tracing::debug!(route = %route.id(), error = ?e, "proxy failure");
-                            }
-                            e.into_response(&path)
-                        }
-                    }
-                }
+                self.call_backend(route, options, &mut ex, &mut inbound, body)
+                    .await
             }
         };
-        self.finish(route, &ex.vars, response, extra_headers)
+        post_filters(route, &ex.vars, response, limiter_headers)
     }
 
-    fn finish(
+    /// The pre filters in declaration order: the rate limiter (which may refuse the request
+    /// outright) and the request-phase filters (one of which may answer instead of the
+    /// backend).
+    async fn pre_filters(&self, route: &Route, ex: &mut Exchange, inbound: &Inbound) -> PreFilters {
+        let mut limiter_headers = Vec::new();
+        for filter in &route.filters {
+            if let Filter::RequestRateLimiter(limiter) = filter {
+                let peer = inbound.client.map(|c| c.ip());
+                match self.rate_limit(limiter, ex, peer, &inbound.path).await {
+                    Ok(headers) => limiter_headers.extend(headers),
+                    Err(response) => return PreFilters::Refused(response),
+                }
+            } else if let Some(response) = filter.pre(ex) {
+                return PreFilters::Answered(response, limiter_headers);
+            }
+        }
+        PreFilters::Passed(limiter_headers)
+    }
+
+    /// The backend call: headers rewritten for the hop, the body made replayable when a Retry
+    /// or fallback may need it, the call through the route's Retry and CircuitBreaker filters
+    /// ([`forward::through_layers`]), and a breaker's `forward:` fallback when it asks.
+    async fn call_backend(
         &self,
         route: &Route,
-        vars: &Variables,
-        mut response: Response<Body>,
-        extra_headers: Vec<(HeaderName, HeaderValue)>,
+        options: &Options,
+        ex: &mut Exchange,
+        inbound: &mut Inbound,
+        body: Body,
     ) -> Response<Body> {
-        // Declaration order, so a later filter sees what an earlier one put in (Spring's
-        // AddResponseHeader acts before the call, RewriteResponseHeader after it).
-        for filter in &route.filters {
-            filter.post(vars, &mut response);
+        let upgrade = is_upgrade(&ex.headers)
+            .then(|| {
+                inbound
+                    .parts
+                    .extensions
+                    .remove::<hyper::upgrade::OnUpgrade>()
+            })
+            .flatten();
+        let headers = upstream_headers(
+            ex,
+            &inbound.path,
+            inbound.host.as_deref(),
+            inbound.client,
+            options.trusted_proxies.as_ref(),
+            upgrade.is_some(),
+        );
+        let may_repeat = route.filters.iter().any(|f| {
+            matches!(f, Filter::Retry(_))
+                || matches!(f, Filter::CircuitBreaker(cb) if cb.fallback.is_some())
+        });
+        let body = match body_source(
+            body,
+            may_repeat || matches!(route.target, Target::Balanced(_)),
+        )
+        .await
+        {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
+        let mut path_and_query = std::mem::take(&mut ex.path);
+        if let Some(q) = ex.query.as_deref().filter(|q| !q.is_empty()) {
+            path_and_query.push('?');
+            path_and_query.push_str(q);
         }
-        response.headers_mut().extend(extra_headers);
-        response
+        let Ok(path_and_query) = PathAndQuery::from_maybe_shared(Bytes::from(path_and_query))
+        else {
+            return ProxyError::BadRequest("The rewritten path is not a valid URI".into())
+                .into_response(&inbound.path);
+        };
+        let mut call = Call {
+            route,
+            connect_timeout: route.connect_timeout.unwrap_or(options.connect_timeout),
+            response_timeout: match route.response_timeout {
+                Some(t) => t,
+                None => options.response_timeout,
+            },
+            method: ex.method.clone(),
+            path_and_query,
+            headers,
+            keep_headers: may_repeat,
+            body,
+            upgrade,
+            fallback: None,
+        };
+        let layers: Vec<&Filter> = route
+            .filters
+            .iter()
+            .filter(|f| matches!(f, Filter::Retry(_) | Filter::CircuitBreaker(_)))
+            .collect();
+        let result = through_layers(&self.balancer, &layers, &mut call).await;
+        if let Some(fallback) = call.fallback.take().filter(|_| inbound.depth < 4) {
+            let target = crate::filter::expand(&fallback, &ex.vars);
+            let body = call.body.for_attempt().unwrap_or_else(Body::empty);
+            ex.headers = call.headers;
+            return self
+                .redispatch(&target, ex, inbound.client, body, inbound.depth)
+                .await;
+        }
+        result.unwrap_or_else(|e| {
+            if !matches!(e, ProxyError::NoInstance(_)) {
+                tracing::debug!(route = %route.id(), error = ?e, "proxy failure");
+            }
+            e.into_response(&inbound.path)
+        })
     }
 
     /// `forward:/path`: the request re-dispatched inside the gateway with a new path, keeping
     /// its query (unless the target brings its own) and the client's address.
-    fn forward(
+    fn redispatch(
         &self,
         target: &str,
         ex: &Exchange,
@@ -690,440 +622,44 @@ impl Gateway {
             Err(response)
         }
     }
-
-    fn around<'a, 'b: 'a>(
-        &'a self,
-        layers: &'a [&'a Filter],
-        call: &'a mut Call<'b>,
-    ) -> BoxFuture<'a, Result<Response<Body>, ProxyError>> {
-        Box::pin(async move {
-            match layers.split_first() {
-                None => self.attempt(call).await,
-                Some((Filter::Retry(retry), rest)) => {
-                    let mut attempt = 0;
-                    loop {
-                        let result = self.around(rest, call).await;
-                        let again = attempt < retry.retries
-                            && retry.allows(&call.method)
-                            && call.body.replayable()
-                            && call.fallback.is_none()
-                            && match &result {
-                                Ok(response) => retry.retries_status(response.status()),
-                                Err(e) => retry.on_errors && e.is_retryable(),
-                            };
-                        if !again {
-                            return result;
-                        }
-                        drop(result);
-                        attempt += 1;
-                        let delay = retry.delay(attempt);
-                        if !delay.is_zero() {
-                            tokio::time::sleep(delay).await;
-                        }
-                    }
-                }
-                Some((Filter::CircuitBreaker(cb), rest)) => {
-                    let Some(breaker) = cb.breaker.get() else {
-                        return self.around(rest, call).await;
-                    };
-                    if breaker.try_acquire().is_err() {
-                        call.fallback.clone_from(&cb.fallback);
-                        return Err(ProxyError::CircuitOpen(cb.name.clone()));
-                    }
-                    let result = match tokio::time::timeout(
-                        breaker.timeout,
-                        self.around(rest, call),
-                    )
-                    .await
-                    {
-                        Ok(result) => result,
-                        Err(_) => Err(ProxyError::Timeout),
-                    };
-                    let failure = match &result {
-                        Ok(response) => cb.status_codes.contains(&response.status()),
-                        Err(_) => true,
-                    };
-                    breaker.record(!failure);
-                    if failure {
-                        call.fallback.clone_from(&cb.fallback);
-                    }
-                    result
-                }
-                Some((_, rest)) => self.around(rest, call).await,
-            }
-        })
-    }
-
-    /// One call: the instances in turn while connections are refused.
-    async fn attempt(&self, call: &mut Call<'_>) -> Result<Response<Body>, ProxyError> {
-        let (bases, balanced): (Vec<Authority>, bool) = match &call.route.target {
-            Target::Fixed(authority) => (vec![authority.clone()], false),
-            Target::Balanced(service) => {
-                let instances = self.balancer.candidates(service);
-                if instances.is_empty() {
-                    return Err(ProxyError::NoInstance(service.clone()));
-                }
-                let authorities = instances
-                    .iter()
-                    .filter_map(|i| {
-                        Authority::try_from(format!("{}:{}", i.host_name, i.port.port)).ok()
-                    })
-                    .collect();
-                (authorities, true)
-            }
-            Target::Forward(_) | Target::NoOp => {
-                return Err(ProxyError::BadRequest("route has no backend".into()));
-            }
-        };
-        let client = client_for(
-            call.route
-                .connect_timeout
-                .unwrap_or(call.options.connect_timeout),
-        );
-        let timeout = match call.route.response_timeout {
-            Some(t) => t,
-            None => call.options.response_timeout,
-        };
-        let mut refused = String::new();
-        for (i, base) in bases.iter().enumerate() {
-            let Some(body) = call.body.next() else {
-                return Err(ProxyError::Upstream(
-                    "the request body was already sent and cannot be sent again".into(),
-                ));
-            };
-            let mut uri = UriParts::default();
-            uri.scheme = Some(Scheme::HTTP);
-            uri.authority = Some(base.clone());
-            uri.path_and_query = Some(call.path_and_query.clone());
-            let uri = Uri::from_parts(uri).map_err(|_| {
-                ProxyError::BadRequest("The rewritten path is not a valid URI".into())
-            })?;
-            let last = i + 1 == bases.len();
-            let headers = if last && !call.keep_headers {
-                std::mem::take(&mut call.headers)
-            } else {
-                call.headers.clone()
-            };
-            let mut request = Request::new(body);
-            *request.method_mut() = call.method.clone();
-            *request.uri_mut() = uri;
-            *request.headers_mut() = headers;
-            let sent = client.request(request);
-            let result = match timeout {
-                Some(t) => match tokio::time::timeout(t, sent).await {
-                    Ok(result) => result,
-                    Err(_) => return Err(ProxyError::Timeout),
-                },
-                None => sent.await,
-            };
-            match result {
-                Ok(response) => return Ok(self.downstream_response(response, call)),
-                Err(e) if e.is_connect() => {
-                    tracing::debug!(backend = %base, error = %e, "connection refused; next instance");
-                    refused = format!("{base}: {}", error_chain(&e));
-                    if !call.body.replayable() {
-                        break;
-                    }
-                }
-                Err(e) => return Err(ProxyError::Upstream(error_chain(&e))),
-            }
-        }
-        Err(ProxyError::Connect {
-            balanced,
-            detail: refused,
-        })
-    }
-
-    fn downstream_response(
-        &self,
-        response: Response<hyper::body::Incoming>,
-        call: &mut Call<'_>,
-    ) -> Response<Body> {
-        let mut response = response;
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS
-            && let Some(client_side) = call.upgrade.take()
-        {
-            let backend_side = hyper::upgrade::on(&mut response);
-            tokio::spawn(async move {
-                let (Ok(client), Ok(backend)) = tokio::join!(client_side, backend_side) else {
-                    return;
-                };
-                let _ = tokio::io::copy_bidirectional(
-                    &mut TokioIo::new(client),
-                    &mut TokioIo::new(backend),
-                )
-                .await;
-            });
-            return response.map(|_| Body::empty());
-        }
-        remove_hop_by_hop(response.headers_mut(), false);
-        response.map(Body::new)
-    }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-/// Reads a small body into memory when it may be sent again; streams it otherwise.
-async fn body_source(body: Body, may_repeat: bool) -> Result<BodySource, Response<Body>> {
-    if body.is_end_stream() || body.size_hint().exact() == Some(0) {
-        return Ok(BodySource::Empty);
-    }
-    let small = body.size_hint().upper().is_some_and(|n| n <= REPLAY_LIMIT);
-    if !may_repeat || !small {
-        return Ok(BodySource::Stream(Some(body)));
-    }
-    match http_body_util::Limited::new(body, REPLAY_LIMIT as usize)
-        .collect()
-        .await
-    {
-        Ok(collected) => Ok(BodySource::Buffered(collected.to_bytes())),
-        Err(e) => Err(error_response(
-            StatusCode::BAD_REQUEST,
-            &format!("Could not read the request body: {e}"),
-            "",
-        )),
-    }
-}
-
-fn is_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
-        && headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-}
-
-fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    let upgrade = keep_upgrade
-        .then(|| headers.get(header::UPGRADE).cloned())
-        .flatten();
-    for name in &listed {
-        headers.remove(name);
-    }
-    remove_named(headers, HOP_BY_HOP);
-    if let Some(upgrade) = upgrade {
-        headers.insert(header::UPGRADE, upgrade);
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    }
-}
-
-/// Removes the headers named in `names` (lower case) with one pass over the map instead of a
-/// hashed lookup per name: most requests carry none of them.
-fn remove_named(headers: &mut HeaderMap, names: &[&str]) {
-    let present: Vec<HeaderName> = headers
-        .keys()
-        .filter(|k| names.contains(&k.as_str()))
-        .cloned()
-        .collect();
-    for name in present {
-        headers.remove(name);
-    }
-}
-
-fn host_of(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
-}
-
-/// The headers sent upstream: hop-by-hop removed, Host per the filters, `X-Forwarded-*`.
-fn upstream_headers(
-    ex: &mut Exchange,
-    original_path: &str,
-    host: Option<&str>,
+/// A request that matched a route, as it enters the route's steps.
+struct Inbound {
+    /// Method, URI, headers (taken by the filters' exchange) and extensions (an upgrade).
+    parts: Parts,
+    /// The normalised path, before any filter rewrote it.
+    path: String,
+    /// The `Host` the client addressed.
+    host: Option<String>,
+    /// The client's address.
     client: Option<SocketAddr>,
-    options: &Options,
-    upgrade: bool,
-) -> HeaderMap {
-    let peer = client.map(|c| c.ip());
-    let mut headers = std::mem::take(&mut ex.headers);
-    remove_hop_by_hop(&mut headers, upgrade);
-    let trusted = match (&options.trusted_proxies, peer) {
-        (Some(regex), Some(ip)) => regex.is_match(&ip.to_string()),
-        _ => false,
-    };
-    if !trusted {
-        remove_named(&mut headers, X_FORWARDED);
-    }
-    // RFC 7239, as Spring's ForwardedHeadersFilter writes it: `proto`, `host`, `for` with the
-    // client's port, values quoted when they hold more than a token.
-    let mut forwarded = String::from("proto=http");
-    // The Host as it leaves (after SetRequestHostHeader), as Spring reads it.
-    let forwarded_host = ex
-        .host_override
-        .as_ref()
-        .and_then(|h| h.to_str().ok())
-        .or(host);
-    if let Some(host) = forwarded_host {
-        forwarded.push_str(";host=");
-        forwarded.push_str(&quote_if_needed(host));
-    }
-    if let Some(client) = client {
-        forwarded.push_str(";for=");
-        forwarded.push_str(&quote_if_needed(&client.to_string()));
-    }
-    let mut append = |name: &'static str, value: &str| {
-        let name = HeaderName::from_static(name);
-        let value = match headers.get(&name).and_then(|v| v.to_str().ok()) {
-            Some(existing) if !existing.is_empty() => {
-                HeaderValue::from_str(&format!("{existing}, {value}"))
-            }
-            _ => HeaderValue::from_str(value),
-        };
-        if let Ok(v) = value {
-            headers.insert(name, v);
-        }
-    };
-    append("forwarded", &forwarded);
-    if let Some(ip) = peer {
-        append("x-forwarded-for", &ip.to_string());
-    }
-    append("x-forwarded-proto", "http");
-    if let Some(host) = host {
-        append("x-forwarded-host", host);
-        let port = match host.rsplit_once(':') {
-            Some((_, port)) if !host.ends_with(']') && port.parse::<u16>().is_ok() => port,
-            _ => "80",
-        };
-        append("x-forwarded-port", port);
-    }
-    if let Some(prefix) = stripped_prefix(original_path, &ex.path) {
-        append("x-forwarded-prefix", prefix);
-    }
-    if let Some(host) = ex.host_override.take() {
-        headers.insert(header::HOST, host);
-    } else if !ex.preserve_host {
-        headers.remove(header::HOST);
-    } else if let Some(h) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
-        headers.insert(header::HOST, h);
-    }
-    headers
+    /// How many `forward:` re-dispatches led here.
+    depth: u8,
 }
 
-/// A `Forwarded` value as a token, or quoted when it holds anything else (`:` of a port).
-fn quote_if_needed(value: &str) -> Cow<'_, str> {
-    let token = value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if token {
-        Cow::Borrowed(value)
-    } else {
-        Cow::Owned(format!("\"{}\"", value.replace('"', "\\\"")))
-    }
+/// What the pre filters decided.
+enum PreFilters {
+    /// Go on to the target; the rate limiter's headers go on the answer.
+    Passed(Vec<(HeaderName, HeaderValue)>),
+    /// A filter answered (RedirectTo, RequestSize…); the post filters still run.
+    Answered(Response<Body>, Vec<(HeaderName, HeaderValue)>),
+    /// The rate limiter refused: answered as it is.
+    Refused(Response<Body>),
 }
 
-/// The part of the original path a filter removed from its front (`/customer-service` for
-/// `/customer-service/customers/1` → `/customers/1`).
-fn stripped_prefix<'a>(original: &'a str, now: &str) -> Option<&'a str> {
-    if original == now {
-        return None;
+/// The post filters in declaration order, so a later filter sees what an earlier one put in
+/// (Spring's AddResponseHeader acts before the call, RewriteResponseHeader after it); then the
+/// rate limiter's headers.
+fn post_filters(
+    route: &Route,
+    vars: &Variables,
+    mut response: Response<Body>,
+    limiter_headers: Vec<(HeaderName, HeaderValue)>,
+) -> Response<Body> {
+    for filter in &route.filters {
+        filter.post(vars, &mut response);
     }
-    let prefix = if now == "/" {
-        original.trim_end_matches('/')
-    } else {
-        original.strip_suffix(now)?
-    };
-    let prefix = prefix.trim_end_matches('/');
-    (!prefix.is_empty() && prefix.starts_with('/')).then_some(prefix)
-}
-
-/// Refuses path tricks and collapses repeated slashes: `..`/`.` segments (also encoded),
-/// encoded slashes or backslashes and NULs are a 400.
-pub fn normalise_path(raw: &str) -> Result<Cow<'_, str>, &'static str> {
-    if !raw.starts_with('/') {
-        return Err("The path must start with /");
-    }
-    let needs_check = raw.contains('%') || raw.contains("/.") || raw.contains("//");
-    if !needs_check {
-        return Ok(Cow::Borrowed(raw));
-    }
-    if raw.contains('%') {
-        let lower = raw.to_ascii_lowercase();
-        if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
-            return Err("Encoded slashes, backslashes and NUL are not allowed in the path");
-        }
-    }
-    let mut out = String::with_capacity(raw.len());
-    for segment in raw.split('/').skip(1) {
-        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
-        if decoded == ".." || decoded == "." {
-            return Err("Relative path segments (. and ..) are not allowed");
-        }
-        if segment.is_empty() {
-            continue;
-        }
-        out.push('/');
-        out.push_str(segment);
-    }
-    if raw.ends_with('/') || out.is_empty() {
-        out.push('/');
-    }
-    Ok(Cow::Owned(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn path_tricks_are_refused_or_collapsed() {
-        assert_eq!(normalise_path("/customers/1").unwrap(), "/customers/1");
-        assert_eq!(normalise_path("//customers//1/").unwrap(), "/customers/1/");
-        assert!(normalise_path("/customers/../admin").is_err());
-        assert!(normalise_path("/customers/%2e%2E/admin").is_err());
-        assert!(normalise_path("/customers%2F1").is_err());
-        assert!(normalise_path("/a/./b").is_err());
-        assert_eq!(normalise_path("/a/.well-known").unwrap(), "/a/.well-known");
-    }
-
-    #[test]
-    fn forwarded_prefix_is_what_was_stripped() {
-        assert_eq!(
-            stripped_prefix("/customer-service/customers/1", "/customers/1"),
-            Some("/customer-service")
-        );
-        assert_eq!(
-            stripped_prefix("/customer-service", "/"),
-            Some("/customer-service")
-        );
-        assert_eq!(stripped_prefix("/customers/1", "/customers/1"), None);
-        assert_eq!(stripped_prefix("/a/b", "/mypath/a/b"), None);
-    }
-
-    #[test]
-    fn hop_by_hop_headers_go() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::CONNECTION,
-            HeaderValue::from_static("keep-alive, x-private"),
-        );
-        h.insert("x-private", HeaderValue::from_static("1"));
-        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        h.insert(header::TE, HeaderValue::from_static("trailers"));
-        h.insert("x-kept", HeaderValue::from_static("1"));
-        remove_hop_by_hop(&mut h, false);
-        assert_eq!(h.len(), 1);
-        assert!(h.contains_key("x-kept"));
-    }
+    response.headers_mut().extend(limiter_headers);
+    response
 }

@@ -13,8 +13,8 @@ use platform::{Settings, resilience::TimeLimitedBreaker, settings::SettingsError
 use tokio::time::Instant;
 
 use crate::{
+    args::{parse_duration, parse_status},
     definition::{Definition, DefinitionError},
-    filter::{parse_duration, parse_status},
 };
 
 fn bad(what: String) -> DefinitionError {

@@ -14,8 +14,9 @@ use std::{
 use platform::Settings;
 
 use crate::{
+    args::parse_duration,
     definition::{Definition, DefinitionError, RouteDefinition},
-    filter::{Filter, parse_duration},
+    filter::Filter,
     pattern::Variables,
     predicate::{Predicate, RequestView},
     resilience::Breakers,

@@ -22,6 +22,15 @@ pub(crate) fn prefix() -> &'static str {
     }
 }
 
+/// The property that opens the gateway actuator (with its writes) on the Spring line under
+/// test: Boot 3.3 needs it enabled, Boot 4 refuses `enabled` and grants `access` instead.
+fn actuator_property() -> (&'static str, &'static str) {
+    match std::env::var("SPRING_PROFILE").as_deref() {
+        Ok("latest") => ("management.endpoint.gateway.access", "unrestricted"),
+        _ => ("management.endpoint.gateway.enabled", "true"),
+    }
+}
+
 /// Gateway properties built up route by route, under [`prefix`].
 #[derive(Default)]
 pub(crate) struct Properties {
@@ -102,6 +111,8 @@ impl Fleet {
         let zone = format!("http://{}/eureka/", discovery.addr);
         let mut spring_props = properties.pairs.clone();
         spring_props.push(("eureka.client.service-url.defaultZone".into(), zone.clone()));
+        let (actuator_key, actuator_value) = actuator_property();
+        spring_props.push((actuator_key.into(), actuator_value.into()));
         let key = key.to_owned();
         let spring = tokio::task::spawn_blocking(move || {
             let pairs: Vec<(&str, &str)> = spring_props

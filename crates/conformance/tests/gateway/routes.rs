@@ -365,6 +365,13 @@ fn route_table(echo: &str, dead: &str, p: &mut Properties) {
         &["Path=/lb/**"],
         &["StripPrefix=1"],
     );
+    // Last, so the actuator's route indices above stay put.
+    p.shortcut(
+        "path-lookahead-var",
+        echo,
+        &["Path=/p/la/{name:(?!admin)[a-z]+}"],
+        &["SetPath=/user/{name}"],
+    );
 }
 
 /// The departures every gateway comparison keeps (rows of conformance/departures/gateway.md).
@@ -468,7 +475,14 @@ async fn predicates(d: &Differential) {
         d.check(&format!("Path list/vars {path}"), Probe::get(path))
             .await;
     }
-    for path in ["/p/num/42", "/p/num/4x", "/p/strict/x", "/p/strict/x/"] {
+    for path in [
+        "/p/num/42",
+        "/p/num/4x",
+        "/p/strict/x",
+        "/p/strict/x/",
+        "/p/la/ann",
+        "/p/la/admin",
+    ] {
         d.check(&format!("Path {path}"), Probe::get(path)).await;
     }
     d.check("Method GET", Probe::get("/p/method/a")).await;

@@ -1,0 +1,316 @@
+//! The forward step of the request path: one call to the backend through the pooled client,
+//! over the instances of an `lb://` service while connections are refused, wrapped in the
+//! route's Retry and CircuitBreaker filters (retry ∘ circuit breaker ∘ forward).
+//!
+//! Bodies stream in both directions; a request body is buffered only when it may have to be
+//! sent again (another instance after a refused connection, a Retry, a fallback) and is small
+//! ([`REPLAY_LIMIT`]); larger ones get exactly one attempt. Failures: no instance → 503,
+//! refused by every instance → 503 (`lb://`) or 502, no answer within the response timeout →
+//! 504, a broken exchange → 502.
+
+use std::{collections::HashMap, future::Future, pin::Pin, time::Duration};
+
+use axum::{
+    body::Body,
+    http::{
+        HeaderMap, Method, Request, Response, StatusCode, Uri,
+        uri::{Authority, Parts as UriParts, PathAndQuery, Scheme},
+    },
+};
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use hyper::body::Body as _;
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+use platform::balancer::LoadBalancer;
+
+use crate::{
+    error::{ProxyError, error_response},
+    filter::Filter,
+    headers::remove_hop_by_hop,
+    table::{Route, Target},
+};
+
+/// Largest request body kept in memory so it can be sent again.
+pub const REPLAY_LIMIT: u64 = 64 * 1024;
+
+type HttpClient = Client<HttpConnector, Body>;
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+thread_local! {
+    /// Pooled clients of this thread, by connect timeout: each serving runtime keeps its own
+    /// backend connections, so a request never waits on another thread's connection task.
+    static CLIENTS: std::cell::RefCell<HashMap<Duration, HttpClient>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+fn client_for(connect_timeout: Duration) -> HttpClient {
+    CLIENTS.with(|clients| {
+        clients
+            .borrow_mut()
+            .entry(connect_timeout)
+            .or_insert_with(|| new_client(connect_timeout))
+            .clone()
+    })
+}
+
+fn new_client(connect_timeout: Duration) -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(connect_timeout));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(1024)
+        .build(connector)
+}
+
+/// A request body, kept so it can be sent again when that may be needed.
+#[derive(Debug)]
+pub enum BodySource {
+    /// No body.
+    Empty,
+    /// Small, in memory: sent as often as needed.
+    Buffered(Bytes),
+    /// Streamed: sent once.
+    Stream(Option<Body>),
+}
+
+impl BodySource {
+    /// The body for one more attempt, if it can be had.
+    pub fn for_attempt(&mut self) -> Option<Body> {
+        match self {
+            Self::Empty => Some(Body::empty()),
+            Self::Buffered(bytes) => Some(Body::from(bytes.clone())),
+            Self::Stream(body) => body.take(),
+        }
+    }
+
+    /// Whether it can be sent again.
+    pub fn replayable(&self) -> bool {
+        !matches!(self, Self::Stream(_))
+    }
+}
+
+/// One call to the backend, as the wrapping filters see it.
+pub struct Call<'a> {
+    /// The route being served.
+    pub route: &'a Route,
+    /// The route's connect timeout, or the gateway's.
+    pub connect_timeout: Duration,
+    /// The route's response timeout, or the gateway's (none: wait).
+    pub response_timeout: Option<Duration>,
+    /// The method sent upstream.
+    pub method: Method,
+    /// The rewritten path and query.
+    pub path_and_query: PathAndQuery,
+    /// The headers sent upstream.
+    pub headers: HeaderMap,
+    /// Whether the headers must survive a first attempt (Retry, fallback).
+    pub keep_headers: bool,
+    /// The request body, replayable when small and needed again.
+    pub body: BodySource,
+    /// The client's side of an `Upgrade`, tunnelled once the backend answers 101.
+    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
+    /// Set by a CircuitBreaker whose call failed: the `forward:` target to re-dispatch to.
+    pub fallback: Option<String>,
+}
+
+impl std::fmt::Debug for Call<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("route", &self.route.id())
+            .field("method", &self.method)
+            .field("path_and_query", &self.path_and_query)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The call through the route's Retry and CircuitBreaker filters, in their declared order,
+/// around [`attempt`]: `Retry` then `CircuitBreaker` is retry ∘ breaker ∘ forward.
+pub fn through_layers<'a, 'b: 'a>(
+    balancer: &'a LoadBalancer,
+    layers: &'a [&'a Filter],
+    call: &'a mut Call<'b>,
+) -> BoxFuture<'a, Result<Response<Body>, ProxyError>> {
+    Box::pin(async move {
+        match layers.split_first() {
+            None => attempt(balancer, call).await,
+            Some((Filter::Retry(retry), rest)) => {
+                let mut attempt = 0;
+                loop {
+                    let result = through_layers(balancer, rest, call).await;
+                    let again = attempt < retry.retries
+                        && retry.allows(&call.method)
+                        && call.body.replayable()
+                        && call.fallback.is_none()
+                        && match &result {
+                            Ok(response) => retry.retries_status(response.status()),
+                            Err(e) => retry.on_errors && e.is_retryable(),
+                        };
+                    if !again {
+                        return result;
+                    }
+                    drop(result);
+                    attempt += 1;
+                    let delay = retry.delay(attempt);
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+            }
+            Some((Filter::CircuitBreaker(cb), rest)) => {
+                let Some(breaker) = cb.breaker.get() else {
+                    return through_layers(balancer, rest, call).await;
+                };
+                if breaker.try_acquire().is_err() {
+                    call.fallback.clone_from(&cb.fallback);
+                    return Err(ProxyError::CircuitOpen(cb.name.clone()));
+                }
+                let result = match tokio::time::timeout(
+                    breaker.timeout,
+                    through_layers(balancer, rest, call),
+                )
+                .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(ProxyError::Timeout),
+                };
+                let failure = match &result {
+                    Ok(response) => cb.status_codes.contains(&response.status()),
+                    Err(_) => true,
+                };
+                breaker.record(!failure);
+                if failure {
+                    call.fallback.clone_from(&cb.fallback);
+                }
+                result
+            }
+            Some((_, rest)) => through_layers(balancer, rest, call).await,
+        }
+    })
+}
+
+/// One call: the instances in turn while connections are refused.
+pub async fn attempt(
+    balancer: &LoadBalancer,
+    call: &mut Call<'_>,
+) -> Result<Response<Body>, ProxyError> {
+    let (bases, balanced): (Vec<Authority>, bool) = match &call.route.target {
+        Target::Fixed(authority) => (vec![authority.clone()], false),
+        Target::Balanced(service) => {
+            let instances = balancer.candidates(service);
+            if instances.is_empty() {
+                return Err(ProxyError::NoInstance(service.clone()));
+            }
+            let authorities = instances
+                .iter()
+                .filter_map(|i| {
+                    Authority::try_from(format!("{}:{}", i.host_name, i.port.port)).ok()
+                })
+                .collect();
+            (authorities, true)
+        }
+        Target::Forward(_) | Target::NoOp => {
+            return Err(ProxyError::BadRequest("route has no backend".into()));
+        }
+    };
+    let client = client_for(call.connect_timeout);
+    let timeout = call.response_timeout;
+    let mut refused = String::new();
+    for (i, base) in bases.iter().enumerate() {
+        let Some(body) = call.body.for_attempt() else {
+            return Err(ProxyError::Upstream(
+                "the request body was already sent and cannot be sent again".into(),
+            ));
+        };
+        let mut uri = UriParts::default();
+        uri.scheme = Some(Scheme::HTTP);
+        uri.authority = Some(base.clone());
+        uri.path_and_query = Some(call.path_and_query.clone());
+        let uri = Uri::from_parts(uri)
+            .map_err(|_| ProxyError::BadRequest("The rewritten path is not a valid URI".into()))?;
+        let last = i + 1 == bases.len();
+        let headers = if last && !call.keep_headers {
+            std::mem::take(&mut call.headers)
+        } else {
+            call.headers.clone()
+        };
+        let mut request = Request::new(body);
+        *request.method_mut() = call.method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        let sent = client.request(request);
+        let result = match timeout {
+            Some(t) => match tokio::time::timeout(t, sent).await {
+                Ok(result) => result,
+                Err(_) => return Err(ProxyError::Timeout),
+            },
+            None => sent.await,
+        };
+        match result {
+            Ok(response) => return Ok(downstream_response(response, call)),
+            Err(e) if e.is_connect() => {
+                tracing::debug!(backend = %base, error = %e, "connection refused; next instance");
+                refused = format!("{base}: {}", error_chain(&e));
+                if !call.body.replayable() {
+                    break;
+                }
+            }
+            Err(e) => return Err(ProxyError::Upstream(error_chain(&e))),
+        }
+    }
+    Err(ProxyError::Connect {
+        balanced,
+        detail: refused,
+    })
+}
+
+/// The backend's answer on its way to the client: a 101 becomes a tunnel, hop-by-hop headers
+/// go.
+fn downstream_response(
+    mut response: Response<hyper::body::Incoming>,
+    call: &mut Call<'_>,
+) -> Response<Body> {
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS
+        && let Some(client_side) = call.upgrade.take()
+    {
+        crate::websocket::tunnel(client_side, &mut response);
+        return response.map(|_| Body::empty());
+    }
+    remove_hop_by_hop(response.headers_mut(), false);
+    response.map(Body::new)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+/// Reads a small body into memory when it may be sent again; streams it otherwise.
+pub async fn body_source(body: Body, may_repeat: bool) -> Result<BodySource, Response<Body>> {
+    if body.is_end_stream() || body.size_hint().exact() == Some(0) {
+        return Ok(BodySource::Empty);
+    }
+    let small = body.size_hint().upper().is_some_and(|n| n <= REPLAY_LIMIT);
+    if !may_repeat || !small {
+        return Ok(BodySource::Stream(Some(body)));
+    }
+    match http_body_util::Limited::new(body, REPLAY_LIMIT as usize)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(BodySource::Buffered(collected.to_bytes())),
+        Err(e) => Err(error_response(
+            StatusCode::BAD_REQUEST,
+            &format!("Could not read the request body: {e}"),
+            "",
+        )),
+    }
+}
