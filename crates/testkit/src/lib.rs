@@ -64,11 +64,6 @@ impl TestDatabase {
         }
     }
 
-    /// Whether this is the PostgreSQL leg.
-    pub fn is_postgres(&self) -> bool {
-        self.postgres_admin.is_some()
-    }
-
     /// Drops the PostgreSQL database (SQLite files go with the temporary directory).
     pub async fn drop_database(&self) {
         let Some((server, name)) = &self.postgres_admin else {
