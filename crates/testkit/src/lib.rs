@@ -134,7 +134,33 @@ impl TestService {
             registry,
             shutdown,
             task,
-        } = launch(definition, properties, &database).await;
+        } = launch(definition, properties, &database, None).await;
+        Self {
+            addr,
+            database,
+            settings,
+            registry,
+            shutdown,
+            task,
+            runtime: None,
+        }
+    }
+
+    /// Starts `definition` serving on `listener` (bound by the test to `127.0.0.1:0` earlier, so
+    /// its port could be handed to others first) with a fresh database and these properties.
+    pub async fn start_on(
+        listener: std::net::TcpListener,
+        definition: &ServiceDefinition,
+        properties: &[(&str, &str)],
+    ) -> Self {
+        let database = TestDatabase::new();
+        let Launched {
+            addr,
+            settings,
+            registry,
+            shutdown,
+            task,
+        } = launch(definition, properties, &database, Some(listener)).await;
         Self {
             addr,
             database,
@@ -180,7 +206,7 @@ impl TestService {
                 registry,
                 shutdown,
                 task,
-            } = launch(definition, &borrowed, &database).await;
+            } = launch(definition, &borrowed, &database, None).await;
             let _ = sender.send((addr, settings, registry, shutdown));
             task.await
                 .unwrap_or_else(|e| Err(anyhow::anyhow!("service task failed: {e}")))
@@ -229,6 +255,7 @@ async fn launch(
     definition: &ServiceDefinition,
     properties: &[(&str, &str)],
     database: &TestDatabase,
+    listener: Option<std::net::TcpListener>,
 ) -> Launched {
     {
         let settings = test_settings(definition, database, properties);
@@ -241,7 +268,10 @@ async fn launch(
                 definition.name
             ),
         };
-        let context = ServiceContext::new(settings);
+        let mut context = ServiceContext::new(settings);
+        if let Some(listener) = listener {
+            context.listen_on(listener);
+        }
         let registry = context.discovery.clone();
         let app = (definition.build)(context)
             .await
