@@ -128,13 +128,22 @@ impl TestService {
         properties: &[(&str, &str)],
         database: TestDatabase,
     ) -> Self {
+        Self::launched(definition, properties, database, None).await
+    }
+
+    async fn launched(
+        definition: &ServiceDefinition,
+        properties: &[(&str, &str)],
+        database: TestDatabase,
+        listener: Option<std::net::TcpListener>,
+    ) -> Self {
         let Launched {
             addr,
             settings,
             registry,
             shutdown,
             task,
-        } = launch(definition, properties, &database, None).await;
+        } = launch(definition, properties, &database, listener).await;
         Self {
             addr,
             database,
@@ -153,23 +162,7 @@ impl TestService {
         definition: &ServiceDefinition,
         properties: &[(&str, &str)],
     ) -> Self {
-        let database = TestDatabase::new();
-        let Launched {
-            addr,
-            settings,
-            registry,
-            shutdown,
-            task,
-        } = launch(definition, properties, &database, Some(listener)).await;
-        Self {
-            addr,
-            database,
-            settings,
-            registry,
-            shutdown,
-            task,
-            runtime: None,
-        }
+        Self::launched(definition, properties, TestDatabase::new(), Some(listener)).await
     }
 
     /// Starts `definition` on a runtime of its own, so that [`TestService::kill`] can end it
