@@ -47,8 +47,19 @@ pub struct BillRequest {
     pub customer_id: i64,
     /// When (default: now).
     pub billing_date: Option<i64>,
-    /// `(productId, quantity, discount)` per line.
-    pub lines: Vec<(i64, i64, Rate)>,
+    /// The lines asked for, in request order.
+    pub lines: Vec<RequestLine>,
+}
+
+/// One requested line, before inventory prices it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLine {
+    /// `productId`.
+    pub product_id: i64,
+    /// `quantity` (1 to [`MAX_QUANTITY`]).
+    pub quantity: i64,
+    /// `discount` (default none).
+    pub discount: Rate,
 }
 
 /// The handler.
@@ -198,7 +209,11 @@ pub fn parse_request(body: &Map<String, Value>) -> Result<BillRequest, ApiError>
                 if let (Some(product), Some(quantity), Some(discount)) =
                     (product, quantity, discount)
                 {
-                    lines.push((product, quantity, discount));
+                    lines.push(RequestLine {
+                        product_id: product,
+                        quantity,
+                        discount,
+                    });
                 }
             }
         }
@@ -227,7 +242,7 @@ async fn price(billing: &Billing, request: &BillRequest) -> Result<NewBill, ApiE
             request
                 .lines
                 .iter()
-                .map(|(product, _, _)| billing.products.product(*product))
+                .map(|line| billing.products.product(line.product_id))
         ),
     );
     let mut unknown = Vec::new();
@@ -242,20 +257,18 @@ async fn price(billing: &Billing, request: &BillRequest) -> Result<NewBill, ApiE
         Err(other) => unavailable.push(other),
     }
     let mut items = Vec::with_capacity(request.lines.len());
-    for ((i, (product_id, quantity, discount)), result) in
-        request.lines.iter().enumerate().zip(products)
-    {
+    for ((i, line), result) in request.lines.iter().enumerate().zip(products) {
         match result {
             Ok(product) => items.push(NewItem {
-                product_id: *product_id,
-                quantity: *quantity,
+                product_id: line.product_id,
+                quantity: line.quantity,
                 price: product.price,
-                discount: *discount,
+                discount: line.discount,
             }),
             Err(RemoteError::NotFound { .. }) => unknown.push(error(
                 &format!("productItems[{i}].productId"),
-                &Value::from(*product_id),
-                format!("no product with id {product_id}"),
+                &Value::from(line.product_id),
+                format!("no product with id {}", line.product_id),
             )),
             Err(other) => unavailable.push(other),
         }
@@ -299,7 +312,18 @@ mod tests {
         .unwrap();
         assert_eq!(
             request.lines,
-            vec![(1, 2, Rate::default()), (3, 1, Rate::from_units(2_500))]
+            vec![
+                RequestLine {
+                    product_id: 1,
+                    quantity: 2,
+                    discount: Rate::default()
+                },
+                RequestLine {
+                    product_id: 3,
+                    quantity: 1,
+                    discount: Rate::from_units(2_500)
+                }
+            ]
         );
     }
 

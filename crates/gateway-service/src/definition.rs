@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use platform::{Settings, settings::canonical_key};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// The newer property prefix (Spring Cloud Gateway 4.3+); wins over the old one.
 pub const NEW_PREFIX: &str = "spring.cloud.gateway.server.webflux";
@@ -424,15 +424,6 @@ pub fn list_definitions(
 /// `default-filters`, applied to every route.
 pub fn default_filters(settings: &Settings) -> Result<Vec<Definition>, DefinitionError> {
     definitions(&list_setting(settings, "default-filters"))
-}
-
-/// A JSON object of a definition list, for the actuator's legacy views.
-pub fn args_json(args: &IndexMap<String, String>) -> Value {
-    Value::Object(
-        args.iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect::<Map<_, _>>(),
-    )
 }
 
 #[cfg(test)]

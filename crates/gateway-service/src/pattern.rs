@@ -121,16 +121,6 @@ impl Pattern {
         }
     }
 
-    /// Whether the pattern matches the empty input (`/` for paths) only via a first segment
-    /// that may be absent (`/**`, `/{*rest}`, or the empty pattern).
-    pub fn matches_root(&self) -> bool {
-        self.segments.is_empty()
-            || matches!(
-                self.segments.first(),
-                Some(Segment::DoubleWildcard | Segment::Rest(_))
-            )
-    }
-
     /// Matches `input`, filling `variables` on success. A trailing separator is accepted when
     /// `trailing_separator` is set (Spring's `matchTrailingSlash`).
     pub fn matches(

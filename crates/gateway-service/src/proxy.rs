@@ -166,11 +166,6 @@ impl Gateway {
         self.table.load_full()
     }
 
-    /// Whether rate limits are shared through Redis.
-    pub fn limiter_is_shared(&self) -> bool {
-        self.limiter.is_shared()
-    }
-
     /// Problems found by the last rebuild (broken routes are left out, not fatal).
     pub fn last_errors(&self) -> Arc<Vec<String>> {
         self.last_errors.load_full()

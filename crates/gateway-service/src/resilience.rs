@@ -396,11 +396,6 @@ impl RateLimiter {
         }
     }
 
-    /// Whether the buckets are shared through Redis.
-    pub fn is_shared(&self) -> bool {
-        self.redis.is_some()
-    }
-
     /// Takes `filter.requested_tokens` from the bucket of `(route, key)` if it has them.
     pub async fn check(&self, filter: &LimiterFilter, key: &str) -> Decision {
         let rate = f64::from(filter.replenish_rate);

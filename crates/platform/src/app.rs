@@ -101,6 +101,7 @@ pub struct ServiceContext {
     pub discovery: crate::discovery::RegistryCache,
     tasks: Vec<BackgroundTask>,
     per_core: bool,
+    listener: Option<std::net::TcpListener>,
 }
 
 impl std::fmt::Debug for ServiceContext {
@@ -123,6 +124,7 @@ impl ServiceContext {
             discovery: crate::discovery::RegistryCache::new(),
             tasks: Vec::new(),
             per_core: false,
+            listener: None,
         }
     }
 
@@ -141,6 +143,13 @@ impl ServiceContext {
     /// request, which is what a proxy (the gateway) spends most of its time on.
     pub fn serve_on_each_core(&mut self) {
         self.per_core = true;
+    }
+
+    /// Serves on `listener`, already bound, instead of binding `server.address:server.port`: a
+    /// test that must know a port before the service starts (peers listing each other) binds
+    /// port 0 itself and hands the socket over, so no other process can take the port between.
+    pub fn listen_on(&mut self, listener: std::net::TcpListener) {
+        self.listener = Some(listener);
     }
 
     /// Binds `server.address:server.port` and assembles the full router around `routes`.
@@ -199,10 +208,12 @@ impl ServiceContext {
             router = router.fallback_service(fallback);
         }
         let address = format!("{}:{}", server.address, server.port);
-        let listener = if self.per_core {
-            crate::server::bind_shared(&address).await
-        } else {
-            TcpListener::bind(&address).await
+        let listener = match self.listener.take() {
+            Some(listener) => listener
+                .set_nonblocking(true)
+                .and_then(|()| TcpListener::from_std(listener)),
+            None if self.per_core => crate::server::bind_shared(&address).await,
+            None => TcpListener::bind(&address).await,
         }
         .with_context(|| format!("{name} cannot listen on {address}"))?;
         Ok(Application {

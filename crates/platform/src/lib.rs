@@ -2,7 +2,10 @@
 //! libraries play in the original system.
 //!
 //! * [`settings`]: Spring-style layered properties (defaults, `application.yml`, environment,
-//!   flags) with relaxed binding.
+//!   flags) with relaxed binding, bound per section into typed structs ([`Settings::bind`]);
+//!   the one duration parser (Spring's `DurationStyle`) and the one `${…}` resolver.
+//! * [`resilience`]: the one circuit breaker (Resilience4j's), with the time-limited form the
+//!   gateway uses.
 //! * [`app`]: a service's lifecycle: context, bound application, graceful stop; [`started`]:
 //!   the live settings and the handle background tasks get (shared with the tasks `app` starts).
 //! * [`config_client`]: the config-server client: remote sources at start, `POST

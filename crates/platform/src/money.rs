@@ -42,11 +42,6 @@ impl Money {
         self.0
     }
 
-    /// Whether the amount is below zero.
-    pub const fn is_negative(self) -> bool {
-        self.0 < 0
-    }
-
     /// Parses a decimal text such as `890`, `420.5`, `-0.25` or `1e2`.
     pub fn parse(text: &str) -> Result<Self, MoneyError> {
         parse_scaled(text, 2).map(Self)

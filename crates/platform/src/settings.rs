@@ -12,6 +12,7 @@
 
 mod duration;
 mod placeholder;
+mod section;
 mod yaml;
 
 use std::{fmt, path::Path, str::FromStr, sync::Arc};
@@ -21,6 +22,7 @@ use indexmap::IndexMap;
 
 pub use duration::{DurationError, DurationUnit, expected_duration, parse_duration};
 pub use placeholder::resolve_placeholders;
+pub use section::{EX_CONFIG, FromSection, Section, ServerSettings, is_configuration_error};
 pub use yaml::{
     ON_PROFILE, YamlDocument, parse_yaml_documents, profile_expression_matches, value_text,
 };
@@ -448,154 +450,6 @@ impl Settings {
             .collect()
     }
 }
-
-// === typed sections ===
-
-/// `server.*`: where a service listens and how its common layers treat requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerSettings {
-    /// `server.address`: the interface to bind (default all IPv4 interfaces, as Spring).
-    pub address: String,
-    /// `server.port` (default 8080; 0 asks the OS for a free port).
-    pub port: u16,
-    /// `server.request-timeout-ms`: how long one request may take (default 30 s; a bare
-    /// number is milliseconds, `30s`/`PT30S` work too).
-    pub request_timeout: std::time::Duration,
-    /// `server.forward-headers-strategy`: `framework` (default) honours `X-Forwarded-*` and
-    /// `Forwarded` in links; `none` ignores them.
-    pub forward_headers_strategy: String,
-}
-
-impl FromSection for ServerSettings {
-    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
-        Ok(Self {
-            address: section.get_or("address", "0.0.0.0"),
-            port: section.parse_or("port", 8080)?,
-            request_timeout: section.duration_or(
-                "request-timeout-ms",
-                DurationUnit::Millis,
-                std::time::Duration::from_secs(30),
-            )?,
-            forward_headers_strategy: section.get_or("forward-headers-strategy", "framework"),
-        })
-    }
-}
-
-/// A typed settings section (`server`, `spring.cloud.config.retry`, a Resilience4j instance),
-/// bound once by [`Settings::bind`] and then read as plain fields.
-///
-/// Implementations read their keys through the [`Section`] they are given, so every service
-/// parses a value the same way and refuses a bad one with the same [`SettingsError::Invalid`]
-/// (the full key, the value and the expected form).
-pub trait FromSection: Sized {
-    /// Reads the section's fields.
-    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError>;
-}
-
-/// The keys under one prefix, with optional fallback prefixes consulted field by field
-/// (Resilience4j's `instances.<name>.x`, else `configs.default.x`).
-#[derive(Debug, Clone)]
-pub struct Section<'a> {
-    settings: &'a Settings,
-    prefixes: Vec<String>,
-}
-
-impl<'a> Section<'a> {
-    /// Also look under `prefix` for a field the earlier prefixes do not set.
-    pub fn or(mut self, prefix: &str) -> Self {
-        self.prefixes.push(prefix.to_owned());
-        self
-    }
-
-    /// Binds `T` from this section.
-    pub fn bind<T: FromSection>(&self) -> Result<T, SettingsError> {
-        T::from_section(self)
-    }
-
-    /// The settings the section reads.
-    pub fn settings(&self) -> &'a Settings {
-        self.settings
-    }
-
-    /// The full key `field` is read from: under the first prefix that sets it, else the first.
-    pub fn key(&self, field: &str) -> String {
-        let full = |prefix: &str| {
-            if prefix.is_empty() {
-                field.to_owned()
-            } else {
-                format!("{prefix}.{field}")
-            }
-        };
-        self.prefixes
-            .iter()
-            .map(|p| full(p))
-            .find(|key| self.settings.get(key).is_some())
-            .unwrap_or_else(|| full(&self.prefixes[0]))
-    }
-
-    /// The value of `field`, placeholders resolved, if set.
-    pub fn get(&self, field: &str) -> Option<String> {
-        self.settings.get(&self.key(field))
-    }
-
-    /// The value of `field`, or `default`.
-    pub fn get_or(&self, field: &str, default: &str) -> String {
-        self.get(field).unwrap_or_else(|| default.to_owned())
-    }
-
-    /// `field` parsed as `T`, or `default` when unset.
-    pub fn parse_or<T>(&self, field: &str, default: T) -> Result<T, SettingsError>
-    where
-        T: FromStr,
-        T::Err: fmt::Display,
-    {
-        self.settings.parse_or(&self.key(field), default)
-    }
-
-    /// A boolean `field`, or `default`.
-    pub fn flag(&self, field: &str, default: bool) -> Result<bool, SettingsError> {
-        self.settings.flag(&self.key(field), default)
-    }
-
-    /// A `Duration` `field` in Spring's relaxed form (bare numbers in `unit`), or `default`.
-    pub fn duration_or(
-        &self,
-        field: &str,
-        unit: DurationUnit,
-        default: std::time::Duration,
-    ) -> Result<std::time::Duration, SettingsError> {
-        self.settings.duration_or(&self.key(field), unit, default)
-    }
-
-    /// A comma-separated `field` as a list (empty when unset).
-    pub fn list(&self, field: &str) -> Vec<String> {
-        self.get(field).map(|v| split_list(&v)).unwrap_or_default()
-    }
-}
-
-impl Settings {
-    /// The section under `prefix` (`""` for top-level keys).
-    pub fn section(&self, prefix: &str) -> Section<'_> {
-        Section {
-            settings: self,
-            prefixes: vec![prefix.to_owned()],
-        }
-    }
-
-    /// Binds the section under `prefix` into `T`, once, failing on the first bad value.
-    pub fn bind<T: FromSection>(&self, prefix: &str) -> Result<T, SettingsError> {
-        self.section(prefix).bind()
-    }
-}
-
-/// Whether `error` comes from a setting that could not be used: a service exits with
-/// [`EX_CONFIG`] for it, before it binds a port.
-pub fn is_configuration_error(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| cause.is::<SettingsError>())
-}
-
-/// The exit code of a service refusing its configuration (`EX_CONFIG` of BSD's `sysexits.h`).
-pub const EX_CONFIG: u8 = 78;
 
 /// One entry of `spring.config.import`.
 #[derive(Debug, Clone, PartialEq, Eq)]

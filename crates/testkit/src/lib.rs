@@ -10,6 +10,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use platform::{
     ServiceContext, ServiceDefinition,
+    app::SharedSettings,
+    discovery::RegistryCache,
     settings::{Bootstrap, Settings},
 };
 use tokio::task::JoinHandle;
@@ -62,11 +64,6 @@ impl TestDatabase {
         }
     }
 
-    /// Whether this is the PostgreSQL leg.
-    pub fn is_postgres(&self) -> bool {
-        self.postgres_admin.is_some()
-    }
-
     /// Drops the PostgreSQL database (SQLite files go with the temporary directory).
     pub async fn drop_database(&self) {
         let Some((server, name)) = &self.postgres_admin else {
@@ -109,6 +106,10 @@ pub struct TestService {
     pub addr: SocketAddr,
     /// Its database.
     pub database: TestDatabase,
+    /// Its live settings: [`TestService::set`] puts a property in force as a refresh does.
+    pub settings: SharedSettings,
+    /// Its registry cache (what its discovery client fetched, or what a test puts there).
+    pub registry: RegistryCache,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
     /// Set for services started with [`TestService::start_killable`].
@@ -127,14 +128,41 @@ impl TestService {
         properties: &[(&str, &str)],
         database: TestDatabase,
     ) -> Self {
-        let (addr, shutdown, task) = launch(definition, properties, &database).await;
+        Self::launched(definition, properties, database, None).await
+    }
+
+    async fn launched(
+        definition: &ServiceDefinition,
+        properties: &[(&str, &str)],
+        database: TestDatabase,
+        listener: Option<std::net::TcpListener>,
+    ) -> Self {
+        let Launched {
+            addr,
+            settings,
+            registry,
+            shutdown,
+            task,
+        } = launch(definition, properties, &database, listener).await;
         Self {
             addr,
             database,
+            settings,
+            registry,
             shutdown,
             task,
             runtime: None,
         }
+    }
+
+    /// Starts `definition` serving on `listener` (bound by the test to `127.0.0.1:0` earlier, so
+    /// its port could be handed to others first) with a fresh database and these properties.
+    pub async fn start_on(
+        listener: std::net::TcpListener,
+        definition: &ServiceDefinition,
+        properties: &[(&str, &str)],
+    ) -> Self {
+        Self::launched(definition, properties, TestDatabase::new(), Some(listener)).await
     }
 
     /// Starts `definition` on a runtime of its own, so that [`TestService::kill`] can end it
@@ -165,15 +193,23 @@ impl TestService {
                 postgres_admin: None,
                 _dir: None,
             };
-            let (addr, shutdown, task) = launch(definition, &borrowed, &database).await;
-            let _ = sender.send((addr, shutdown));
+            let Launched {
+                addr,
+                settings,
+                registry,
+                shutdown,
+                task,
+            } = launch(definition, &borrowed, &database, None).await;
+            let _ = sender.send((addr, settings, registry, shutdown));
             task.await
                 .unwrap_or_else(|e| Err(anyhow::anyhow!("service task failed: {e}")))
         });
-        let (addr, shutdown) = receiver.await.expect("the service started");
+        let (addr, settings, registry, shutdown) = receiver.await.expect("the service started");
         Self {
             addr,
             database,
+            settings,
+            registry,
             shutdown,
             task,
             runtime: Some(runtime),
@@ -199,15 +235,21 @@ impl Drop for TestService {
     }
 }
 
+/// A service just started by [`launch`].
+struct Launched {
+    addr: SocketAddr,
+    settings: SharedSettings,
+    registry: RegistryCache,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
 async fn launch(
     definition: &ServiceDefinition,
     properties: &[(&str, &str)],
     database: &TestDatabase,
-) -> (
-    SocketAddr,
-    CancellationToken,
-    JoinHandle<anyhow::Result<()>>,
-) {
+    listener: Option<std::net::TcpListener>,
+) -> Launched {
     {
         let settings = test_settings(definition, database, properties);
         // The config-server layer, when a test turned the client on (as `load_settings` does).
@@ -219,13 +261,21 @@ async fn launch(
                 definition.name
             ),
         };
-        let app = (definition.build)(ServiceContext::new(settings))
+        let mut context = ServiceContext::new(settings);
+        if let Some(listener) = listener {
+            context.listen_on(listener);
+        }
+        let registry = context.discovery.clone();
+        let app = (definition.build)(context)
             .await
             .unwrap_or_else(|e| panic!("{} failed to start: {e:#}", definition.name));
-        let addr = app.local_addr();
-        let shutdown = app.shutdown_token();
-        let task = tokio::spawn(app.run());
-        (addr, shutdown, task)
+        Launched {
+            addr: app.local_addr(),
+            settings: app.settings(),
+            registry,
+            shutdown: app.shutdown_token(),
+            task: tokio::spawn(app.run()),
+        }
     }
 }
 
@@ -233,6 +283,12 @@ impl TestService {
     /// The absolute URL of `path` on this service.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Puts one more property in force, as a configuration refresh does.
+    pub fn set(&self, key: &str, value: &str) {
+        self.settings
+            .replace(self.settings.current().with_override(key, value));
     }
 
     /// Stops the service gracefully and drops its database.
@@ -361,4 +417,56 @@ pub fn as_pairs(properties: &[(String, String)]) -> Vec<(&str, &str)> {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect()
+}
+
+/// A running service and an HTTP client: what a service's own API tests hold, with one method
+/// per request shape they share (zero2prod's `TestApp`). Service-specific helpers wrap it.
+#[derive(Debug)]
+pub struct TestApp {
+    /// The service.
+    pub service: TestService,
+    /// A client for it.
+    pub http: reqwest::Client,
+}
+
+impl TestApp {
+    /// Starts `definition` with `properties` (see [`TestService::start`]).
+    pub async fn start(definition: &ServiceDefinition, properties: &[(&str, &str)]) -> Self {
+        Self {
+            service: TestService::start(definition, properties).await,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        self.service.url(path)
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// `GET path`, which must answer 200 with JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("JSON body")
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Stops the service and drops its database.
+    pub async fn stop(self) {
+        self.service.stop().await;
+    }
 }

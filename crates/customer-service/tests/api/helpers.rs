@@ -2,11 +2,16 @@
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use testkit::TestService;
 
-pub(crate) struct TestApp {
-    pub(crate) service: TestService,
-    pub(crate) http: reqwest::Client,
+/// testkit's [`testkit::TestApp`] on customer-service, with what customer tests add.
+pub(crate) struct TestApp(testkit::TestApp);
+
+impl std::ops::Deref for TestApp {
+    type Target = testkit::TestApp;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl TestApp {
@@ -15,34 +20,11 @@ impl TestApp {
     }
 
     pub(crate) async fn start_with(properties: &[(&str, &str)]) -> Self {
-        let service = TestService::start(&customer_service::SERVICE, properties).await;
-        Self {
-            service,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    pub(crate) fn url(&self, path: &str) -> String {
-        self.service.url(path)
-    }
-
-    pub(crate) async fn get(&self, path: &str) -> Response {
-        self.http.get(self.url(path)).send().await.expect("GET")
-    }
-
-    pub(crate) async fn get_json(&self, path: &str) -> Value {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-        response.json().await.expect("JSON body")
+        Self(testkit::TestApp::start(&customer_service::SERVICE, properties).await)
     }
 
     pub(crate) async fn post_customer(&self, body: &Value) -> Response {
-        self.http
-            .post(self.url("/customers"))
-            .json(body)
-            .send()
-            .await
-            .expect("POST")
+        self.post_json("/customers", body).await
     }
 
     /// Creates a customer and returns its id.
@@ -56,7 +38,7 @@ impl TestApp {
     }
 
     pub(crate) async fn stop(self) {
-        self.service.stop().await;
+        self.0.stop().await;
     }
 }
 

@@ -121,7 +121,15 @@ pub(crate) async fn instance_status(base: &str, app: &str, id: &str) -> Option<S
     body["instance"]["status"].as_str().map(str::to_owned)
 }
 
-/// A port nothing listens on right now.
+/// A socket bound to `127.0.0.1:0`, to hand to [`TestService::start_on`] once its port has
+/// been written into other settings: the port stays ours in between.
+pub(crate) fn loopback_listener() -> std::net::TcpListener {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port")
+}
+
+/// A port nothing listens on right now: only where the test needs connections refused first
+/// (a dead address, discovery appearing later) or an external client binds it itself; a port
+/// that others must know before a service starts comes from [`loopback_listener`] instead.
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -7,15 +7,17 @@ use testkit::{TestDatabase, test_settings};
 
 use crate::helpers::*;
 
-async fn node(port: u16, zone: &str) -> TestService {
-    let port = port.to_string();
-    discovery(&[
-        ("server.port", port.as_str()),
+fn node_settings(zone: &str) -> [(&str, &str); 3] {
+    [
         ("eureka.client.service-url.defaultZone", zone),
         ("eureka.server.registry-sync-retries", "2"),
         ("eureka.server.registry-sync-retry-wait-ms", "300"),
-    ])
-    .await
+    ]
+}
+
+/// A node serving on `listener`, whose port the zone already lists.
+async fn node(listener: std::net::TcpListener, zone: &str) -> TestService {
+    TestService::start_on(listener, &discovery_service::SERVICE, &node_settings(zone)).await
 }
 
 async fn visible(base: &str, app: &str, id: &str) {
@@ -38,15 +40,16 @@ async fn gone(base: &str, app: &str, id: &str) {
 
 #[tokio::test]
 async fn three_nodes_replicate_and_survive_the_loss_of_one() {
-    let ports = [free_port(), free_port(), free_port()];
-    let urls: Vec<String> = ports
+    let [listener_a, listener_b, listener_c] = [(); 3].map(|()| loopback_listener());
+    let port_a = listener_a.local_addr().unwrap().port();
+    let urls: Vec<String> = [&listener_a, &listener_b, &listener_c]
         .iter()
-        .map(|p| format!("http://127.0.0.1:{p}/eureka/"))
+        .map(|l| format!("http://{}/eureka/", l.local_addr().unwrap()))
         .collect();
     let zone = urls.join(",");
-    let a = node(ports[0], &zone).await;
-    let b = node(ports[1], &zone).await;
-    let c = node(ports[2], &zone).await;
+    let a = node(listener_a, &zone).await;
+    let b = node(listener_b, &zone).await;
+    let c = node(listener_c, &zone).await;
     let (url_a, url_b, url_c) = (&urls[0], &urls[1], &urls[2]);
 
     // Register on A: visible on B and C.
@@ -139,8 +142,11 @@ async fn three_nodes_replicate_and_survive_the_loss_of_one() {
     )
     .await;
 
-    // A comes back empty and syncs the registry from its peers at start.
-    let a = node(ports[0], &zone).await;
+    // A comes back empty, on its old port (the zone names it), and syncs from its peers.
+    let port_a = port_a.to_string();
+    let mut restarted = node_settings(&zone).to_vec();
+    restarted.push(("server.port", port_a.as_str()));
+    let a = discovery(&restarted).await;
     visible(url_a, "INVENTORY-SERVICE", &inventory_id).await;
     visible(url_a, "CUSTOMER-SERVICE", &id).await;
 

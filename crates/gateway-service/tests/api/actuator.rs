@@ -1,7 +1,5 @@
 //! `/actuator/gateway/*` and route rebuilds on refresh.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, Gateway, client, wait_status};
@@ -180,10 +178,35 @@ async fn a_settings_refresh_rebuilds_the_routes() {
             .status(),
         404
     );
-    // A broken route is left out; the others keep serving.
+    // A broken route is left out; the others keep serving. A third route set after it shows
+    // the rebuild that saw the broken one has happened.
     gw.set("spring.cloud.gateway.routes[1].id", "broken");
     gw.set("spring.cloud.gateway.routes[1].uri", "ftp://nowhere");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    gw.set("spring.cloud.gateway.routes[2].id", "third");
+    gw.set("spring.cloud.gateway.routes[2].uri", &b.base());
+    gw.set(
+        "spring.cloud.gateway.routes[2].predicates[0]",
+        "Path=/third/**",
+    );
+    wait_status(&gw.url("/third/x"), 200).await;
+    let routes: serde_json::Value = client()
+        .get(gw.url("/actuator/gateway/routes"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["route_id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"third") && !ids.contains(&"broken"),
+        "{ids:?}"
+    );
     assert_eq!(
         client()
             .get(gw.url("/second/x"))

@@ -8,23 +8,6 @@ use testkit::TestService;
 
 use crate::helpers::{Gateway, client};
 
-fn eureka(zone: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("eureka.client.enabled", "true".into()),
-        ("eureka.client.service-url.defaultZone", zone.to_owned()),
-        (
-            "eureka.client.registry-fetch-interval-seconds",
-            "0.2".into(),
-        ),
-        (
-            "eureka.instance.lease-renewal-interval-in-seconds",
-            "1".into(),
-        ),
-        ("eureka.instance.prefer-ip-address", "true".into()),
-        ("eureka.instance.ip-address", "127.0.0.1".into()),
-    ]
-}
-
 async fn get_json(url: &str) -> Option<(u16, Value)> {
     let r = client().get(url).send().await.ok()?;
     let status = r.status().as_u16();
@@ -34,9 +17,8 @@ async fn get_json(url: &str) -> Option<(u16, Value)> {
 #[tokio::test]
 async fn locator_and_default_routes_follow_the_registry_and_links_point_through_the_gateway() {
     let discovery = TestService::start(&discovery_service::SERVICE, &[]).await;
-    let zone = format!("http://{}/eureka/", discovery.addr);
-    let props = eureka(&zone);
-    let props: Vec<(&str, &str)> = props.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let registered = testkit::registered_with(discovery.addr);
+    let props = testkit::as_pairs(&registered);
     let gw = Gateway::start(&props).await;
     let customers = TestService::start(&customer_service::SERVICE, &props).await;
 

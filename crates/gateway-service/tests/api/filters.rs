@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use testkit::as_pairs;
+
 use crate::helpers::{Backend, Gateway, client};
 
 /// One route to `uri` on `path` with these filters (shortcut strings).
@@ -29,13 +31,6 @@ fn route_with(i: usize, uri: &str, path: &str, filters: &[&str]) -> Vec<(String,
     props
 }
 
-fn refs(props: &[(String, String)]) -> Vec<(&str, &str)> {
-    props
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
-}
-
 #[tokio::test]
 async fn path_filters_rewrite_what_the_backend_sees() {
     let b = Backend::start("b", 0).await;
@@ -59,7 +54,7 @@ async fn path_filters_rewrite_what_the_backend_sees() {
         "/api/products/{id}",
         &["SetPath=/products/{id}"],
     ));
-    let gw = Gateway::start(&refs(&props)).await;
+    let gw = Gateway::start(&as_pairs(&props)).await;
     let c = client();
     let path = |url: String| {
         let c = c.clone();
@@ -116,7 +111,7 @@ async fn header_and_parameter_filters() {
             "PreserveHostHeader",
         ],
     );
-    let gw = Gateway::start(&refs(&props)).await;
+    let gw = Gateway::start(&as_pairs(&props)).await;
     let r = client()
         .get(gw.url("/h/sky?keep=1&drop=2"))
         .header("X-Replaced", "old")
@@ -187,7 +182,7 @@ async fn status_redirect_dedupe_size_and_default_filters() {
         "spring.cloud.gateway.default-filters[0]".into(),
         "AddResponseHeader=X-Gateway, factura".into(),
     ));
-    let gw = Gateway::start(&refs(&props)).await;
+    let gw = Gateway::start(&as_pairs(&props)).await;
     let c = client();
     let teapot = c.get(gw.url("/teapot/x")).send().await.unwrap();
     assert_eq!(teapot.status(), 418);
@@ -262,7 +257,7 @@ async fn global_cors_answers_preflights_and_refuses_other_origins() {
     props.push((format!("{base}.allowed-methods[1]"), "POST".into()));
     props.push((format!("{base}.allowed-headers"), "*".into()));
     props.push((format!("{base}.max-age"), "3600".into()));
-    let gw = Gateway::start(&refs(&props)).await;
+    let gw = Gateway::start(&as_pairs(&props)).await;
     let c = client();
     let preflight = c
         .request(reqwest::Method::OPTIONS, gw.url("/c/1"))

@@ -18,59 +18,43 @@ use axum::{
     routing::{any, get},
 };
 use http_body_util::BodyExt as _;
-use platform::{
-    ServiceContext,
-    app::SharedSettings,
-    discovery::{Application, Applications, InstanceInfo, RegistryCache},
-};
+use platform::discovery::{Application, Applications, InstanceInfo, RegistryCache};
 use serde_json::{Map, Value, json};
-use testkit::TestDatabase;
+use testkit::{TestDatabase, TestService};
 use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-/// A running gateway.
+/// A running gateway: testkit's [`TestService`] with the gateway's settings and registry at
+/// hand.
 pub(crate) struct Gateway {
     pub(crate) addr: SocketAddr,
-    pub(crate) settings: SharedSettings,
     pub(crate) registry: RegistryCache,
-    shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
+    service: TestService,
 }
 
 impl Gateway {
     /// The gateway with its built-in defaults plus `properties`.
     pub(crate) async fn start(properties: &[(&str, &str)]) -> Self {
-        let settings = testkit::test_settings(
+        let service = TestService::start_with_database(
             &gateway_service::SERVICE,
-            &TestDatabase::sqlite(),
             properties,
-        );
-        let context = ServiceContext::new(settings);
-        let shared = context.settings.clone();
-        let registry = context.discovery.clone();
-        let app = gateway_service::build(context)
-            .await
-            .expect("gateway starts");
-        let addr = app.local_addr();
-        let shutdown = app.shutdown_token();
-        let task = tokio::spawn(app.run());
+            TestDatabase::sqlite(),
+        )
+        .await;
         Self {
-            addr,
-            settings: shared,
-            registry,
-            shutdown,
-            task,
+            addr: service.addr,
+            registry: service.registry.clone(),
+            service,
         }
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        self.service.url(path)
     }
 
     /// Puts one more property in force, as a configuration refresh does.
     pub(crate) fn set(&self, key: &str, value: &str) {
-        self.settings
-            .replace(self.settings.current().with_override(key, value));
+        self.service.set(key, value);
     }
 
     /// Registers `app` at these ports (all UP) in the gateway's registry cache.
@@ -96,8 +80,7 @@ impl Gateway {
     }
 
     pub(crate) async fn stop(self) {
-        self.shutdown.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(15), self.task).await;
+        self.service.stop().await;
     }
 }
 

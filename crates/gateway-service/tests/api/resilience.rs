@@ -5,14 +5,9 @@ use std::{sync::atomic::Ordering, time::Duration};
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, Gateway, client};
+use testkit::as_pairs;
 
-fn refs(props: &[(String, String)]) -> Vec<(&str, &str)> {
-    props
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
-}
+use crate::helpers::{Backend, Gateway, client};
 
 fn p(k: &str, v: &str) -> (String, String) {
     (k.to_owned(), v.to_owned())
@@ -33,7 +28,7 @@ async fn retry_repeats_failed_gets_but_not_posts() {
             "Retry=3,INTERNAL_SERVER_ERROR,GET,1ms,5ms,2,true",
         ),
     ];
-    let gw = Gateway::start(&refs(&props)).await;
+    let gw = Gateway::start(&as_pairs(&props)).await;
     let c = client();
     let r = c.get(gw.url("/flaky")).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -124,7 +119,7 @@ async fn circuit_breaker_falls_back_then_opens() {
         // The error bodies below are read for their message.
         p("server.error.include-message", "always"),
     ];
-    let gw = Gateway::start(&refs(&props)).await;
+    let gw = Gateway::start(&as_pairs(&props)).await;
     let c = client();
     for _ in 0..3 {
         let r = c.get(gw.url("/inventory/products")).send().await.unwrap();
@@ -184,7 +179,7 @@ async fn statuses(url: &str, n: usize) -> Vec<u16> {
 #[tokio::test]
 async fn rate_limiter_in_memory_answers_429_with_headers() {
     let b = Backend::start("b", 0).await;
-    let gw = Gateway::start(&refs(&limited_route("limited", &b.base(), false))).await;
+    let gw = Gateway::start(&as_pairs(&limited_route("limited", &b.base(), false))).await;
     let c = client();
     let first = c.get(gw.url("/limited/x")).send().await.unwrap();
     assert_eq!(first.status(), 200);
@@ -204,8 +199,8 @@ async fn rate_limiter_in_redis_is_shared_by_two_gateways() {
     let b = Backend::start("b", 0).await;
     let id = format!("limited-{}-{}", std::process::id(), b.port());
     let props = limited_route(&id, &b.base(), true);
-    let one = Gateway::start(&refs(&props)).await;
-    let two = Gateway::start(&refs(&props)).await;
+    let one = Gateway::start(&as_pairs(&props)).await;
+    let two = Gateway::start(&as_pairs(&props)).await;
     let c = client();
     let first = c.get(one.url("/limited/x")).send().await.unwrap();
     assert_eq!(first.status(), 200);
@@ -238,7 +233,7 @@ async fn a_backend_killed_under_load_costs_only_in_flight_requests() {
             "Path=/load/**",
         ),
     ];
-    let gw = Gateway::start(&refs(&props)).await;
+    let gw = Gateway::start(&as_pairs(&props)).await;
     gw.register(&[("load-service", &[one.port(), two.port()])]);
     let url = gw.url("/load/x");
     let c = client();

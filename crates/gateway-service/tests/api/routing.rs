@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use testkit::as_pairs;
+
 use crate::helpers::{Backend, Gateway, client};
 
 fn route(i: usize, id: &str, uri: &str, predicates: &[&str]) -> Vec<(String, String)> {
@@ -24,18 +26,11 @@ fn route(i: usize, id: &str, uri: &str, predicates: &[&str]) -> Vec<(String, Str
     props
 }
 
-fn refs(props: &[(String, String)]) -> Vec<(&str, &str)> {
-    props
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
-}
-
 #[tokio::test]
 async fn static_route_proxies_with_forwarded_headers_and_without_hop_by_hop() {
     let backend = Backend::start("echo", 0).await;
     let props = route(0, "echo", &backend.base(), &["Path=/echo/**"]);
-    let gw = Gateway::start(&refs(&props)).await;
+    let gw = Gateway::start(&as_pairs(&props)).await;
     let response = client()
         .post(gw.url("/echo/a/b?x=1&y=two"))
         .header("connection", "x-secret")
@@ -137,7 +132,7 @@ async fn predicates_select_routes_in_order_and_unmatched_is_404() {
     props.extend(route(9, "vars", &a.base(), &["Path=/v/{segment}"]));
     props.extend(route(10, "fallthrough", &b.base(), &["Path=/p/**"]));
     props.push(("spring.cloud.gateway.routes[0].order".into(), "-5".into()));
-    let gw = Gateway::start(&refs(&props)).await;
+    let gw = Gateway::start(&as_pairs(&props)).await;
     let c = client();
     let backend_of = |r: reqwest::Response| async move {
         let status = r.status().as_u16();
@@ -270,7 +265,7 @@ async fn the_new_property_prefix_wins_and_expanded_arguments_work() {
     ];
     let mut props = old;
     props.extend(new);
-    let gw = Gateway::start(&refs(&props)).await;
+    let gw = Gateway::start(&as_pairs(&props)).await;
     let echo: Value = client()
         .get(gw.url("/x/y"))
         .send()
@@ -296,7 +291,7 @@ async fn balanced_routes_rotate_and_move_past_refused_instances() {
     let mut props = route(0, "echo", "lb://ECHO-SERVICE", &["Path=/echo/**"]);
     // The error body below is read for its message.
     props.push(("server.error.include-message".into(), "always".into()));
-    let gw = Gateway::start(&refs(&props)).await;
+    let gw = Gateway::start(&as_pairs(&props)).await;
     let c = client();
     let missing = c.get(gw.url("/echo/1")).send().await.unwrap();
     assert_eq!(missing.status(), 503, "no instance registered");
@@ -370,7 +365,7 @@ async fn broken_slow_and_refused_backends_map_to_502_504_and_502() {
         &format!("http://{broken_addr}"),
         &["Path=/broken/**"],
     ));
-    let gw = Gateway::start(&refs(&props)).await;
+    let gw = Gateway::start(&as_pairs(&props)).await;
     let c = client();
     assert_eq!(
         c.get(gw.url("/slow/5000")).send().await.unwrap().status(),

@@ -4,50 +4,24 @@
 
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
-use testkit::TestService;
+use testkit::TestApp;
 
-struct TestApp {
-    service: TestService,
-    http: reqwest::Client,
+async fn start() -> TestApp {
+    TestApp::start(&inventory_service::SERVICE, &[]).await
 }
 
-impl TestApp {
-    async fn start() -> Self {
-        let service = TestService::start(&inventory_service::SERVICE, &[]).await;
-        Self {
-            service,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        self.service.url(path)
-    }
-
-    async fn get_json(&self, path: &str) -> Value {
-        let response = self.http.get(self.url(path)).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-        response.json().await.unwrap()
-    }
-
-    async fn post(&self, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(self.url("/products"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (
-            response.status(),
-            response.json().await.unwrap_or(Value::Null),
-        )
-    }
+/// `POST /products`: the status and the JSON body (null when there is none).
+async fn post(app: &TestApp, body: Value) -> (StatusCode, Value) {
+    let response = app.post_json("/products", &body).await;
+    (
+        response.status(),
+        response.json().await.unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
 async fn seeded_products_keep_springs_numeric_shape() {
-    let app = TestApp::start().await;
+    let app = start().await;
     let page = app.get_json("/products").await;
     let products: Vec<(String, Value, Value)> = page["_embedded"]["products"]
         .as_array()
@@ -84,16 +58,18 @@ async fn seeded_products_keep_springs_numeric_shape() {
 
 #[tokio::test]
 async fn prices_are_stored_and_returned_exactly() {
-    let app = TestApp::start().await;
+    let app = start().await;
     for (sent, expected) in [
         (json!(0.1), "0.1"),
         (json!(19.99), "19.99"),
         (json!("1234567.89"), "1234567.89"),
         (json!(0), "0.0"),
     ] {
-        let (status, body) = app
-            .post(json!({ "name": "Exact", "price": sent, "quantity": 1 }))
-            .await;
+        let (status, body) = post(
+            &app,
+            json!({ "name": "Exact", "price": sent, "quantity": 1 }),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{sent}");
         let text = app
             .http
@@ -114,7 +90,7 @@ async fn prices_are_stored_and_returned_exactly() {
 
 #[tokio::test]
 async fn invalid_prices_and_quantities_are_400_naming_the_property() {
-    let app = TestApp::start().await;
+    let app = start().await;
     for (body, property, message) in [
         (
             json!({ "name": "P", "price": -1, "quantity": 1 }),
@@ -147,7 +123,7 @@ async fn invalid_prices_and_quantities_are_400_naming_the_property() {
             "must not be blank",
         ),
     ] {
-        let (status, error) = app.post(body.clone()).await;
+        let (status, error) = post(&app, body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(error["errors"][0]["entity"], "Product");
         assert_eq!(error["errors"][0]["property"], property, "{body}");
@@ -175,7 +151,7 @@ async fn invalid_prices_and_quantities_are_400_naming_the_property() {
 
 #[tokio::test]
 async fn stock_changes_by_patch_and_sorting_by_price_is_numeric() {
-    let app = TestApp::start().await;
+    let app = start().await;
     let response = app
         .http
         .patch(app.url("/products/2"))
@@ -191,8 +167,11 @@ async fn stock_changes_by_patch_and_sorting_by_price_is_numeric() {
         (Some(7), Some(420.0))
     );
 
-    app.post(json!({ "name": "Cable", "price": 9.5, "quantity": 100 }))
-        .await;
+    post(
+        &app,
+        json!({ "name": "Cable", "price": 9.5, "quantity": 100 }),
+    )
+    .await;
     let page = app.get_json("/products?sort=price,asc").await;
     let prices: Vec<f64> = page["_embedded"]["products"]
         .as_array()
@@ -206,7 +185,7 @@ async fn stock_changes_by_patch_and_sorting_by_price_is_numeric() {
 
 #[tokio::test]
 async fn products_search_by_name() {
-    let app = TestApp::start().await;
+    let app = start().await;
     let listing = app.get_json("/products/search").await;
     assert_eq!(
         listing["_links"]["byName"]["href"],

@@ -67,16 +67,6 @@ impl RegistryCache {
         instances
     }
 
-    /// Names of the applications with at least one instance.
-    pub fn application_names(&self) -> Vec<String> {
-        self.current
-            .borrow()
-            .applications
-            .iter()
-            .map(|a| a.name.clone())
-            .collect()
-    }
-
     /// The UP instances of `app` (case-insensitive), sorted by instance id, shared: no copy.
     pub fn up_sorted(&self, app: &str) -> Arc<[InstanceInfo]> {
         let index = self.up.read().unwrap_or_else(|p| p.into_inner()).clone();
