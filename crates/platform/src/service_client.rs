@@ -6,7 +6,8 @@
 //! * a GET that times out or answers 5xx is retried once on another instance;
 //! * connect and read timeouts come from Spring's Feign keys
 //!   (`spring.cloud.openfeign.client.config.<name>.connect-timeout` / `read-timeout`, in ms,
-//!   falling back to `….config.default.…`);
+//!   falling back to `….config.default.…`, then to Spring Cloud OpenFeign's own defaults,
+//!   connect 10 s and read 60 s);
 //! * one [`CircuitBreaker`] per remote service decides whether to call at all; its state is a
 //!   health component and a Prometheus gauge;
 //! * the incoming request's `x-request-id` travels on every outgoing call.
@@ -116,8 +117,8 @@ impl ServiceClient {
             };
             Ok(Duration::from_millis(settings.parse_or(&key, default)?))
         };
-        let connect_timeout = timeout("connect-timeout", 1_000)?;
-        let read_timeout = timeout("read-timeout", 5_000)?;
+        let connect_timeout = timeout("connect-timeout", 10_000)?;
+        let read_timeout = timeout("read-timeout", 60_000)?;
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
