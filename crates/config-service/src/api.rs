@@ -26,7 +26,7 @@ use axum::{
 use percent_encoding::percent_decode_str;
 use platform::{
     cipher::{TextEncryptor, split_prefixes},
-    config_client::{Environment, EnvironmentPropertySource},
+    config_client::EnvironmentPropertySource,
     error::ErrorDetail,
 };
 use serde_json::{Value, json};
@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use crate::{
     backend::Backend,
     render,
-    snapshot::{BuildError, RepoError, Request as EnvRequest, Snapshot},
+    snapshot::{BuildError, RepoError, Request as EnvRequest, ServedEnvironment, Snapshot},
 };
 
 /// The media type of Spring's v2 Environment.
@@ -349,7 +349,7 @@ async fn build_environment(
     app: &str,
     profiles: &[String],
     label: Option<&str>,
-) -> Result<(Arc<Snapshot>, Environment), ConfigError> {
+) -> Result<(Arc<Snapshot>, ServedEnvironment), ConfigError> {
     check_name(app, "application name")?;
     if let Some(label) = label {
         check_name(label, "label")?;
@@ -361,14 +361,17 @@ async fn build_environment(
         profiles,
         label,
     };
-    let mut environment = snapshot.environment(&request, &locations)?;
+    let mut served = snapshot.environment(&request, &locations)?;
     if state.decrypt_served_values {
         crate::snapshot::decrypt_sources(
-            &mut environment.property_sources,
+            &mut served.environment.property_sources,
+            &mut served.origins,
             state.encryptor.as_ref(),
         );
     }
+    let environment = &mut served.environment;
     if !state.overrides.is_empty() {
+        served.origins.insert(0, Default::default());
         environment.property_sources.insert(
             0,
             EnvironmentPropertySource {
@@ -384,7 +387,7 @@ async fn build_environment(
     if !state.accept_empty && environment.property_sources.is_empty() {
         return Err(ConfigError::not_found("Application Not Found"));
     }
-    Ok((snapshot, environment))
+    Ok((snapshot, served))
 }
 
 async fn environment(
@@ -406,17 +409,24 @@ async fn environment(
     if !accepts_json(accept) {
         return Err(ConfigError::bare(StatusCode::NOT_ACCEPTABLE));
     }
+    // The v2 media type carries each value as `{"value", "origin"}`, as Spring serves it.
+    let wants_v2 = accept.contains(V2_JSON);
     let snapshot = state.backend.resolve(label).await?;
     let key = format!(
-        "env\u{0}{app}\u{0}{}\u{0}{}",
+        "env\u{0}{app}\u{0}{}\u{0}{}\u{0}{wants_v2}",
         profiles.join(","),
         label.unwrap_or("\u{1}")
     );
     let body = match snapshot.cached(key.clone(), || Err(())) {
         Ok(hit) => hit,
         Err(()) => {
-            let (snapshot, environment) = build_environment(state, app, &profiles, label).await?;
-            let bytes = Bytes::from(serde_json::to_vec(&environment).map_err(|e| {
+            let (snapshot, served) = build_environment(state, app, &profiles, label).await?;
+            let json = if wants_v2 {
+                serde_json::to_vec(&served.v2_json())
+            } else {
+                serde_json::to_vec(&served.environment)
+            };
+            let bytes = Bytes::from(json.map_err(|e| {
                 ConfigError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("serialising: {e}"),
@@ -425,8 +435,6 @@ async fn environment(
             snapshot.cached(key, || Ok::<_, ConfigError>(bytes))?
         }
     };
-    let wants_v2 = accept.contains(V2_JSON);
-    // Values are always plain (never `{value, origin}`); the v2 media type allows both.
     let content_type = if wants_v2 {
         V2_JSON
     } else {
@@ -455,7 +463,8 @@ async fn flat(
     query: Option<&str>,
 ) -> Result<Response, ConfigError> {
     let profiles = parse_profiles(raw_profiles)?;
-    let (_, environment) = build_environment(state, app, &profiles, label).await?;
+    let (_, served) = build_environment(state, app, &profiles, label).await?;
+    let environment = served.environment;
     let mut merged = render::merge(&environment.property_sources);
     if query_flag(query, "resolvePlaceholders").unwrap_or(true) {
         render::resolve_placeholders(&mut merged);
@@ -483,12 +492,13 @@ async fn resource(
     let profiles = parse_profiles(raw_profiles)?;
     check_name(path, "path")?;
     // Spring answers a missing label or file here with a bare 404.
-    let (snapshot, environment) = build_environment(state, app, &profiles, label)
+    let (snapshot, served) = build_environment(state, app, &profiles, label)
         .await
         .map_err(|error| match error.status {
             StatusCode::NOT_FOUND => ConfigError::bare(StatusCode::NOT_FOUND),
             _ => error,
         })?;
+    let environment = served.environment;
     let locations = state.backend.locations(&snapshot, app, &profiles, label);
     let file = snapshot
         .find_resource(path, &profiles, &locations)

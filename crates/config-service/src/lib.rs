@@ -4,14 +4,16 @@
 //!
 //! * `api`: the routes — Environment JSON, `.yml`/`.properties`/`.json`, plain-text resources,
 //!   `/encrypt`, `/decrypt`, optional HTTP basic auth.
-//! * `snapshot`: immutable repository states and Spring's property-source precedence.
+//! * `snapshot`: immutable repository states, Spring's property-source precedence, and the
+//!   v2 origins of values.
 //! * `render`: the merged flat renderings and `${…}` resolution; `yaml_dump` writes YAML as
 //!   SnakeYAML does.
 //! * `backend` and `git`: the folder (native) and git backends, each keeping its snapshot
 //!   current in the background.
 //!
 //! Configured with Spring's own keys: `spring.cloud.config.server.git.uri` (with `default-label`,
-//! `search-paths`, `refresh-rate`, `username`, `password`, `basedir`, `timeout`) selects git;
+//! `try-master-branch`, `search-paths`, `refresh-rate`, `username`, `password`, `basedir`,
+//! `timeout`) selects git;
 //! otherwise `spring.cloud.config.server.native.search-locations` (default `./config-repo`).
 //! `encrypt.key` (`ENCRYPT_KEY`) and `encrypt.salt` enable `{cipher}` values;
 //! `spring.security.user.password` turns on basic auth (user `spring.security.user.name`,

@@ -60,24 +60,41 @@ impl RepoFile {
 }
 
 /// Parses a `.properties` file; `#---` (or `!---`) lines split it into documents, as Boot does.
+/// Each value's origin is the `line:column` where it starts (1-based, file-wide), as Boot's
+/// origin tracking reports it.
 fn parse_properties(bytes: &[u8]) -> Result<Vec<YamlDocument>, String> {
     let text = String::from_utf8_lossy(bytes);
     let mut documents = Vec::new();
     let mut current = String::new();
-    let mut flush = |chunk: &str| -> Result<(), String> {
+    let mut first_line = 1;
+    let mut flush = |chunk: &str, first_line: usize| -> Result<(), String> {
         let map = java_properties::read(chunk.as_bytes()).map_err(|e| e.to_string())?;
         // java_properties returns a HashMap; keep the file order by re-reading the keys.
         let mut ordered = IndexMap::new();
-        for line in chunk.lines() {
-            let line = line.trim_start();
-            if line.starts_with('#') || line.starts_with('!') || line.is_empty() {
+        let mut origins = IndexMap::new();
+        let mut continued = false;
+        for (index, raw) in chunk.lines().enumerate() {
+            let is_continuation = continued;
+            let trailing_backslashes = raw.len() - raw.trim_end_matches('\\').len();
+            continued = trailing_backslashes % 2 == 1;
+            let line = raw.trim_start();
+            if is_continuation || line.starts_with('#') || line.starts_with('!') || line.is_empty()
+            {
                 continue;
             }
+            let indent = raw.len() - line.len();
             let key_end = line
                 .find(|c: char| c == '=' || c == ':' || c.is_whitespace())
                 .unwrap_or(line.len());
             let key = line[..key_end].replace('\\', "");
+            let rest = &line[key_end..];
+            let after_space = rest.trim_start();
+            let after_separator = after_space
+                .strip_prefix(['=', ':'])
+                .map_or(after_space, str::trim_start);
+            let column = indent + line.len() - after_separator.len() + 1;
             if let Some(value) = map.get(&key) {
+                origins.insert(key.clone(), format!("{}:{column}", first_line + index));
                 ordered.insert(key, value.clone());
             }
         }
@@ -85,21 +102,22 @@ fn parse_properties(bytes: &[u8]) -> Result<Vec<YamlDocument>, String> {
             ordered.entry(key).or_insert(value);
         }
         if !ordered.is_empty() {
-            documents.push(YamlDocument::from_flat(ordered));
+            documents.push(YamlDocument::from_flat(ordered, origins));
         }
         Ok(())
     };
-    for line in text.lines() {
+    for (index, line) in text.lines().enumerate() {
         let trimmed = line.trim();
         if trimmed == "#---" || trimmed == "!---" {
-            flush(&current)?;
+            flush(&current, first_line)?;
             current.clear();
+            first_line = index + 2;
         } else {
             current.push_str(line);
             current.push('\n');
         }
     }
-    flush(&current)?;
+    flush(&current, first_line)?;
     Ok(documents)
 }
 
@@ -177,6 +195,41 @@ pub(crate) enum BuildError {
     },
 }
 
+/// Where each value of one property source starts in its file (`line:column`, 1-based).
+pub(crate) type Origins = IndexMap<String, String>;
+
+/// An Environment and, for each of its property sources (same order), its values' origins:
+/// what the v2 media type serves as `{"value", "origin"}`.
+#[derive(Debug)]
+pub(crate) struct ServedEnvironment {
+    /// The Environment.
+    pub(crate) environment: Environment,
+    /// The origins, one map per property source.
+    pub(crate) origins: Vec<Origins>,
+}
+
+impl ServedEnvironment {
+    /// The Environment as the v2 media type carries it: each value that came from a file as
+    /// `{"value": v, "origin": "line:col"}`; decrypted values and overrides stay plain.
+    pub(crate) fn v2_json(&self) -> Value {
+        let mut json = serde_json::to_value(&self.environment).unwrap_or_default();
+        let sources = json
+            .get_mut("propertySources")
+            .and_then(Value::as_array_mut);
+        for (source, origins) in sources.into_iter().flatten().zip(&self.origins) {
+            let Some(map) = source.get_mut("source").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (key, value) in map.iter_mut() {
+                if let Some(origin) = origins.get(key) {
+                    *value = serde_json::json!({"value": value.take(), "origin": origin});
+                }
+            }
+        }
+        json
+    }
+}
+
 /// One immutable state of the configuration repository.
 #[derive(Debug)]
 pub(crate) struct Snapshot {
@@ -235,12 +288,12 @@ impl Snapshot {
     }
 
     /// The property sources for `request`, searched in `locations` (lowest precedence first),
-    /// highest precedence first.
+    /// highest precedence first, each with its values' origins.
     pub(crate) fn property_sources(
         &self,
         request: &Request<'_>,
         locations: &[Location],
-    ) -> Result<Vec<EnvironmentPropertySource>, BuildError> {
+    ) -> Result<(Vec<EnvironmentPropertySource>, Vec<Origins>), BuildError> {
         let mut names = vec!["application"];
         if request.application != "application" {
             names.extend(
@@ -251,7 +304,7 @@ impl Snapshot {
                     .filter(|n| !n.is_empty() && *n != "application"),
             );
         }
-        let mut sources = Vec::new();
+        let mut sources = (Vec::new(), Vec::new());
         for profile in request.profiles.iter().rev() {
             for location in locations.iter().rev() {
                 for name in names.iter().rev() {
@@ -274,7 +327,7 @@ impl Snapshot {
 
     fn push_file_sources(
         &self,
-        sources: &mut Vec<EnvironmentPropertySource>,
+        sources: &mut (Vec<EnvironmentPropertySource>, Vec<Origins>),
         location: &Location,
         base: &str,
         profiles: &[String],
@@ -311,26 +364,31 @@ impl Snapshot {
                 };
                 // The profile condition stays in the source, as Spring serves it.
                 let source = document.typed.clone();
-                sources.push(EnvironmentPropertySource { name, source });
+                sources.0.push(EnvironmentPropertySource { name, source });
+                sources.1.push(document.origins.clone());
             }
         }
         Ok(())
     }
 
-    /// The Environment for `request`.
+    /// The Environment for `request`, with its values' origins.
     pub(crate) fn environment(
         &self,
         request: &Request<'_>,
         locations: &[Location],
-    ) -> Result<Environment, BuildError> {
-        Ok(Environment {
-            name: request.application.to_owned(),
-            // Spring answers the comma list as one element (`["dev,prod"]`).
-            profiles: vec![request.profiles.join(",")],
-            label: request.label.map(str::to_owned),
-            version: self.version.clone(),
-            state: None,
-            property_sources: self.property_sources(request, locations)?,
+    ) -> Result<ServedEnvironment, BuildError> {
+        let (property_sources, origins) = self.property_sources(request, locations)?;
+        Ok(ServedEnvironment {
+            environment: Environment {
+                name: request.application.to_owned(),
+                // Spring answers the comma list as one element (`["dev,prod"]`).
+                profiles: vec![request.profiles.join(",")],
+                label: request.label.map(str::to_owned),
+                version: self.version.clone(),
+                state: None,
+                property_sources,
+            },
+            origins,
         })
     }
 
@@ -382,9 +440,10 @@ impl Snapshot {
 /// `invalid.<key>`, as Spring serves it.
 pub(crate) fn decrypt_sources(
     sources: &mut [EnvironmentPropertySource],
+    origins: &mut [Origins],
     encryptor: Option<&platform::cipher::TextEncryptor>,
 ) {
-    for source in sources {
+    for (index, source) in sources.iter_mut().enumerate() {
         if !source
             .source
             .values()
@@ -399,6 +458,10 @@ pub(crate) fn decrypt_sources(
                 plain_values.insert(key, value);
                 continue;
             };
+            // A decrypted value is served plain, without an origin (as Spring does).
+            if let Some(origins) = origins.get_mut(index) {
+                origins.shift_remove(&key);
+            }
             let (_, text) = platform::cipher::split_prefixes(cipher);
             let plain = match encryptor {
                 Some(encryptor) => encryptor.decrypt(text).map_err(|e| e.to_string()),
@@ -477,7 +540,8 @@ mod tests {
             tree: 0,
             dir: String::new(),
         }];
-        let sources = snapshot.property_sources(&request, &locations).unwrap();
+        let (sources, origins) = snapshot.property_sources(&request, &locations).unwrap();
+        assert_eq!(origins[1]["a"], "1:4");
         assert_eq!(
             names(&sources),
             vec![
@@ -537,6 +601,17 @@ mod tests {
             .find_resource("nginx.conf", &other, &locations)
             .unwrap();
         assert_eq!(&found.bytes[..], b"plain");
+        // Each profile in request order, then the plain file; `default` means the plain file.
+        let both = vec!["prod".to_owned(), "dev".to_owned()];
+        let found = snapshot
+            .find_resource("nginx.conf", &both, &locations)
+            .unwrap();
+        assert_eq!(&found.bytes[..], b"dev");
+        let default_first = vec!["default".to_owned(), "dev".to_owned()];
+        let found = snapshot
+            .find_resource("nginx.conf", &default_first, &locations)
+            .unwrap();
+        assert_eq!(&found.bytes[..], b"plain");
         let request = Request {
             application: "bad",
             profiles: &other,
@@ -562,7 +637,7 @@ mod tests {
             .into_iter()
             .collect(),
         }];
-        decrypt_sources(&mut sources, Some(&encryptor));
+        decrypt_sources(&mut sources, &mut [Origins::new()], Some(&encryptor));
         assert_eq!(sources[0].source["a"], "secret");
         assert_eq!(sources[0].source["invalid.b"], "<n/a>");
         assert!(!sources[0].source.contains_key("b"));

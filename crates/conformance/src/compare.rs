@@ -17,7 +17,7 @@ use std::{collections::BTreeMap, fmt::Write as _, sync::Mutex};
 
 use serde_json::{Map, Value};
 
-/// The response headers compared; every other header is ignored.
+/// The response headers always compared; others only when [`Rules::header`] names them.
 pub const MEANINGFUL_HEADERS: &[&str] = &[
     "content-type",
     "location",
@@ -99,7 +99,7 @@ impl Probe {
 pub struct Exchange {
     /// Status code.
     pub status: u16,
-    /// The [`MEANINGFUL_HEADERS`] present, by lower-case name.
+    /// The compared headers present, by lower-case name (several values joined by `, `).
     pub headers: BTreeMap<String, String>,
     /// The body as a tree: JSON, XML as elements, text as a string, nothing as null.
     pub body: Value,
@@ -162,6 +162,8 @@ pub struct Rules {
     unordered_arrays: Vec<String>,
     unordered_children: Vec<String>,
     departures: Vec<Departure>,
+    headers: Vec<String>,
+    patterns: Vec<(regex::Regex, String)>,
 }
 
 /// A difference kept on purpose; listed in the README's "Deliberate departures" table.
@@ -196,6 +198,39 @@ impl Rules {
     pub fn unordered_children(mut self, element: &str) -> Self {
         self.unordered_children.push(element.to_owned());
         self
+    }
+
+    /// Also compares response header `name` (beyond [`MEANINGFUL_HEADERS`]), for protocols
+    /// whose meaning lies in headers of their own (a gateway's AddResponseHeader).
+    pub fn header(mut self, name: &str) -> Self {
+        self.headers.push(name.to_ascii_lowercase());
+        self
+    }
+
+    /// Replaces every match of `pattern` with `to` in every string (header values, body text,
+    /// JSON strings and keys) on both sides, after each side's own replacements: for values
+    /// that differ by nature, such as a client's ephemeral port or an object's hash code.
+    pub fn normalise(mut self, pattern: &str, to: &str) -> Self {
+        let regex = regex::Regex::new(pattern).expect("a valid normalisation pattern");
+        self.patterns.push((regex, to.to_owned()));
+        self
+    }
+
+    fn compared_headers(&self) -> impl Iterator<Item = &str> {
+        MEANINGFUL_HEADERS
+            .iter()
+            .copied()
+            .chain(self.headers.iter().map(String::as_str))
+    }
+
+    fn normalise_text(&self, side: &Side, text: &str) -> String {
+        let mut text = side.normalise_text(text);
+        for (pattern, to) in &self.patterns {
+            if pattern.is_match(&text) {
+                text = pattern.replace_all(&text, to.as_str()).into_owned();
+            }
+        }
+        text
     }
 
     /// Keeps differences at `path` in `scenario` (or `*`), for `reason`.
@@ -282,21 +317,38 @@ impl Differential {
         if let Some(body) = &probe.body {
             request = request.body(body.clone());
         }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{} {} to {}: {e}", probe.method, probe.path, side.base));
+        // A transport failure (connection closed, timeout) is an answer too: status 0 and the
+        // error as the body, so it is compared and reported with the scenario.
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                let mut text = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    text = format!("{text}: {cause}");
+                    source = cause.source();
+                }
+                return Exchange {
+                    status: 0,
+                    headers: BTreeMap::new(),
+                    body: Value::String(format!("transport error: {text}")),
+                };
+            }
+        };
         let status = response.status().as_u16();
         let mut headers = BTreeMap::new();
-        for name in MEANINGFUL_HEADERS {
+        for name in self.rules.compared_headers() {
             let values: Vec<&str> = response
                 .headers()
-                .get_all(*name)
+                .get_all(name)
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .collect();
             if !values.is_empty() {
-                headers.insert((*name).to_owned(), side.normalise_text(&values.join(", ")));
+                headers.insert(
+                    name.to_owned(),
+                    self.rules.normalise_text(side, &values.join(", ")),
+                );
             }
         }
         let content_type = headers.get("content-type").cloned().unwrap_or_default();
@@ -346,8 +398,8 @@ impl Differential {
                 spring: spring.status.to_string(),
             });
         }
-        for name in MEANINGFUL_HEADERS {
-            let (a, b) = (ours.headers.get(*name), spring.headers.get(*name));
+        for name in self.rules.compared_headers() {
+            let (a, b) = (ours.headers.get(name), spring.headers.get(name));
             if a != b {
                 differences.push(Difference {
                     path: format!("header {name}"),
@@ -419,7 +471,7 @@ impl Differential {
 
     fn normalise_value(&self, side: &Side, value: &mut Value) {
         match value {
-            Value::String(s) => *s = side.normalise_text(s),
+            Value::String(s) => *s = self.rules.normalise_text(side, s),
             Value::Array(items) => items.iter_mut().for_each(|v| self.normalise_value(side, v)),
             Value::Object(map) => {
                 let xml_name = map.get("#name").and_then(Value::as_str).map(str::to_owned);
@@ -435,7 +487,7 @@ impl Differential {
                     {
                         sort_canonically(items);
                     }
-                    map.insert(side.normalise_text(&key), v);
+                    map.insert(self.rules.normalise_text(side, &key), v);
                 }
                 if let Some(name) = &xml_name {
                     if self.rules.blank_keys.iter().any(|k| k == name) && map.contains_key("#text")
@@ -657,6 +709,23 @@ pub fn diff_values(path: &str, ours: &Value, spring: &Value, out: &mut Vec<Diffe
                     ours: a.len().to_string(),
                     spring: b.len().to_string(),
                 });
+                // The items only one side has, so the report shows what is extra.
+                for (i, (va, vb)) in a
+                    .iter()
+                    .map(Some)
+                    .chain(std::iter::repeat(None))
+                    .zip(b.iter().map(Some).chain(std::iter::repeat(None)))
+                    .enumerate()
+                    .skip(a.len().min(b.len()))
+                    .take(a.len().max(b.len()) - a.len().min(b.len()))
+                {
+                    let shown = |v: Option<&Value>| v.map_or("(absent)".into(), Value::to_string);
+                    out.push(Difference {
+                        path: format!("{path}/{i}"),
+                        ours: shown(va),
+                        spring: shown(vb),
+                    });
+                }
             }
         }
         (Value::String(a), Value::String(b))

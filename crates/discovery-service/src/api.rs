@@ -27,26 +27,12 @@ use platform::{
 };
 
 use crate::{
-    dashboard::{self, DashboardInfo},
+    dashboard,
     payload::Payload,
     registry::{Registry, RenewOutcome},
-    replication::{self, PeerSet, REPLICATION_HEADER},
+    replication::{self, REPLICATION_HEADER},
+    state::AppState,
 };
-
-/// What the handlers share.
-#[derive(Debug)]
-pub struct AppState {
-    /// The registry.
-    pub registry: Arc<Registry>,
-    /// Peer nodes (filled in once the port is bound).
-    pub peers: Arc<PeerSet>,
-    /// `spring.security.user.name`/`password`, when the registry is protected.
-    pub auth: Option<(String, String)>,
-    /// Static facts for the dashboard.
-    pub dashboard: DashboardInfo,
-    /// Largest accepted request body (`factura.max-body-bytes`).
-    pub max_body_bytes: usize,
-}
 
 /// The discovery routes: the Eureka API and the dashboard.
 pub fn routes(state: Arc<AppState>, dashboard_path: &str) -> Router {

@@ -1,46 +1,23 @@
 //! The web dashboard at `/` (`eureka.dashboard.path`), in the spirit of Eureka's: system status,
 //! the self-preservation banner, replicas, the instances registered per application with their
-//! status and links, general info. Plain server-rendered HTML; it refreshes itself every
-//! `eureka.dashboard.refresh-seconds` (10 s), and a few lines of script show how old the page is.
-//! `/lastn` lists the last 1000 registrations and cancellations/evictions.
+//! status and links, general info. Server-rendered HTML through compiled askama templates
+//! (`templates/dashboard.html`, `templates/lastn.html`), which escape every value; it refreshes
+//! itself every `eureka.dashboard.refresh-seconds` (10 s), and a few lines of script show how old
+//! the page is. `/lastn` lists the last 1000 registrations and cancellations/evictions.
+//!
+//! This file gathers what the page shows into plain view structs; the templates lay it out.
 
-use std::{fmt::Write as _, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
+use askama::Template;
 use axum::{
     extract::State,
+    http::StatusCode,
     response::{Html, IntoResponse, Response},
 };
 use platform::discovery::model::{InstanceInfo, Status};
 
-use crate::api::AppState;
-
-/// Facts fixed at start.
-#[derive(Debug, Clone)]
-pub struct DashboardInfo {
-    /// Whether the dashboard is served.
-    pub enabled: bool,
-    /// `eureka.environment` (`test`).
-    pub environment: String,
-    /// `eureka.datacenter` (`default`).
-    pub datacenter: String,
-    /// Seconds between automatic refreshes.
-    pub refresh_seconds: u64,
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::{registry::RegistryStats, state::AppState};
 
 fn uptime(d: Duration) -> String {
     let minutes = d.as_secs() / 60;
@@ -66,14 +43,108 @@ fn total_memory_mb() -> Option<u64> {
     Some(kb / 1024)
 }
 
-/// A link to the instance's status page when it is an http(s) URL, else the bare id.
-fn instance_link(instance: &InstanceInfo) -> String {
-    let id = escape(&instance.effective_id());
-    match instance.status_page_url.as_deref() {
-        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            format!("<a href=\"{}\">{id}</a>", escape(url))
+/// One peer row.
+struct PeerView {
+    url: String,
+    available: bool,
+}
+
+/// An instance id, linked to its status page when that is an http(s) URL.
+struct InstanceLink {
+    id: String,
+    href: Option<String>,
+}
+
+/// The instances of one application that share a status.
+struct StatusGroup {
+    status: Status,
+    up: bool,
+    instances: Vec<InstanceLink>,
+}
+
+/// One application row.
+struct AppView {
+    name: String,
+    count: usize,
+    groups: Vec<StatusGroup>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage<'a> {
+    refresh_seconds: u64,
+    environment: &'a str,
+    datacenter: &'a str,
+    time: String,
+    rendered_ms: i64,
+    uptime: String,
+    stats: RegistryStats,
+    peers: Vec<PeerView>,
+    apps: Vec<AppView>,
+    total_memory: String,
+    cpus: usize,
+    memory_usage: String,
+}
+
+impl DashboardPage<'_> {
+    fn available_peers(&self) -> impl Iterator<Item = &PeerView> {
+        self.peers.iter().filter(|p| p.available)
+    }
+
+    fn unavailable_peers(&self) -> impl Iterator<Item = &PeerView> {
+        self.peers.iter().filter(|p| !p.available)
+    }
+}
+
+/// The order status groups appear in.
+const STATUS_ORDER: [Status; 5] = [
+    Status::Up,
+    Status::Down,
+    Status::Starting,
+    Status::OutOfService,
+    Status::Unknown,
+];
+
+fn link(instance: &InstanceInfo) -> InstanceLink {
+    InstanceLink {
+        id: instance.effective_id(),
+        href: instance
+            .status_page_url
+            .clone()
+            .filter(|url| url.starts_with("http://") || url.starts_with("https://")),
+    }
+}
+
+fn app_view(name: &str, instances: &[InstanceInfo]) -> AppView {
+    let groups = STATUS_ORDER
+        .into_iter()
+        .filter_map(|status| {
+            let instances: Vec<InstanceLink> = instances
+                .iter()
+                .filter(|i| i.status == status)
+                .map(link)
+                .collect();
+            (!instances.is_empty()).then_some(StatusGroup {
+                status,
+                up: status == Status::Up,
+                instances,
+            })
+        })
+        .collect();
+    AppView {
+        name: name.to_owned(),
+        count: instances.len(),
+        groups,
+    }
+}
+
+fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "dashboard template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-        _ => id,
     }
 }
 
@@ -83,205 +154,92 @@ pub(crate) async fn page(State(state): State<Arc<AppState>>) -> Response {
     let apps = state.registry.applications();
     let info = &state.dashboard;
     let now = chrono::Utc::now();
-    let mut html = String::with_capacity(8192);
-    let _ = write!(
-        html,
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="{refresh}">
-<title>Eureka · factura discovery</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#222}}
-header{{background:#1f3a5f;color:#fff;padding:12px 24px}} header h1{{margin:0;font-size:20px}}
-main{{padding:8px 24px 32px}} h2{{font-size:17px;margin:24px 0 8px;border-bottom:1px solid #ccd;padding-bottom:4px}}
-table{{border-collapse:collapse;width:100%;background:#fff}} th,td{{text-align:left;padding:6px 10px;border:1px solid #dde}}
-th{{background:#e8ecf2}} .down{{color:#b00020;font-weight:600}} .banner{{background:#b00020;color:#fff;padding:10px 14px;margin-top:16px;font-weight:600}}
-.muted{{color:#667}}
-</style></head><body>
-<header><h1>factura discovery <span class="muted" style="color:#cfd8e3">— Eureka-compatible registry</span></h1></header>
-<main>
-"#,
-        refresh = info.refresh_seconds
-    );
-
-    // System status.
-    let _ = write!(
-        html,
-        r#"<h2>System Status</h2><table id="system-status">
-<tr><th>Environment</th><td>{env}</td><th>Current time</th><td>{time}</td></tr>
-<tr><th>Data center</th><td>{dc}</td><th>Uptime</th><td>{uptime}</td></tr>
-<tr><th>Lease expiration enabled</th><td id="lease-expiration">{expiry}</td><th>Renews threshold</th><td id="renews-threshold">{threshold}</td></tr>
-<tr><th>Self-preservation</th><td>{preservation}</td><th>Renews (last min)</th><td id="renews-last-min">{renews}</td></tr>
-</table>
-"#,
-        env = escape(&info.environment),
-        dc = escape(&info.datacenter),
-        time = now.format("%Y-%m-%dT%H:%M:%S %z"),
-        uptime = uptime(stats.uptime),
-        expiry = stats.lease_expiration_enabled,
-        threshold = stats.renews_threshold,
-        preservation = if stats.self_preservation { "on" } else { "off" },
-        renews = stats.renews_last_minute,
-    );
-    if stats.below_threshold_warning {
-        html.push_str(
-            r#"<div class="banner" id="self-preservation-warning">EMERGENCY! EUREKA MAY BE INCORRECTLY CLAIMING INSTANCES ARE UP WHEN THEY'RE NOT. RENEWALS ARE LESSER THAN THRESHOLD AND HENCE THE INSTANCES ARE NOT BEING EXPIRED JUST TO BE SAFE.</div>"#,
-        );
-    } else if !stats.self_preservation {
-        html.push_str(
-            r#"<div class="banner" id="self-preservation-off">THE SELF PRESERVATION MODE IS TURNED OFF. THIS MAY NOT PROTECT INSTANCE EXPIRY IN CASE OF NETWORK/OTHER PROBLEMS.</div>"#,
-        );
-    }
-
-    // Replicas.
-    let peers = state.peers.list();
-    html.push_str(
-        "<h2>DS Replicas</h2><table id=\"replicas\"><tr><th>Peer</th><th>State</th></tr>",
-    );
-    if peers.is_empty() {
-        html.push_str(
-            "<tr><td colspan=\"2\" class=\"muted\">No replicas configured (standalone)</td></tr>",
-        );
-    }
-    for peer in &peers {
-        let url = escape(&peer.url.display());
-        let _ = write!(
-            html,
-            "<tr><td><a href=\"{url}\">{url}</a></td><td class=\"{}\">{}</td></tr>",
-            if peer.is_available() { "" } else { "down" },
-            if peer.is_available() {
-                "available"
-            } else {
-                "unavailable"
-            },
-        );
-    }
-    html.push_str("</table>");
-
-    // Instances.
-    html.push_str(
-        "<h2>Instances currently registered with Eureka</h2><table id=\"instances\">\
-         <tr><th>Application</th><th>AMIs</th><th>Availability Zones</th><th>Status</th></tr>",
-    );
-    if apps.applications.is_empty() {
-        html.push_str("<tr><td colspan=\"4\" class=\"muted\">No instances available</td></tr>");
-    }
-    for app in &apps.applications {
-        let count = app.instances.len();
-        let mut cell = String::new();
-        for status in [
-            Status::Up,
-            Status::Down,
-            Status::Starting,
-            Status::OutOfService,
-            Status::Unknown,
-        ] {
-            let group: Vec<&InstanceInfo> = app
-                .instances
-                .iter()
-                .filter(|i| i.status == status)
-                .collect();
-            if group.is_empty() {
-                continue;
-            }
-            let links: Vec<String> = group.iter().map(|i| instance_link(i)).collect();
-            let _ = write!(
-                cell,
-                "<div class=\"{}\" data-status=\"{status}\"><b>{status}</b> ({}) - {}</div>",
-                if status == Status::Up { "" } else { "down" },
-                group.len(),
-                links.join(", ")
-            );
-        }
-        let _ = write!(
-            html,
-            "<tr data-app=\"{name}\"><td><b>{name}</b></td><td>n/a ({count})</td><td>({count})</td><td>{cell}</td></tr>",
-            name = escape(&app.name),
-        );
-    }
-    html.push_str("</table>");
-
-    // General info.
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
     let used = resident_memory_mb();
     let total = total_memory_mb();
-    let usage = match (used, total) {
+    let memory_usage = match (used, total) {
         (Some(used), Some(total)) if total > 0 => format!("{used}mb ({}%)", used * 100 / total),
         (Some(used), _) => format!("{used}mb"),
         _ => "n/a".into(),
     };
-    let available: Vec<String> = peers
-        .iter()
-        .filter(|p| p.is_available())
-        .map(|p| escape(&p.url.display()))
-        .collect();
-    let unavailable: Vec<String> = peers
-        .iter()
-        .filter(|p| !p.is_available())
-        .map(|p| escape(&p.url.display()))
-        .collect();
-    let registered: Vec<String> = peers.iter().map(|p| escape(&p.url.display())).collect();
-    let _ = write!(
-        html,
-        r#"<h2>General Info</h2><table id="general-info">
-<tr><th>total-avail-memory</th><td>{total}</td></tr>
-<tr><th>num-of-cpus</th><td>{cpus}</td></tr>
-<tr><th>current-memory-usage</th><td>{usage}</td></tr>
-<tr><th>server-uptime</th><td>{uptime}</td></tr>
-<tr><th>registered-replicas</th><td>{registered}</td></tr>
-<tr><th>available-replicas</th><td>{available}</td></tr>
-<tr><th>unavailable-replicas</th><td>{unavailable}</td></tr>
-<tr><th>instances</th><td id="instance-count">{count}</td></tr>
-</table>
-<h2>Instance Info</h2><table><tr><th>status</th><td>UP</td></tr></table>
-<p class="muted" id="page-age" data-rendered="{rendered}">rendered {time}</p>
-<script>
-(function () {{
-  var el = document.getElementById('page-age');
-  var rendered = Number(el.getAttribute('data-rendered'));
-  function tick() {{
-    var seconds = Math.max(0, Math.round((Date.now() - rendered) / 1000));
-    el.textContent = 'rendered ' + seconds + ' s ago; refreshes every {refresh} s';
-  }}
-  tick(); setInterval(tick, 1000);
-}})();
-</script>
-</main></body></html>
-"#,
-        total = total
-            .map(|t| format!("{t}mb"))
-            .unwrap_or_else(|| "n/a".into()),
-        uptime = uptime(stats.uptime),
-        registered = registered.join(", "),
-        available = available.join(", "),
-        unavailable = unavailable.join(", "),
-        count = stats.instances,
-        rendered = now.timestamp_millis(),
-        time = now.format("%Y-%m-%dT%H:%M:%S %z"),
-        refresh = info.refresh_seconds,
-    );
-    Html(html).into_response()
+    let page = DashboardPage {
+        refresh_seconds: info.refresh_seconds,
+        environment: &info.environment,
+        datacenter: &info.datacenter,
+        time: now.format("%Y-%m-%dT%H:%M:%S %z").to_string(),
+        rendered_ms: now.timestamp_millis(),
+        uptime: uptime(stats.uptime),
+        peers: state
+            .peers
+            .list()
+            .iter()
+            .map(|p| PeerView {
+                url: p.url.display(),
+                available: p.is_available(),
+            })
+            .collect(),
+        apps: apps
+            .applications
+            .iter()
+            .map(|a| app_view(&a.name, &a.instances))
+            .collect(),
+        total_memory: total.map_or_else(|| "n/a".into(), |t| format!("{t}mb")),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        memory_usage,
+        stats,
+    };
+    render(&page)
+}
+
+/// One `/lastn` row.
+struct Event {
+    time: String,
+    what: &'static str,
+    key: String,
+}
+
+#[derive(Template)]
+#[template(path = "lastn.html")]
+struct LastN {
+    events: Vec<Event>,
 }
 
 /// `GET /lastn`: the last 1000 registrations and cancellations (evictions included), newest
 /// first.
 pub(crate) async fn last_n(State(state): State<Arc<AppState>>) -> Response {
-    let mut html = String::from(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Last registrations</title></head>\
-         <body><h1>Last 1000 since startup</h1><table id=\"lastn\"><tr><th>Timestamp</th><th>Event</th><th>Instance</th></tr>",
-    );
-    for (millis, what, key) in state.registry.history() {
-        let time = chrono::DateTime::from_timestamp_millis(millis)
-            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-            .unwrap_or_default();
-        let _ = write!(
-            html,
-            "<tr><td>{time}</td><td>{what}</td><td>{}</td></tr>",
-            escape(&key)
-        );
+    let events = state
+        .registry
+        .history()
+        .into_iter()
+        .map(|(millis, what, key)| Event {
+            time: chrono::DateTime::from_timestamp_millis(millis)
+                .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+                .unwrap_or_default(),
+            what,
+            key,
+        })
+        .collect();
+    render(&LastN { events })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped() {
+        let mut instance = InstanceInfo::new("a", "h<script>", "1.1.1.1", 1);
+        instance.status_page_url = Some("http://h/\"onclick=\"x".into());
+        let page = LastN {
+            events: vec![Event {
+                time: String::new(),
+                what: "registered",
+                key: "A(<b>)".into(),
+            }],
+        };
+        let html = page.render().expect("renders");
+        assert!(html.contains("A(&#60;b&#62;)"), "{html}");
+        let view = app_view("A<", &[instance]);
+        assert_eq!(view.groups[0].instances[0].id, "h<script>");
+        assert!(view.groups[0].instances[0].href.is_some());
     }
-    html.push_str("</table><p><a href=\"/\">dashboard</a></p></body></html>");
-    Html(html).into_response()
 }

@@ -6,6 +6,8 @@
 //! * [`registry`]: leases, status overrides, eviction, self-preservation, deltas.
 //! * [`api`]: the REST surface under `/eureka/` and `/eureka/v2/`, JSON and XML.
 //! * [`replication`]: peer nodes from `defaultZone`, batching, start-up sync, conflicts.
+//! * [`task`]: the changes the registry hands to replication, and their wire form.
+//! * [`state`]: what the HTTP handlers share.
 //! * [`dashboard`]: the HTML page at `/`.
 //! * [`payload`]: large registry bodies as shared 64 KiB chunks.
 //!
@@ -18,17 +20,18 @@ pub mod dashboard;
 pub mod payload;
 pub mod registry;
 pub mod replication;
+pub mod state;
+pub mod task;
 
 use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context as _, bail};
-use platform::{Application, ServiceContext, ServiceDefinition, Settings};
+use platform::{Application, ServiceContext, ServiceDefinition, Settings, settings::SettingsError};
 
 use crate::{
-    api::AppState,
-    dashboard::DashboardInfo,
     registry::{Registry, RegistryConfig},
     replication::{PeerSet, ReplicationConfig},
+    state::{AppState, DashboardInfo},
 };
 
 /// How `factura` runs this service.
@@ -45,7 +48,12 @@ pub const SERVICE: ServiceDefinition = ServiceDefinition {
 fn millis(settings: &Settings, key: &str, default: u64) -> anyhow::Result<Duration> {
     let ms: u64 = settings.parse_or(key, default)?;
     if ms == 0 || ms > 30 * 24 * 3_600_000 {
-        bail!("{key} must be between 1 ms and 30 days, not {ms}");
+        return Err(SettingsError::Invalid {
+            key: key.into(),
+            value: ms.to_string(),
+            expected: "whole milliseconds between 1 and 30 days".into(),
+        }
+        .into());
     }
     Ok(Duration::from_millis(ms))
 }
@@ -54,7 +62,12 @@ fn millis(settings: &Settings, key: &str, default: u64) -> anyhow::Result<Durati
 pub fn registry_config(settings: &Settings) -> anyhow::Result<RegistryConfig> {
     let threshold: f64 = settings.parse_or("eureka.server.renewal-percent-threshold", 0.85)?;
     if !(0.0..=1.0).contains(&threshold) {
-        bail!("eureka.server.renewal-percent-threshold must be between 0 and 1, not {threshold}");
+        return Err(SettingsError::Invalid {
+            key: "eureka.server.renewal-percent-threshold".into(),
+            value: threshold.to_string(),
+            expected: "a number between 0 and 1".into(),
+        }
+        .into());
     }
     Ok(RegistryConfig {
         self_preservation: settings.flag("eureka.server.enable-self-preservation", true)?,

@@ -51,7 +51,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     payload::{ChunkWriter, Payload},
-    replication::{Action, ReplicationTask},
+    task::{Action, ReplicationTask},
 };
 
 /// Tunables, from `eureka.server.*`.

@@ -4,6 +4,10 @@
 //!   to report healthy, prints where everything listens, and stops them all on Ctrl-C/SIGTERM.
 //! * `factura run <service> [--key=value…]` runs one service in the foreground.
 //! * `factura status` lists the instances registered with discovery.
+//!
+//! Exit codes: 0 after a clean stop; 78 (`EX_CONFIG`) when a setting cannot be used — the
+//! message names the key, its value and the form expected, and nothing has bound a port yet;
+//! 1 for any other failure.
 
 mod services;
 mod status;
@@ -65,7 +69,11 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("factura: {error:#}");
-            std::process::ExitCode::FAILURE
+            if platform::settings::is_configuration_error(&error) {
+                std::process::ExitCode::from(platform::settings::EX_CONFIG)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }

@@ -13,12 +13,7 @@ use axum::{
 };
 use serde_json::{Map, Value, json};
 
-use crate::{
-    definition::RouteDefinition,
-    error::error_response,
-    proxy::Gateway,
-    table::{Origin, Route},
-};
+use crate::{definition::RouteDefinition, error::error_response, proxy::Gateway, table::Route};
 
 /// The actuator routes over `gateway`.
 pub fn routes(gateway: Arc<Gateway>) -> Router {
@@ -101,19 +96,19 @@ async fn definitions(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
     ))
 }
 
-fn not_found(id: &str) -> Response {
-    error_response(
-        StatusCode::NOT_FOUND,
-        &format!("No route with id `{id}`"),
-        &format!("/actuator/gateway/routes/{id}"),
-    )
-    .into_response()
+/// Spring's endpoint answers an unknown route id with an empty 404.
+fn not_found() -> Response {
+    let mut response = StatusCode::NOT_FOUND.into_response();
+    response
+        .extensions_mut()
+        .insert(platform::error::ErrorDetail::Empty);
+    response
 }
 
 async fn read(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
     match gateway.table().get(&id) {
         Some(route) => Json(route_json(route)).into_response(),
-        None => not_found(&id),
+        None => not_found(),
     }
 }
 
@@ -128,12 +123,15 @@ async fn combined_filters(State(gateway): State<Arc<Gateway>>, Path(id): Path<St
                 .collect();
             Json(Value::Object(map)).into_response()
         }
-        None => not_found(&id),
+        None => not_found(),
     }
 }
 
-fn bad_request(message: &str, path: &str) -> Response {
-    error_response(StatusCode::BAD_REQUEST, message, path).into_response()
+fn bad_request(gateway: &Gateway, message: &str, path: &str) -> Response {
+    let context = gateway.error_context(&gateway.next_request_id());
+    context
+        .sync_scope(|| error_response(StatusCode::BAD_REQUEST, message, path))
+        .into_response()
 }
 
 async fn create(
@@ -144,14 +142,14 @@ async fn create(
     let path = format!("/actuator/gateway/routes/{id}");
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return bad_request(&format!("The body is not JSON: {e}"), &path),
+        Err(e) => return bad_request(&gateway, &format!("The body is not JSON: {e}"), &path),
     };
     let definition = match RouteDefinition::from_json(&id, &value) {
         Ok(d) => d,
-        Err(e) => return bad_request(&e.0, &path),
+        Err(e) => return bad_request(&gateway, &e.0, &path),
     };
     if let Err(e) = gateway.validate(&definition) {
-        return bad_request(&e, &path);
+        return bad_request(&gateway, &e, &path);
     }
     gateway.save_route(definition);
     let mut response = StatusCode::CREATED.into_response();
@@ -164,7 +162,11 @@ async fn create(
 async fn create_many(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Response {
     let path = "/actuator/gateway/routes";
     let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&body) else {
-        return bad_request("The body must be a JSON array of routes with ids", path);
+        return bad_request(
+            &gateway,
+            "The body must be a JSON array of routes with ids",
+            path,
+        );
     };
     let mut parsed = Vec::new();
     for item in &items {
@@ -173,14 +175,14 @@ async fn create_many(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Respon
             .and_then(Value::as_str)
             .filter(|i| !i.is_empty())
         else {
-            return bad_request("Every route needs an `id`", path);
+            return bad_request(&gateway, "Every route needs an `id`", path);
         };
         let definition = match RouteDefinition::from_json(id, item) {
             Ok(d) => d,
-            Err(e) => return bad_request(&e.0, path),
+            Err(e) => return bad_request(&gateway, &e.0, path),
         };
         if let Err(e) = gateway.validate(&definition) {
-            return bad_request(&e, path);
+            return bad_request(&gateway, &e, path);
         }
         parsed.push(definition);
     }
@@ -194,21 +196,8 @@ async fn remove(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>) -> 
     if gateway.delete_route(&id) {
         StatusCode::OK.into_response()
     } else {
-        let configured = gateway
-            .table()
-            .get(&id)
-            .is_some_and(|r| r.origin != Origin::Actuator);
-        let message = if configured {
-            format!("Route `{id}` comes from configuration or discovery and cannot be deleted")
-        } else {
-            format!("No route with id `{id}`")
-        };
-        error_response(
-            StatusCode::NOT_FOUND,
-            &message,
-            &format!("/actuator/gateway/routes/{id}"),
-        )
-        .into_response()
+        // Routes from configuration or discovery are not in the writable repository.
+        not_found()
     }
 }
 

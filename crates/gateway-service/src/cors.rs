@@ -1,6 +1,10 @@
 //! Global CORS, as `spring.cloud.gateway.globalcors.cors-configurations.'[/**]'.*` configures
-//! it: preflights are answered by the gateway (also for paths no route matches), actual
-//! requests from a refused origin get 403, allowed ones get the `Access-Control-*` headers.
+//! it, decided the way Spring's `DefaultCorsProcessor` does once a route matched: every answer
+//! on a configured path varies by `Origin, Access-Control-Request-Method,
+//! Access-Control-Request-Headers`; preflights are answered by the gateway; a refused origin,
+//! method or header gets an empty 403; allowed requests get the `Access-Control-*` headers.
+//! A preflight that no route matches is refused, unless
+//! `globalcors.add-to-simple-url-handler-mapping=true` lets the configuration answer it.
 
 use axum::{
     body::Body,
@@ -27,6 +31,8 @@ struct Rule {
 #[derive(Debug, Clone, Default)]
 pub struct Cors {
     rules: Vec<(Pattern, Rule)>,
+    /// `add-to-simple-url-handler-mapping`: preflights on paths no route matches are answered.
+    pub answers_unrouted_preflights: bool,
 }
 
 /// What CORS decided for a request.
@@ -116,8 +122,13 @@ impl Cors {
             }
             rules.push((pattern, rule));
         }
-        let _ = gateway_setting(settings, "globalcors.add-to-simple-url-handler-mapping");
-        Self { rules }
+        let answers_unrouted_preflights =
+            gateway_setting(settings, "globalcors.add-to-simple-url-handler-mapping")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        Self {
+            rules,
+            answers_unrouted_preflights,
+        }
     }
 
     /// Whether any rule is configured.
@@ -125,11 +136,29 @@ impl Cors {
         self.rules.is_empty()
     }
 
-    /// Decides for a request.
-    pub fn decide(&self, method: &Method, path: &str, headers: &HeaderMap) -> CorsDecision {
-        let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
-            return CorsDecision::NotCors;
-        };
+    /// The `Vary` values every answer on `path` carries when a rule covers it.
+    pub fn vary_for(&self, path: &str) -> Vec<(header::HeaderName, HeaderValue)> {
+        let mut vars = crate::pattern::Variables::new();
+        if !self
+            .rules
+            .iter()
+            .any(|(p, _)| p.matches(path, true, &mut vars))
+        {
+            return Vec::new();
+        }
+        VARY.iter()
+            .map(|v| (header::VARY, HeaderValue::from_static(v)))
+            .collect()
+    }
+
+    /// Decides for a request on `path`, which came to the gateway as `host`.
+    pub fn decide(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        host: Option<&str>,
+    ) -> CorsDecision {
         let mut vars = crate::pattern::Variables::new();
         let Some((_, rule)) = self
             .rules
@@ -138,6 +167,16 @@ impl Cors {
         else {
             return CorsDecision::NotCors;
         };
+        let mut out: Vec<(header::HeaderName, HeaderValue)> = VARY
+            .iter()
+            .map(|v| (header::VARY, HeaderValue::from_static(v)))
+            .collect();
+        let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+            return CorsDecision::Allow(out);
+        };
+        if host.is_some_and(|host| is_same_origin(origin, host)) {
+            return CorsDecision::Allow(out);
+        }
         let preflight = method == Method::OPTIONS
             && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         let any_origin = rule.origins.iter().any(|o| o == "*");
@@ -145,20 +184,17 @@ impl Cors {
             || rule.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
             || rule.origin_patterns.iter().any(|r| r.is_match(origin));
         if !origin_ok {
-            return CorsDecision::Respond(forbidden());
+            return CorsDecision::Respond(forbidden(out));
         }
         let allow_origin = if any_origin && !rule.credentials {
             HeaderValue::from_static("*")
         } else {
             match HeaderValue::from_str(origin) {
                 Ok(v) => v,
-                Err(_) => return CorsDecision::Respond(forbidden()),
+                Err(_) => return CorsDecision::Respond(forbidden(out)),
             }
         };
-        let mut out = vec![
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin),
-            (header::VARY, HeaderValue::from_static("Origin")),
-        ];
+        out.push((header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin));
         if rule.credentials {
             out.push((
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
@@ -191,7 +227,8 @@ impl Cors {
             .iter()
             .all(|h| rule.headers.iter().any(|a| a == "*" || a == h));
         if !method_ok || !headers_ok {
-            return CorsDecision::Respond(forbidden());
+            let vary = out.into_iter().filter(|(n, _)| n == header::VARY).collect();
+            return CorsDecision::Respond(forbidden(vary));
         }
         let methods = if rule.methods.iter().any(|m| m == "*") {
             requested.clone()
@@ -215,8 +252,50 @@ impl Cors {
     }
 }
 
-fn forbidden() -> Response<Body> {
-    let mut response = Response::new(Body::from("Invalid CORS request"));
+/// What Spring's CORS processor adds to every answer on a configured path.
+const VARY: [&str; 3] = [
+    "Origin",
+    "Access-Control-Request-Method",
+    "Access-Control-Request-Headers",
+];
+
+/// Adds CORS headers to an answer; a `Vary` value already there (from a forward that went
+/// through CORS already) is not repeated.
+pub fn add_headers(headers: &mut HeaderMap, cors: Vec<(header::HeaderName, HeaderValue)>) {
+    for (name, value) in cors {
+        if name == header::VARY && headers.get_all(header::VARY).iter().any(|v| v == value) {
+            continue;
+        }
+        headers.append(name, value);
+    }
+}
+
+/// Whether a preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
+pub fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
+    method == Method::OPTIONS
+        && headers.contains_key(header::ORIGIN)
+        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// `Origin: http://host[:port]` naming the gateway itself is not a CORS request.
+fn is_same_origin(origin: &str, host: &str) -> bool {
+    let Some(authority) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    let default_port = |a: &str| {
+        if a.contains(':') {
+            a.to_ascii_lowercase()
+        } else {
+            format!("{}:80", a.to_ascii_lowercase())
+        }
+    };
+    default_port(authority) == default_port(host)
+}
+
+/// The empty 403 Spring answers to a refused CORS request.
+pub fn forbidden(headers: Vec<(header::HeaderName, HeaderValue)>) -> Response<Body> {
+    let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::FORBIDDEN;
+    response.headers_mut().extend(headers);
     response
 }

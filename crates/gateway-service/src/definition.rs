@@ -245,7 +245,7 @@ impl RouteDefinition {
         if let Some(Value::Object(meta)) = map.get("metadata") {
             let mut flat = Vec::new();
             flatten_json("", &Value::Object(meta.clone()), &mut flat);
-            metadata.extend(flat.into_iter().map(|(k, v)| (canonical_key(&k), v)));
+            metadata.extend(flat);
         }
         Ok(Self {
             id: id.to_owned(),
@@ -292,7 +292,7 @@ pub fn list_setting(settings: &Settings, list: &str) -> IndexMap<String, String>
                 .filter_map(|raw| {
                     let canonical = canonical_key(raw);
                     let rest = canonical.strip_prefix(&wanted)?.to_owned();
-                    Some((rest, raw))
+                    Some((keep_metadata_keys(rest, raw), raw))
                 })
                 .collect();
             if keys.is_empty() {
@@ -305,6 +305,21 @@ pub fn list_setting(settings: &Settings, list: &str) -> IndexMap<String, String>
         }
     }
     IndexMap::new()
+}
+
+/// A route's metadata keys stay as written (`response-timeout`), as Spring binds them into a
+/// free map; everything else is in canonical form.
+fn keep_metadata_keys(rest: String, raw: &str) -> String {
+    let Some((index, after)) = rest.split_once('.') else {
+        return rest;
+    };
+    if !after.starts_with("metadata.") {
+        return rest;
+    }
+    match raw.to_ascii_lowercase().find(".metadata.") {
+        Some(at) => format!("{index}.metadata.{}", &raw[at + ".metadata.".len()..]),
+        None => rest,
+    }
 }
 
 /// Groups `0.id`, `0.predicates.1` … by their leading index, in index order.
@@ -397,6 +412,15 @@ fn route_from_properties(
     })
 }
 
+/// A list of predicate or filter definitions under a gateway key
+/// (`discovery.locator.predicates`), in either notation.
+pub fn list_definitions(
+    settings: &Settings,
+    list: &str,
+) -> Result<Vec<Definition>, DefinitionError> {
+    definitions(&list_setting(settings, list))
+}
+
 /// `default-filters`, applied to every route.
 pub fn default_filters(settings: &Settings) -> Result<Vec<Definition>, DefinitionError> {
     definitions(&list_setting(settings, "default-filters"))
@@ -483,7 +507,7 @@ mod tests {
             route.filters[1].arg(&["redis-rate-limiter.replenishRate"], 0),
             Some("5")
         );
-        assert_eq!(route.metadata["responsetimeout"], "200");
+        assert_eq!(route.metadata["response-timeout"], "200");
     }
 
     #[test]

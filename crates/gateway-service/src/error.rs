@@ -1,11 +1,37 @@
-//! The gateway's own error answers, in Spring Boot's error-body shape
-//! (`timestamp`, `status`, `error`, `message`, `path`, written by platform), and how proxy
-//! failures map to statuses.
+//! The gateway's own error answers, in Spring Boot's error-body shape, written by platform (`timestamp`, `path`,
+//! `status`, `error`, `requestId`, and `message` only with `server.error.include-message=always`,
+//! as Spring Boot leaves it out by default), and how proxy failures map to statuses.
 
 use axum::{
     body::Body,
     http::{Response, StatusCode},
 };
+
+tokio::task_local! {
+    /// The request being answered, for the error bodies written while it is.
+    static ANSWERING: ErrorContext;
+}
+
+/// What an error body needs to know of the request it answers.
+#[derive(Debug, Clone)]
+pub struct ErrorContext {
+    /// The request's id (`requestId`).
+    pub request_id: String,
+    /// `server.error.include-message=always`.
+    pub include_message: bool,
+}
+
+impl ErrorContext {
+    /// Runs `answer` with this context in force for its error bodies.
+    pub async fn scope<F: std::future::Future>(self, answer: F) -> F::Output {
+        ANSWERING.scope(self, answer).await
+    }
+
+    /// Runs `answer` (synchronous) with this context in force.
+    pub fn sync_scope<R>(self, answer: impl FnOnce() -> R) -> R {
+        ANSWERING.sync_scope(self, answer)
+    }
+}
 
 /// Why a proxied call failed, and on which side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,5 +102,18 @@ impl ProxyError {
     }
 }
 
-/// Spring Boot's error body, written by platform's one writer.
-pub use platform::error::error_response;
+/// A JSON error body for `status`, through platform's one writer; `message` shows only when
+/// the settings ask for it, `requestId` when the request's context is known (WebFlux's shape).
+pub fn error_response(status: StatusCode, message: &str, path: &str) -> Response<Body> {
+    let context = ANSWERING.try_with(Clone::clone).ok();
+    let message = context
+        .as_ref()
+        .is_some_and(|c| c.include_message)
+        .then_some(message);
+    platform::error::boot_error_response(
+        status,
+        path,
+        message,
+        context.as_ref().map(|c| c.request_id.as_str()),
+    )
+}

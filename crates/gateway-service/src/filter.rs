@@ -12,10 +12,10 @@ use axum::{
     http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header},
 };
 use platform::settings::DurationUnit;
-use regex::Regex;
 
 use crate::{
     definition::{Definition, DefinitionError},
+    java_regex::{JavaRegex, Replacement},
     pattern::Variables,
     predicate::query_pairs,
     resilience::{BreakerFilter, LimiterFilter, RetryFilter},
@@ -48,7 +48,7 @@ pub enum Filter {
     /// Prepend a (templated) prefix.
     PrefixPath(String),
     /// Regex replace on the path.
-    RewritePath(Regex, String),
+    RewritePath(JavaRegex, Replacement),
     /// Replace the path with a template.
     SetPath(String),
     /// Append a request header value.
@@ -72,7 +72,7 @@ pub enum Filter {
     /// Remove a response header.
     RemoveResponseHeader(HeaderName),
     /// Regex replace on a response header's values.
-    RewriteResponseHeader(HeaderName, Regex, String),
+    RewriteResponseHeader(HeaderName, JavaRegex, Replacement),
     /// Answer with this status instead of the upstream's.
     SetStatus(StatusCode),
     /// Redirect without calling the backend.
@@ -175,10 +175,6 @@ fn header_name(text: &str) -> Result<HeaderName, DefinitionError> {
 }
 
 /// Java's replacement syntax as YAML writes it: `$\{name}` means `${name}`.
-fn replacement(text: &str) -> String {
-    text.replace("$\\", "$")
-}
-
 /// Parses a status as a number or Spring's enum name (`BAD_GATEWAY`).
 pub fn parse_status(text: &str) -> Result<StatusCode, DefinitionError> {
     let text = text.trim();
@@ -226,6 +222,37 @@ pub fn parse_duration(text: &str) -> Result<Duration, DefinitionError> {
 
 /// Replaces `{name}` with captured variables (unknown names stay as written).
 pub fn expand(template: &str, vars: &Variables) -> String {
+    expand_with(template, vars, |value, out| out.push_str(value))
+}
+
+/// Like [`expand`] for a path: the (decoded) values are percent-encoded again where a path
+/// needs it, `/` kept, as Spring's `UriTemplate` expands SetPath's template.
+pub fn expand_path(template: &str, vars: &Variables) -> String {
+    const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b'!')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'\'')
+        .remove(b'(')
+        .remove(b')')
+        .remove(b'*')
+        .remove(b'+')
+        .remove(b',')
+        .remove(b';')
+        .remove(b'=')
+        .remove(b':')
+        .remove(b'@')
+        .remove(b'/');
+    expand_with(template, vars, |value, out| {
+        out.extend(percent_encoding::utf8_percent_encode(value, PATH));
+    })
+}
+
+fn expand_with(template: &str, vars: &Variables, put: impl Fn(&str, &mut String)) -> String {
     if !template.contains('{') {
         return template.to_owned();
     }
@@ -238,7 +265,7 @@ pub fn expand(template: &str, vars: &Variables) -> String {
             Some(end) => {
                 let name = &after[..end];
                 match vars.get(name) {
-                    Some(value) => out.push_str(value),
+                    Some(value) => put(value, &mut out),
                     None => {
                         out.push('{');
                         out.push_str(name);
@@ -275,10 +302,9 @@ impl Filter {
             ),
             "PrefixPath" => Self::PrefixPath(required(d, &["prefix"], 0)?.to_owned()),
             "RewritePath" => {
-                let regexp = required(d, &["regexp"], 0)?;
-                let regex = Regex::new(regexp)
-                    .map_err(|e| bad(format!("invalid regexp `{regexp}`: {e}")))?;
-                Self::RewritePath(regex, replacement(d.arg(&["replacement"], 1).unwrap_or("")))
+                let regex = JavaRegex::new(required(d, &["regexp"], 0)?)?;
+                let replacement = regex.replacement(d.arg(&["replacement"], 1).unwrap_or(""))?;
+                Self::RewritePath(regex, replacement)
             }
             "SetPath" => Self::SetPath(required(d, &["template"], 0)?.to_owned()),
             "AddRequestHeader" => Self::AddRequestHeader(
@@ -326,12 +352,12 @@ impl Filter {
                 Self::RemoveResponseHeader(header_name(required(d, &["name"], 0)?)?)
             }
             "RewriteResponseHeader" => {
-                let regexp = required(d, &["regexp"], 1)?;
+                let regex = JavaRegex::new(required(d, &["regexp"], 1)?)?;
+                let replacement = regex.replacement(d.arg(&["replacement"], 2).unwrap_or(""))?;
                 Self::RewriteResponseHeader(
                     header_name(required(d, &["name"], 0)?)?,
-                    Regex::new(regexp)
-                        .map_err(|e| bad(format!("invalid regexp `{regexp}`: {e}")))?,
-                    replacement(d.arg(&["replacement"], 2).unwrap_or("")),
+                    regex,
+                    replacement,
                 )
             }
             "SetStatus" => Self::SetStatus(parse_status(required(d, &["status"], 0)?)?),
@@ -419,17 +445,15 @@ impl Filter {
                 ex.path = path;
             }
             Self::PrefixPath(prefix) => {
-                ex.path = format!("{}{}", expand(prefix, &ex.vars), ex.path);
+                ex.path = format!("{}{}", expand_path(prefix, &ex.vars), ex.path);
             }
             Self::RewritePath(regex, replacement) => {
-                ex.path = regex
-                    .replace_all(&ex.path, replacement.as_str())
-                    .into_owned();
+                ex.path = regex.replace_all(&ex.path, replacement).into_owned();
                 if !ex.path.starts_with('/') {
                     ex.path.insert(0, '/');
                 }
             }
-            Self::SetPath(template) => ex.path = expand(template, &ex.vars),
+            Self::SetPath(template) => ex.path = expand_path(template, &ex.vars),
             Self::AddRequestHeader(name, value) => {
                 if let Ok(v) = HeaderValue::from_str(&expand(value, &ex.vars)) {
                     ex.headers.append(name.clone(), v);
@@ -516,11 +540,9 @@ impl Filter {
                         human_size(length),
                         human_size(*max)
                     );
-                    let mut response = crate::error::error_response(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        &message,
-                        &ex.path,
-                    );
+                    // Spring answers with the status and the header only.
+                    let mut response = Response::new(Body::empty());
+                    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
                     if let Ok(v) = HeaderValue::from_str(&message) {
                         response.headers_mut().insert("errormessage", v);
                     }
@@ -528,22 +550,23 @@ impl Filter {
                 }
             }
             Self::RequestHeaderSize(max, error_header) => {
-                let size: u64 = ex
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str().len() + v.len()) as u64)
-                    .sum();
-                if size > *max {
+                // Each header on its own (its name and all its values), as Spring counts; the
+                // first one over the limit is named.
+                let oversized = ex.headers.keys().find_map(|name| {
+                    let size = name.as_str().len() as u64
+                        + ex.headers
+                            .get_all(name)
+                            .iter()
+                            .map(|v| v.len() as u64)
+                            .sum::<u64>();
+                    (size > *max).then(|| (name.as_str().to_owned(), size))
+                });
+                if let Some((name, size)) = oversized {
                     let message = format!(
-                        "Request Header/s size is larger than permissible limit ({}). Request Header/s size is {}",
-                        human_size(*max),
-                        human_size(size)
+                        "Request Header/s size is larger than permissible limit ({max}B). Request Header/s size for '{name}' is {size}B."
                     );
-                    let mut response = crate::error::error_response(
-                        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                        &message,
-                        &ex.path,
-                    );
+                    let mut response = Response::new(Body::empty());
+                    *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
                     if let (Ok(n), Ok(v)) = (
                         HeaderName::from_bytes(error_header.as_bytes()),
                         HeaderValue::from_str(&message),
@@ -584,7 +607,7 @@ impl Filter {
                     .iter()
                     .map(|v| {
                         let text = String::from_utf8_lossy(v.as_bytes());
-                        let new = regex.replace_all(&text, replacement.as_str());
+                        let new = regex.replace_all(&text, replacement);
                         HeaderValue::from_str(&new).unwrap_or_else(|_| v.clone())
                     })
                     .collect();
@@ -610,26 +633,167 @@ impl Filter {
         }
     }
 
-    /// The actuator's description, e.g. `[[StripPrefix parts = 1], order = 1]`.
-    pub fn describe(definition: &Definition, order: usize) -> String {
-        let mut args = String::new();
-        for (i, (k, v)) in definition.args.iter().enumerate() {
-            if i > 0 {
-                args.push_str(", ");
+    /// The actuator's description, in the words of Spring's filter factories' `toString`
+    /// (e.g. `[[StripPrefix parts = 1], order = 1]`); `route_id` is the route's, which Retry
+    /// names.
+    pub fn describe(definition: &Definition, order: usize, route_id: &str) -> String {
+        let d = definition;
+        let arg = |names: &[&str], pos: usize| d.arg(names, pos).unwrap_or("").trim().to_owned();
+        let name_value = || format!(" {} = '{}'", arg(&["name"], 0), arg(&["value"], 1));
+        let content = match d.name.as_str() {
+            "StripPrefix" => format!(" parts = {}", d.arg(&["parts"], 0).unwrap_or("1").trim()),
+            "PrefixPath" => format!(" prefix = '{}'", arg(&["prefix"], 0)),
+            "RewritePath" => format!(
+                " {} = '{}'",
+                arg(&["regexp"], 0),
+                arg(&["replacement"], 1).replace("$\\", "$")
+            ),
+            "SetPath" => format!(" template = '{}'", arg(&["template"], 0)),
+            "AddRequestHeader"
+            | "SetRequestHeader"
+            | "AddResponseHeader"
+            | "SetResponseHeader"
+            | "AddRequestParameter" => name_value(),
+            "AddRequestHeadersIfNotPresent" => {
+                let pairs: Vec<String> = d
+                    .list(&["headers"], 0)
+                    .iter()
+                    .filter_map(|h| h.split_once(':'))
+                    .map(|(n, v)| format!("{} = '{}'", n.trim(), v.trim()))
+                    .collect();
+                format!(" {}", pairs.join(", "))
             }
-            let key = k.strip_prefix("_genkey_").map_or(k.as_str(), |_| "");
-            if key.is_empty() {
-                args.push_str(v);
-            } else {
-                let _ = write!(args, "{key} = {v}");
+            "RemoveRequestHeader" | "RemoveResponseHeader" | "RemoveRequestParameter" => {
+                format!(" name = '{}'", arg(&["name"], 0))
             }
-        }
-        if args.is_empty() {
-            format!("[[{}], order = {order}]", definition.name)
-        } else {
-            format!("[[{} {args}], order = {order}]", definition.name)
-        }
+            "MapRequestHeader" => format!(
+                " fromHeader = '{}', toHeader = '{}'",
+                arg(&["fromHeader"], 0),
+                arg(&["toHeader"], 1)
+            ),
+            "RewriteResponseHeader" => format!(
+                " name = '{}', regexp = '{}', replacement = '{}'",
+                arg(&["name"], 0),
+                arg(&["regexp"], 1),
+                arg(&["replacement"], 2)
+            ),
+            "DedupeResponseHeader" => {
+                let strategy = arg(&["strategy"], 1);
+                let strategy = if strategy.is_empty() {
+                    "RETAIN_FIRST".to_owned()
+                } else {
+                    strategy.to_ascii_uppercase()
+                };
+                format!(" {} = {strategy}", arg(&["name"], 0))
+            }
+            "SetStatus" => format!(" status = '{}'", arg(&["status"], 0)),
+            "RedirectTo" => {
+                let include = arg(&["includeRequestParams"], 2);
+                format!(
+                    " {} = {}, includeRequestParams = {}",
+                    arg(&["status"], 0),
+                    arg(&["url"], 1),
+                    if include.eq_ignore_ascii_case("true") {
+                        "true"
+                    } else {
+                        "false"
+                    }
+                )
+            }
+            "SetRequestHostHeader" => format!("'{}'", arg(&["host"], 0)),
+            "RequestSize" => format!(
+                " max = {}B",
+                d.arg(&["maxSize"], 0)
+                    .and_then(|v| parse_size(v).ok())
+                    .unwrap_or(5_000_000)
+            ),
+            "RequestHeaderSize" => format!(
+                " maxSize = {}B",
+                d.arg(&["maxSize"], 0)
+                    .and_then(|v| parse_size(v).ok())
+                    .unwrap_or(16_000)
+            ),
+            "Retry" => {
+                let list = |names: &[&str], pos: usize, default: &str| -> Vec<String> {
+                    let mut items = if d.is_shortcut() {
+                        d.arg(names, pos)
+                            .map(|v| vec![v.trim().to_owned()])
+                            .unwrap_or_default()
+                    } else {
+                        d.list(names, usize::MAX)
+                    };
+                    items.retain(|i| !i.is_empty());
+                    if items.is_empty() && !default.is_empty() {
+                        items = default.split(',').map(|s| s.trim().to_owned()).collect();
+                    }
+                    items
+                };
+                let statuses: Vec<String> = list(&["statuses"], 1, "")
+                    .iter()
+                    .filter_map(|s| parse_status(s).ok())
+                    .map(|s| format!("{} {}", s.as_u16(), status_name(s)))
+                    .collect();
+                let shown = |items: Vec<String>| {
+                    if items.is_empty() {
+                        "list[[empty]]".to_owned()
+                    } else {
+                        format!("list[{}]", items.join(", "))
+                    }
+                };
+                let methods = list(&["methods"], 2, "GET")
+                    .into_iter()
+                    .map(|m| m.to_ascii_uppercase())
+                    .collect();
+                format!(
+                    " routeId = '{route_id}', retries = {}, series = {}, statuses = {}, methods = {}, exceptions = {}",
+                    d.arg(&["retries"], 0).unwrap_or("3").trim(),
+                    shown(list(&["series"], usize::MAX, "SERVER_ERROR")),
+                    shown(statuses),
+                    shown(methods),
+                    shown(list(
+                        &["exceptions"],
+                        usize::MAX,
+                        "IOException, TimeoutException"
+                    )),
+                )
+            }
+            "CircuitBreaker" => {
+                let name = d
+                    .arg(&["name"], 0)
+                    .map_or("[null]".to_owned(), |n| format!("'{}'", n.trim()));
+                let fallback = d
+                    .arg(&["fallbackUri"], 1)
+                    .map_or("[null]".to_owned(), |f| f.trim().to_owned());
+                return format!(
+                    "[[SpringCloudCircuitBreakerResilience4JFilterFactory name = {name}, fallback = {fallback}], order = {order}]"
+                );
+            }
+            _ => {
+                let mut args = String::new();
+                for (i, (k, v)) in d.args.iter().enumerate() {
+                    args.push_str(if i == 0 { " " } else { ", " });
+                    match k.strip_prefix("_genkey_") {
+                        Some(_) => args.push_str(v),
+                        None => {
+                            let _ = write!(args, "{k} = {v}");
+                        }
+                    }
+                }
+                args
+            }
+        };
+        format!("[[{}{content}], order = {order}]", d.name)
     }
+}
+
+/// Spring's `HttpStatus` enum name (`INTERNAL_SERVER_ERROR`).
+fn status_name(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .unwrap_or("")
+        .to_ascii_uppercase()
+        .replace([' ', '-'], "_")
+        .replace('\'', "")
 }
 
 fn dedupe(headers: &mut HeaderMap, name: &HeaderName, strategy: Dedupe) {

@@ -5,7 +5,9 @@
 //!   shortcut and expanded notations) or posted to the actuator.
 //! * [`pattern`], [`predicate`], [`filter`], [`resilience`]: Spring's predicates and filters,
 //!   compiled once; Retry, CircuitBreaker and RequestRateLimiter (memory or Redis).
-//! * [`table`]: the compiled, indexed route table and the discovery locator's routes.
+//!   [`java_regex`]: Java's regex dialect and replacement strings, as they use them.
+//! * [`table`]: the compiled, indexed route table. [`locator`]: the discovery locator's routes,
+//!   shaped by its SpEL settings ([`spel`]).
 //! * [`proxy`]: the streaming, pooled, load-balanced proxy.
 //! * [`cors`]: global CORS. [`actuator`]: `/actuator/gateway/*`. [`error`]: error answers.
 //!
@@ -19,10 +21,13 @@ pub mod cors;
 pub mod definition;
 pub mod error;
 pub mod filter;
+pub mod java_regex;
+pub mod locator;
 pub mod pattern;
 pub mod predicate;
 pub mod proxy;
 pub mod resilience;
+pub mod spel;
 pub mod table;
 
 use std::sync::Arc;

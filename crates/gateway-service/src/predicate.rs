@@ -5,10 +5,10 @@ use std::net::IpAddr;
 
 use axum::http::{HeaderMap, Method, header};
 use chrono::{DateTime, FixedOffset, Utc};
-use regex::Regex;
 
 use crate::{
     definition::{Definition, DefinitionError},
+    java_regex::JavaRegex,
     pattern::{Pattern, Variables},
 };
 
@@ -42,19 +42,19 @@ pub enum Predicate {
     /// `Method=GET,POST`.
     Method(Vec<Method>),
     /// `Header=X-Id, \d+`.
-    Header(String, Option<Regex>),
+    Header(String, Option<JavaRegex>),
     /// `Host=**.example.org`.
     Host(Vec<Pattern>),
     /// `Query=name, regex`.
-    Query(String, Option<Regex>),
+    Query(String, Option<JavaRegex>),
     /// `Cookie=name, regex`.
-    Cookie(String, Regex),
+    Cookie(String, JavaRegex),
     /// `After=datetime`.
-    After(DateTime<FixedOffset>),
+    After(Moment),
     /// `Before=datetime`.
-    Before(DateTime<FixedOffset>),
+    Before(Moment),
     /// `Between=datetime1, datetime2`.
-    Between(DateTime<FixedOffset>, DateTime<FixedOffset>),
+    Between(Moment, Moment),
     /// `RemoteAddr=10.0.0.0/8, 127.0.0.1`.
     RemoteAddr(Vec<Cidr>),
     /// `XForwardedRemoteAddr=…`: the last `X-Forwarded-For` entry.
@@ -88,10 +88,9 @@ fn bad(what: &str) -> DefinitionError {
     DefinitionError(what.to_owned())
 }
 
-/// A Java-style `matches` regex: the whole value must match.
-pub fn full_regex(text: &str) -> Result<Regex, DefinitionError> {
-    Regex::new(&format!("^(?:{text})$"))
-        .map_err(|e| DefinitionError(format!("invalid regexp `{text}`: {e}")))
+/// A Java `matches` regex: the whole value must match.
+pub fn full_regex(text: &str) -> Result<JavaRegex, DefinitionError> {
+    JavaRegex::new(text)
 }
 
 fn required<'a>(d: &'a Definition, names: &[&str], pos: usize) -> Result<&'a str, DefinitionError> {
@@ -104,7 +103,7 @@ fn optional_regex(
     d: &Definition,
     names: &[&str],
     pos: usize,
-) -> Result<Option<Regex>, DefinitionError> {
+) -> Result<Option<JavaRegex>, DefinitionError> {
     d.arg(names, pos)
         .filter(|v| !v.is_empty())
         .map(full_regex)
@@ -179,11 +178,11 @@ impl Predicate {
                 required(d, &["name"], 0)?.to_owned(),
                 full_regex(required(d, &["regexp"], 1)?)?,
             ),
-            "After" => Self::After(parse_datetime(required(d, &["datetime"], 0)?)?),
-            "Before" => Self::Before(parse_datetime(required(d, &["datetime"], 0)?)?),
+            "After" => Self::After(Moment::parse(required(d, &["datetime"], 0)?)?),
+            "Before" => Self::Before(Moment::parse(required(d, &["datetime"], 0)?)?),
             "Between" => Self::Between(
-                parse_datetime(required(d, &["datetime1"], 0)?)?,
-                parse_datetime(required(d, &["datetime2"], 1)?)?,
+                Moment::parse(required(d, &["datetime1"], 0)?)?,
+                Moment::parse(required(d, &["datetime2"], 1)?)?,
             ),
             "RemoteAddr" | "XForwardedRemoteAddr" => {
                 let sources = d
@@ -225,7 +224,7 @@ impl Predicate {
                 let mut values = request.headers.get_all(name.as_str()).iter();
                 match regex {
                     None => values.next().is_some(),
-                    Some(regex) => values.any(|v| v.to_str().is_ok_and(|v| regex.is_match(v))),
+                    Some(regex) => values.any(|v| v.to_str().is_ok_and(|v| regex.matches(v))),
                 }
             }
             Self::Host(patterns) => {
@@ -240,15 +239,15 @@ impl Predicate {
             }
             Self::Query(param, regex) => query_pairs(request.query)
                 .filter(|(k, _)| k == param)
-                .any(|(_, v)| regex.as_ref().is_none_or(|r| r.is_match(&v))),
+                .any(|(_, v)| regex.as_ref().is_none_or(|r| r.matches(&v))),
             Self::Cookie(name, regex) => {
-                cookies(request.headers).any(|(k, v)| k == name && regex.is_match(v))
+                cookies(request.headers).any(|(k, v)| k == name && regex.matches(v))
             }
-            Self::After(t) => Utc::now() > *t,
-            Self::Before(t) => Utc::now() < *t,
+            Self::After(t) => Utc::now() > t.at,
+            Self::Before(t) => Utc::now() < t.at,
             Self::Between(a, b) => {
                 let now = Utc::now();
-                now > *a && now < *b
+                now > a.at && now < b.at
             }
             Self::RemoteAddr(sources) => request
                 .peer
@@ -297,15 +296,34 @@ impl Predicate {
                 regex.as_ref().map_or("null", |r| r.as_str())
             ),
             Self::Cookie(name, regex) => format!("Cookie: name={name} regexp={}", regex.as_str()),
-            Self::After(t) => format!("After: {}", t.to_rfc3339()),
-            Self::Before(t) => format!("Before: {}", t.to_rfc3339()),
-            Self::Between(a, b) => format!("Between: {} and {}", a.to_rfc3339(), b.to_rfc3339()),
+            Self::After(t) => format!("After: {}", t.written),
+            Self::Before(t) => format!("Before: {}", t.written),
+            Self::Between(a, b) => format!("Between: {} and {}", a.written, b.written),
             Self::RemoteAddr(s) | Self::XForwardedRemoteAddr(s) => format!(
                 "RemoteAddrs: {}",
                 list(s.iter().map(|c| c.text.as_str()).collect())
             ),
             Self::Weight { group, weight } => format!("Weight: {group} {weight}"),
         }
+    }
+}
+
+/// A point in time as a datetime predicate names it: the instant, and the text as written
+/// (Spring's actuator shows the zone id, `…-07:00[America/Denver]`).
+#[derive(Debug, Clone)]
+pub struct Moment {
+    /// The instant.
+    pub at: DateTime<FixedOffset>,
+    /// As configured.
+    pub written: String,
+}
+
+impl Moment {
+    fn parse(text: &str) -> Result<Self, DefinitionError> {
+        Ok(Self {
+            at: parse_datetime(text)?,
+            written: text.trim().to_owned(),
+        })
     }
 }
 

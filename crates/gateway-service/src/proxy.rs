@@ -14,6 +14,7 @@
 use std::{
     borrow::Cow,
     collections::HashMap,
+    fmt::Write as _,
     future::Future,
     net::{IpAddr, SocketAddr},
     pin::Pin,
@@ -40,7 +41,9 @@ use hyper_util::{
 };
 use indexmap::IndexMap;
 use platform::{
-    app::SharedSettings, balancer::LoadBalancer, discovery::RegistryCache,
+    app::SharedSettings,
+    balancer::LoadBalancer,
+    discovery::{RegistryCache, Status},
     server::SequentialRequestId,
 };
 use regex::Regex;
@@ -48,15 +51,15 @@ use regex::Regex;
 use crate::{
     cors::{Cors, CorsDecision},
     definition::{
-        Definition, RouteDefinition, default_filters, gateway_flag, gateway_setting,
-        routes_from_settings,
+        Definition, RouteDefinition, default_filters, gateway_setting, routes_from_settings,
     },
     error::{ProxyError, error_response},
     filter::{Exchange, Filter, parse_duration},
+    locator::Locator,
     pattern::Variables,
     predicate::RequestView,
     resilience::{Breakers, KeyResolver, LimiterFilter, RateLimiter},
-    table::{Origin, Route, RouteTable, Target, locator_routes},
+    table::{Origin, Route, RouteTable, Target},
 };
 
 /// Largest request body kept in memory so it can be sent again.
@@ -95,7 +98,9 @@ struct Options {
     response_timeout: Option<Duration>,
     connect_timeout: Duration,
     cors: Cors,
-    locator: Option<(String, bool)>,
+    locator: Option<Locator>,
+    /// `server.error.include-message=always`.
+    include_error_message: bool,
 }
 
 impl Options {
@@ -121,12 +126,9 @@ impl Options {
                     .ok()
             })
             .map_or(Duration::from_secs(30), Duration::from_millis);
-        let locator = gateway_flag(settings, "discovery.locator.enabled", true).then(|| {
-            (
-                gateway_setting(settings, "discovery.locator.route-id-prefix")
-                    .unwrap_or_else(|| "ReactiveCompositeDiscoveryClient_".into()),
-                gateway_flag(settings, "discovery.locator.lower-case-service-id", false),
-            )
+        let locator = Locator::from_settings(settings).unwrap_or_else(|e| {
+            errors.push(e);
+            None
         });
         (
             Self {
@@ -135,6 +137,9 @@ impl Options {
                 connect_timeout,
                 cors: Cors::from_settings(settings),
                 locator,
+                include_error_message: settings
+                    .get("server.error.include-message")
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("always")),
             },
             errors,
         )
@@ -260,16 +265,25 @@ impl Gateway {
         self.last_errors.load_full()
     }
 
-    /// The registry names the discovery locator currently serves.
+    /// What the discovery locator's routes depend on: each registered service's UP instances
+    /// (address and metadata). The routes are rebuilt when it changes.
     pub fn registry_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .balancer
-            .registry()
-            .snapshot()
+        let registry = self.balancer.registry().snapshot();
+        let mut names: Vec<String> = registry
             .applications
             .iter()
             .filter(|a| !a.instances.is_empty())
-            .map(|a| a.name.clone())
+            .map(|a| {
+                let mut signature = a.name.clone();
+                for i in a.instances.iter().filter(|i| i.status == Status::Up) {
+                    let _ = write!(
+                        signature,
+                        " {}:{} {:?}",
+                        i.host_name, i.port.port, i.metadata
+                    );
+                }
+                signature
+            })
             .collect();
         names.sort();
         names
@@ -296,6 +310,15 @@ impl Gateway {
                 Err(e) => errors.push(e.0),
             }
         };
+        // Discovery routes first, then configured ones, then the actuator's: the order of
+        // Spring's route definition locators, which decides among routes of equal `order`.
+        if let Some(locator) = &options.locator {
+            let (discovered, locator_errors) = locator.routes(&self.balancer.registry().snapshot());
+            errors.extend(locator_errors);
+            for definition in discovered {
+                add(definition, Origin::Discovery, &mut errors);
+            }
+        }
         for definition in definitions {
             add(definition, Origin::Settings, &mut errors);
         }
@@ -308,11 +331,6 @@ impl Gateway {
             .collect();
         for definition in stored {
             add(definition, Origin::Actuator, &mut errors);
-        }
-        if let Some((prefix, lower_only)) = &options.locator {
-            for definition in locator_routes(&self.registry_names(), prefix, *lower_only) {
-                add(definition, Origin::Discovery, &mut errors);
-            }
         }
         self.options.store(Arc::new(options));
         self.table.store(Arc::new(RouteTable::new(routes)));
@@ -355,17 +373,31 @@ impl Gateway {
             .is_some()
     }
 
+    /// A new request id, from platform's one request-id scheme.
+    pub fn next_request_id(&self) -> HeaderValue {
+        self.request_ids.next_id()
+    }
+
+    /// What the error bodies of the request with this id say about it.
+    pub fn error_context(&self, id: &HeaderValue) -> crate::error::ErrorContext {
+        crate::error::ErrorContext {
+            request_id: String::from_utf8_lossy(id.as_bytes()).into_owned(),
+            include_message: self.options.load().include_error_message,
+        }
+    }
+
     /// Serves one client request.
     pub async fn handle(self: Arc<Self>, mut request: Request<Body>) -> Response<Body> {
         let id = match request.headers().get(&REQUEST_ID) {
             Some(id) => id.clone(),
             None => {
-                let id = self.request_ids.next_id();
+                let id = self.next_request_id();
                 request.headers_mut().insert(REQUEST_ID, id.clone());
                 id
             }
         };
-        let mut response = self.dispatch(request, 0).await;
+        let context = self.error_context(&id);
+        let mut response = context.scope(self.dispatch(request, 0)).await;
         response.headers_mut().insert(REQUEST_ID, id);
         response
     }
@@ -379,15 +411,11 @@ impl Gateway {
             }
         };
         let options = self.options.load_full();
-        let cors = match options.cors.decide(&parts.method, &path, &parts.headers) {
-            CorsDecision::Respond(response) => return response,
-            CorsDecision::Allow(headers) => headers,
-            CorsDecision::NotCors => Vec::new(),
-        };
-        let peer = parts
+        let client = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+            .map(|c| c.0);
+        let peer = client.map(|c| c.ip());
         let host = host_of(&parts);
         let table = self.table.load_full();
         let mut vars = Variables::new();
@@ -402,7 +430,27 @@ impl Gateway {
             },
             &mut vars,
         );
+        // CORS is decided once a route matched, as Spring's handler mapping does; a preflight
+        // no route matches is refused unless the configuration answers such preflights.
+        let preflight = crate::cors::is_preflight(&parts.method, &parts.headers);
+        let answers_cors =
+            route.is_some() || (preflight && options.cors.answers_unrouted_preflights);
+        let cors = if answers_cors {
+            match options
+                .cors
+                .decide(&parts.method, &path, &parts.headers, host.as_deref())
+            {
+                CorsDecision::Respond(response) => return response,
+                CorsDecision::Allow(headers) => headers,
+                CorsDecision::NotCors => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
         let Some(route) = route else {
+            if preflight {
+                return crate::cors::forbidden(options.cors.vary_for(&path));
+            }
             return error_response(
                 StatusCode::NOT_FOUND,
                 "No route matches this request",
@@ -411,10 +459,10 @@ impl Gateway {
         };
         let mut response = self
             .through_route(
-                &route, &options, &mut parts, body, path, host, peer, vars, depth,
+                &route, &options, &mut parts, body, path, host, client, vars, depth,
             )
             .await;
-        response.headers_mut().extend(cors);
+        crate::cors::add_headers(response.headers_mut(), cors);
         response
     }
 
@@ -427,10 +475,11 @@ impl Gateway {
         body: Body,
         path: String,
         host: Option<String>,
-        peer: Option<IpAddr>,
+        client: Option<SocketAddr>,
         vars: Variables,
         depth: u8,
     ) -> Response<Body> {
+        let peer = client.map(|c| c.ip());
         let mut ex = Exchange {
             method: parts.method.clone(),
             path: path.clone(),
@@ -455,7 +504,7 @@ impl Gateway {
             Target::NoOp => Response::new(Body::empty()),
             Target::Forward(target) => {
                 let target = crate::filter::expand(target, &ex.vars);
-                self.forward(&target, &ex, body, depth).await
+                self.forward(&target, &ex, client, body, depth).await
             }
             Target::Fixed(_) | Target::Balanced(_) => {
                 let upgrade = is_upgrade(&ex.headers)
@@ -465,7 +514,7 @@ impl Gateway {
                     &mut ex,
                     &path,
                     host.as_deref(),
-                    peer,
+                    client,
                     options,
                     upgrade.is_some(),
                 );
@@ -518,7 +567,7 @@ impl Gateway {
                     let target = crate::filter::expand(&fallback, &ex.vars);
                     let body = call.body.next().unwrap_or_else(Body::empty);
                     ex.headers = call.headers;
-                    self.forward(&target, &ex, body, depth).await
+                    self.forward(&target, &ex, client, body, depth).await
                 } else {
                     match result {
                         Ok(response) => response,
@@ -551,33 +600,42 @@ impl Gateway {
         response
     }
 
-    /// `forward:/path`: the request re-dispatched inside the gateway with a new path.
+    /// `forward:/path`: the request re-dispatched inside the gateway with a new path, keeping
+    /// its query (unless the target brings its own) and the client's address.
     fn forward(
         &self,
         target: &str,
         ex: &Exchange,
+        client: Option<SocketAddr>,
         body: Body,
         depth: u8,
     ) -> BoxFuture<'_, Response<Body>> {
+        let target = match ex.query.as_deref().filter(|q| !q.is_empty()) {
+            Some(query) if !target.contains('?') => Cow::Owned(format!("{target}?{query}")),
+            _ => Cow::Borrowed(target),
+        };
         let uri = match target.parse::<Uri>() {
             Ok(uri) if uri.path().starts_with('/') => uri,
             _ => {
                 let response = error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Bad forward target",
-                    target,
+                    &target,
                 );
                 return Box::pin(std::future::ready(response));
             }
         };
         if depth >= 4 {
-            let response = error_response(StatusCode::LOOP_DETECTED, "Forwarding loop", target);
+            let response = error_response(StatusCode::LOOP_DETECTED, "Forwarding loop", &target);
             return Box::pin(std::future::ready(response));
         }
         let mut request = Request::new(body);
         *request.method_mut() = ex.method.clone();
         *request.uri_mut() = uri;
         *request.headers_mut() = ex.headers.clone();
+        if let Some(client) = client {
+            request.extensions_mut().insert(ConnectInfo(client));
+        }
         // Boxed: a forward re-enters dispatch.
         Box::pin(self.dispatch(request, depth + 1))
     }
@@ -894,10 +952,11 @@ fn upstream_headers(
     ex: &mut Exchange,
     original_path: &str,
     host: Option<&str>,
-    peer: Option<IpAddr>,
+    client: Option<SocketAddr>,
     options: &Options,
     upgrade: bool,
 ) -> HeaderMap {
+    let peer = client.map(|c| c.ip());
     let mut headers = std::mem::take(&mut ex.headers);
     remove_hop_by_hop(&mut headers, upgrade);
     let trusted = match (&options.trusted_proxies, peer) {
@@ -906,6 +965,23 @@ fn upstream_headers(
     };
     if !trusted {
         remove_named(&mut headers, X_FORWARDED);
+    }
+    // RFC 7239, as Spring's ForwardedHeadersFilter writes it: `proto`, `host`, `for` with the
+    // client's port, values quoted when they hold more than a token.
+    let mut forwarded = String::from("proto=http");
+    // The Host as it leaves (after SetRequestHostHeader), as Spring reads it.
+    let forwarded_host = ex
+        .host_override
+        .as_ref()
+        .and_then(|h| h.to_str().ok())
+        .or(host);
+    if let Some(host) = forwarded_host {
+        forwarded.push_str(";host=");
+        forwarded.push_str(&quote_if_needed(host));
+    }
+    if let Some(client) = client {
+        forwarded.push_str(";for=");
+        forwarded.push_str(&quote_if_needed(&client.to_string()));
     }
     let mut append = |name: &'static str, value: &str| {
         let name = HeaderName::from_static(name);
@@ -919,6 +995,7 @@ fn upstream_headers(
             headers.insert(name, v);
         }
     };
+    append("forwarded", &forwarded);
     if let Some(ip) = peer {
         append("x-forwarded-for", &ip.to_string());
     }
@@ -942,6 +1019,18 @@ fn upstream_headers(
         headers.insert(header::HOST, h);
     }
     headers
+}
+
+/// A `Forwarded` value as a token, or quoted when it holds anything else (`:` of a port).
+fn quote_if_needed(value: &str) -> Cow<'_, str> {
+    let token = value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if token {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(format!("\"{}\"", value.replace('"', "\\\"")))
+    }
 }
 
 /// The part of the original path a filter removed from its front (`/customer-service` for

@@ -11,7 +11,6 @@ use std::{
     time::Duration,
 };
 
-use indexmap::IndexMap;
 use platform::Settings;
 
 use crate::{
@@ -149,11 +148,16 @@ impl Route {
                     .map_err(|e| context(DefinitionError(e.to_string())))?;
                 let _ = cb.breaker.set(breaker);
             }
-            filter_descriptions.push(Filter::describe(d, order));
+            filter_descriptions.push(Filter::describe(d, order, &definition.id));
             filters.push(filter);
         }
         let millis = |key: &str| -> Result<Option<i64>, DefinitionError> {
-            match definition.metadata.get(key) {
+            let value = definition
+                .metadata
+                .iter()
+                .find(|(k, _)| platform::settings::canonical_key(k) == key)
+                .map(|(_, v)| v);
+            match value {
                 Some(v) => v
                     .trim()
                     .parse::<i64>()
@@ -343,56 +347,11 @@ fn next_random() -> u64 {
     z ^ (z >> 31)
 }
 
-/// The discovery locator's routes: one per registered service, reachable at `/SERVICE-ID/**`
-/// and `/service-id/**` (only the lower-case form with `lower-case-service-id=true`), the first
-/// segment stripped by a RewritePath, balanced over `lb://SERVICE-ID`.
-pub fn locator_routes(
-    names: &[String],
-    route_id_prefix: &str,
-    lower_case_only: bool,
-) -> Vec<RouteDefinition> {
-    names
-        .iter()
-        .map(|name| {
-            let lower = name.to_ascii_lowercase();
-            let mut spellings = vec![lower.clone()];
-            if !lower_case_only && *name != lower {
-                spellings.insert(0, name.clone());
-            }
-            let mut args = IndexMap::new();
-            for (i, s) in spellings.iter().enumerate() {
-                args.insert(format!("patterns.{i}"), format!("/{s}/**"));
-            }
-            let alternatives: Vec<String> = spellings.iter().map(|s| regex::escape(s)).collect();
-            let mut rewrite = IndexMap::new();
-            rewrite.insert(
-                "regexp".to_owned(),
-                format!("^/(?:{})/?(?<remaining>.*)", alternatives.join("|")),
-            );
-            rewrite.insert("replacement".to_owned(), "/${remaining}".to_owned());
-            RouteDefinition {
-                id: format!("{route_id_prefix}{name}"),
-                uri: format!("lb://{name}"),
-                predicates: vec![Definition {
-                    name: "Path".into(),
-                    args,
-                }],
-                filters: vec![Definition {
-                    name: "RewritePath".into(),
-                    args: rewrite,
-                }],
-                order: 0,
-                metadata: IndexMap::new(),
-                enabled: true,
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::{HeaderMap, Method};
+    use indexmap::IndexMap;
 
     fn route(id: &str, order: i32, predicates: &[&str]) -> Route {
         let definition = RouteDefinition {
@@ -490,22 +449,5 @@ mod tests {
             (800..=980).contains(&heavy),
             "heavy chosen {heavy} times of 1000"
         );
-    }
-
-    #[test]
-    fn locator_routes_strip_the_service_segment() {
-        let defs = locator_routes(&["CUSTOMER-SERVICE".into()], "Discovery_", false);
-        let r = Route::compile(
-            defs[0].clone(),
-            Origin::Discovery,
-            &[],
-            &Settings::default(),
-            &Breakers::default(),
-        )
-        .unwrap();
-        let table = RouteTable::new(vec![r]);
-        assert!(find(&table, &Method::GET, "/CUSTOMER-SERVICE/customers/1").is_some());
-        assert!(find(&table, &Method::GET, "/customer-service/customers/1").is_some());
-        assert!(find(&table, &Method::GET, "/Customer-Service/customers/1").is_none());
     }
 }

@@ -9,18 +9,19 @@
 //! lets in-flight requests finish, and waits for background tasks (such as deregistering from
 //! discovery) to wind down, each within a grace period.
 
-use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, pin::Pin, time::Duration};
 
 use anyhow::Context as _;
 use axum::Router;
-use tokio::{net::TcpListener, sync::watch};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::started::{SharedSettings, Started};
 use crate::{
     actuator::{Actuator, HealthRegistry},
     metrics::Metrics,
     server::{StackOptions, with_common_layers},
-    settings::{Bootstrap, DurationUnit, Settings},
+    settings::{Bootstrap, ServerSettings, Settings},
 };
 
 /// How long in-flight work may take after a stop signal.
@@ -81,45 +82,6 @@ pub async fn load_settings(bootstrap: &Bootstrap) -> anyhow::Result<Settings> {
         Some(remote) => Ok(settings.with_remote(remote)),
         None => Ok(settings),
     }
-}
-
-/// The live settings of a running service; a refresh replaces them and notifies subscribers.
-#[derive(Debug, Clone)]
-pub struct SharedSettings(Arc<watch::Sender<Settings>>);
-
-impl SharedSettings {
-    /// Shares `settings`.
-    pub fn new(settings: Settings) -> Self {
-        Self(Arc::new(watch::Sender::new(settings)))
-    }
-
-    /// The settings now in force.
-    pub fn current(&self) -> Settings {
-        self.0.borrow().clone()
-    }
-
-    /// Puts new settings in force.
-    pub fn replace(&self, settings: Settings) {
-        self.0.send_replace(settings);
-    }
-
-    /// A receiver that sees every replacement.
-    pub fn subscribe(&self) -> watch::Receiver<Settings> {
-        self.0.subscribe()
-    }
-}
-
-/// What is handed to a background task when the service has bound its port.
-#[derive(Debug, Clone)]
-pub struct Started {
-    /// The address the service listens on (the real port when 0 was asked for).
-    pub local_addr: SocketAddr,
-    /// Cancelled when the service stops; tasks must return soon after.
-    pub shutdown: CancellationToken,
-    /// The service's live settings.
-    pub settings: SharedSettings,
-    /// The service's health components.
-    pub health: HealthRegistry,
 }
 
 type BackgroundTask = Box<dyn FnOnce(Started) -> BoxFuture<()> + Send + Sync>;
@@ -217,15 +179,11 @@ impl ServiceContext {
             self.on_start(move |started| crate::discovery::client::run(started, cache));
         }
         let name = settings.application_name();
+        let server: ServerSettings = settings.bind("server")?;
         let options = StackOptions {
             max_body_bytes: settings.parse_or("factura.max-body-bytes", 1024 * 1024)?,
-            request_timeout: settings.duration_or(
-                "server.request-timeout-ms",
-                DurationUnit::Millis,
-                Duration::from_secs(30),
-            )?,
-            forwarded_headers: settings.get_or("server.forward-headers-strategy", "framework")
-                != "none",
+            request_timeout: server.request_timeout,
+            forwarded_headers: server.forward_headers_strategy != "none",
         };
         let actuator = Actuator {
             name: name.clone(),
@@ -240,7 +198,7 @@ impl ServiceContext {
         if let Some(fallback) = fallback {
             router = router.fallback_service(fallback);
         }
-        let address = format!("{}:{}", settings.server_address(), settings.server_port()?);
+        let address = format!("{}:{}", server.address, server.port);
         let listener = if self.per_core {
             crate::server::bind_shared(&address).await
         } else {

@@ -39,9 +39,12 @@ use serde_json::Value;
 
 use crate::{
     actuator::actuator_json,
-    app::{SharedSettings, Started},
     cipher::{CIPHER_PREFIX, CipherError, DEFAULT_SALT, TextEncryptor},
-    settings::{DurationUnit, ImportLocation, PropertySource, Settings, split_list},
+    settings::{
+        DurationUnit, FromSection, ImportLocation, PropertySource, Section, Settings,
+        SettingsError, split_list,
+    },
+    started::{SharedSettings, Started},
 };
 
 /// The Environment JSON of Spring Cloud Config's `/{application}/{profiles}[/{label}]`.
@@ -72,15 +75,24 @@ pub struct EnvironmentPropertySource {
 }
 
 /// The text of one Environment value as a property (numbers and booleans as written,
-/// `{"value","origin"}` wrappers of the v2 media type unwrapped).
+/// `{"value","origin"}` wrappers of the v2 media type unwrapped). An empty list (`[]`, which
+/// Spring's server keeps as a value) is `""`, as a local YAML file's `[]` reads.
 pub fn property_text(value: &Value) -> String {
-    match value {
+    match unwrap_origin(value) {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
-        Value::Object(map) if map.len() == 2 && map.contains_key("origin") => {
-            map.get("value").map(property_text).unwrap_or_default()
-        }
+        Value::Array(items) if items.is_empty() => String::new(),
         other => other.to_string(),
+    }
+}
+
+/// The value inside a v2 `{"value","origin"}` wrapper, or `value` itself.
+fn unwrap_origin(value: &Value) -> &Value {
+    match value {
+        Value::Object(map) if map.len() == 2 && map.contains_key("origin") => {
+            map.get("value").map_or(value, unwrap_origin)
+        }
+        other => other,
     }
 }
 
@@ -100,6 +112,8 @@ pub fn to_property_sources(environment: &Environment) -> Vec<PropertySource> {
                 source
                     .source
                     .iter()
+                    // An empty map (`a: {}`) sets no property, as in a local YAML file.
+                    .filter(|(_, v)| !matches!(unwrap_origin(v), Value::Object(m) if m.is_empty()))
                     .map(|(k, v)| (k.clone(), property_text(v))),
             )
         })
@@ -228,6 +242,45 @@ pub struct ClientConfig {
     pub max_interval: Duration,
 }
 
+/// `spring.cloud.config.retry.*` (Spring Retry's `RetryProperties`: whole milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySettings {
+    /// `max-attempts` (default 6).
+    pub max_attempts: u32,
+    /// `initial-interval` in milliseconds (default 1000).
+    pub initial_interval: Duration,
+    /// `max-interval` in milliseconds (default 2000).
+    pub max_interval: Duration,
+}
+
+impl FromSection for RetrySettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            max_attempts: section.parse_or("max-attempts", 6)?,
+            initial_interval: Duration::from_millis(section.parse_or("initial-interval", 1000)?),
+            max_interval: Duration::from_millis(section.parse_or("max-interval", 2000)?),
+        })
+    }
+}
+
+/// `spring.cloud.config.watch.*`: the poll that applies repository changes by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchSettings {
+    /// `enabled` (default true).
+    pub enabled: bool,
+    /// `delay` between polls (default 2 s; a bare number is milliseconds).
+    pub delay: Duration,
+}
+
+impl FromSection for WatchSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            enabled: section.flag("enabled", true)?,
+            delay: section.duration_or("delay", DurationUnit::Millis, Duration::from_secs(2))?,
+        })
+    }
+}
+
 impl ClientConfig {
     /// Reads the client settings; `None` when no config server is to be used
     /// (`spring.cloud.config.enabled=false`, or no `configserver:` import).
@@ -288,6 +341,9 @@ impl ClientConfig {
         } else {
             profiles.join(",")
         };
+        let retry: RetrySettings = settings.bind("spring.cloud.config.retry")?;
+        // Bound here too so that a bad watch setting stops the start instead of being ignored.
+        settings.bind::<WatchSettings>("spring.cloud.config.watch")?;
         Ok(Some(Self {
             uris,
             optional: import.optional,
@@ -297,13 +353,9 @@ impl ClientConfig {
                 .get("spring.cloud.config.label")
                 .filter(|l| !l.is_empty()),
             credentials,
-            max_attempts: settings.parse_or("spring.cloud.config.retry.max-attempts", 6)?,
-            initial_interval: Duration::from_millis(
-                settings.parse_or("spring.cloud.config.retry.initial-interval", 1000)?,
-            ),
-            max_interval: Duration::from_millis(
-                settings.parse_or("spring.cloud.config.retry.max-interval", 2000)?,
-            ),
+            max_attempts: retry.max_attempts,
+            initial_interval: retry.initial_interval,
+            max_interval: retry.max_interval,
         }))
     }
 
@@ -490,16 +542,15 @@ impl Refresher {
     pub async fn watch(self, started: Started) {
         loop {
             let current = self.settings.current();
-            let enabled = current
-                .flag("spring.cloud.config.watch.enabled", true)
-                .unwrap_or(true);
-            let delay = current
-                .duration_or(
-                    "spring.cloud.config.watch.delay",
-                    DurationUnit::Millis,
-                    Duration::from_secs(2),
-                )
-                .map_or(2000, |d| d.as_millis() as u64);
+            // Checked at start (`ClientConfig::from_settings`); a refresh that breaks these
+            // keys keeps the defaults.
+            let watch = current
+                .bind::<WatchSettings>("spring.cloud.config.watch")
+                .unwrap_or(WatchSettings {
+                    enabled: true,
+                    delay: Duration::from_secs(2),
+                });
+            let (enabled, delay) = (watch.enabled, watch.delay.as_millis() as u64);
             let configured = matches!(ClientConfig::from_settings(&current), Ok(Some(_)));
             if !configured || !enabled {
                 // Settings may change (a refresh turning the watch on); look again later.
@@ -629,6 +680,11 @@ mod tests {
             "5"
         );
         assert_eq!(property_text(&serde_json::json!(true)), "true");
+        assert_eq!(property_text(&serde_json::json!([])), "");
+        assert_eq!(
+            property_text(&serde_json::json!({"value": [], "origin": "3:4"})),
+            ""
+        );
     }
 
     #[test]

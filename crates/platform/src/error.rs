@@ -157,8 +157,12 @@ struct BootErrorBody<'a> {
     timestamp: String,
     status: u16,
     error: &'a str,
-    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
     path: &'a str,
+    /// WebFlux's `DefaultErrorAttributes` add the request's id.
+    #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -184,7 +188,7 @@ pub(crate) async fn render_error_body(path: &str, mut response: Response) -> Res
         (Some(ErrorDetail::Validation(errors)), _) => {
             serde_json::to_vec(&ValidationBody { errors: &errors })
         }
-        (Some(ErrorDetail::Message(message)), _) => boot_body(status, &message, path),
+        (Some(ErrorDetail::Message(message)), _) => boot_body(status, Some(&message), path, None),
         // axum's own rejections (body limit, bad path encoding...) explain themselves in text;
         // keep their words, in the common shape.
         (None, Some(text)) if text.starts_with("text/plain") => {
@@ -194,10 +198,15 @@ pub(crate) async fn render_error_body(path: &str, mut response: Response) -> Res
                 .unwrap_or_default();
             let message = String::from_utf8_lossy(&text).trim().to_owned();
             response = Response::from_parts(parts, Body::empty());
-            boot_body(status, &message, path)
+            boot_body(status, Some(&message), path, None)
         }
         (None, Some(_)) => return response,
-        (None, None) => boot_body(status, &default_message(status, &response), path),
+        (None, None) => boot_body(
+            status,
+            Some(&default_message(status, &response)),
+            path,
+            None,
+        ),
     };
     let Ok(body) = body else { return response };
     let (mut parts, _) = response.into_parts();
@@ -213,7 +222,18 @@ pub(crate) async fn render_error_body(path: &str, mut response: Response) -> Res
 /// (`{timestamp,status,error,message,path}`): the one writer of that body, for code that answers
 /// outside [`ApiError`] (the gateway's proxy).
 pub fn error_response(status: StatusCode, message: &str, path: &str) -> Response {
-    let body = boot_body(status, message, path).unwrap_or_default();
+    boot_error_response(status, path, Some(message), None)
+}
+
+/// Spring Boot's error body with its optional parts: `message` (left out unless
+/// `server.error.include-message` asks for it) and WebFlux's `requestId`.
+pub fn boot_error_response(
+    status: StatusCode,
+    path: &str,
+    message: Option<&str>,
+    request_id: Option<&str>,
+) -> Response {
+    let body = boot_body(status, message, path, request_id).unwrap_or_default();
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -222,13 +242,19 @@ pub fn error_response(status: StatusCode, message: &str, path: &str) -> Response
     response
 }
 
-fn boot_body(status: StatusCode, message: &str, path: &str) -> serde_json::Result<Vec<u8>> {
+fn boot_body(
+    status: StatusCode,
+    message: Option<&str>,
+    path: &str,
+    request_id: Option<&str>,
+) -> serde_json::Result<Vec<u8>> {
     serde_json::to_vec(&BootErrorBody {
         timestamp: crate::time::now_iso(),
         status: status.as_u16(),
         error: status.canonical_reason().unwrap_or("Error"),
         message,
         path,
+        request_id,
     })
 }
 

@@ -3,7 +3,8 @@
 //!
 //! * [`settings`]: Spring-style layered properties (defaults, `application.yml`, environment,
 //!   flags) with relaxed binding.
-//! * [`app`]: a service's lifecycle: context, bound application, graceful stop.
+//! * [`app`]: a service's lifecycle: context, bound application, graceful stop; [`started`]:
+//!   the live settings and the handle background tasks get (shared with the tasks `app` starts).
 //! * [`config_client`]: the config-server client: remote sources at start, `POST
 //!   /actuator/refresh`, and the watch that applies repository changes by itself; also the
 //!   Environment wire types the config-service serves.
@@ -33,6 +34,7 @@ pub mod security;
 pub mod server;
 pub mod service_client;
 pub mod settings;
+pub mod started;
 pub mod telemetry;
 pub mod time;
 

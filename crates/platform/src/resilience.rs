@@ -25,7 +25,7 @@ use std::{
 
 use tokio::time::Instant;
 
-use crate::settings::{DurationUnit, Settings, SettingsError};
+use crate::settings::{DurationUnit, FromSection, Section, Settings, SettingsError};
 
 /// The tunables, with Resilience4j's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,42 +55,37 @@ impl Default for BreakerConfig {
 }
 
 impl BreakerConfig {
-    /// The configuration of breaker `name`: its instance keys, else the default config's, else
-    /// Resilience4j's defaults. Durations in Spring's relaxed form, bare numbers in milliseconds.
+    /// The configuration of breaker `name`: its instance keys
+    /// (`resilience4j.circuitbreaker.instances.<name>.*`), else the default config's
+    /// (`resilience4j.circuitbreaker.configs.default.*`), else Resilience4j's defaults.
     pub fn from_settings(settings: &Settings, name: &str) -> Result<Self, SettingsError> {
+        settings
+            .section(&format!("resilience4j.circuitbreaker.instances.{name}"))
+            .or("resilience4j.circuitbreaker.configs.default")
+            .bind()
+    }
+}
+
+impl FromSection for BreakerConfig {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
         let defaults = Self::default();
-        let key = |field: &str| {
-            let instance = format!("resilience4j.circuitbreaker.instances.{name}.{field}");
-            let shared = format!("resilience4j.circuitbreaker.configs.default.{field}");
-            if settings.get(&instance).is_some() {
-                instance
-            } else {
-                shared
-            }
-        };
-        let wait = settings.duration_or(
-            &key("wait-duration-in-open-state"),
-            DurationUnit::Millis,
-            defaults.wait_duration_in_open_state,
-        )?;
         Ok(Self {
-            sliding_window_size: settings
-                .parse_or(&key("sliding-window-size"), defaults.sliding_window_size)?
+            sliding_window_size: section
+                .parse_or("sliding-window-size", defaults.sliding_window_size)?
                 .max(1),
-            minimum_number_of_calls: settings
-                .parse_or(
-                    &key("minimum-number-of-calls"),
-                    defaults.minimum_number_of_calls,
-                )?
+            minimum_number_of_calls: section
+                .parse_or("minimum-number-of-calls", defaults.minimum_number_of_calls)?
                 .max(1),
-            failure_rate_threshold: settings.parse_or(
-                &key("failure-rate-threshold"),
-                defaults.failure_rate_threshold,
+            failure_rate_threshold: section
+                .parse_or("failure-rate-threshold", defaults.failure_rate_threshold)?,
+            wait_duration_in_open_state: section.duration_or(
+                "wait-duration-in-open-state",
+                DurationUnit::Millis,
+                defaults.wait_duration_in_open_state,
             )?,
-            wait_duration_in_open_state: wait,
-            permitted_calls_in_half_open_state: settings
+            permitted_calls_in_half_open_state: section
                 .parse_or(
-                    &key("permitted-number-of-calls-in-half-open-state"),
+                    "permitted-number-of-calls-in-half-open-state",
                     defaults.permitted_calls_in_half_open_state,
                 )?
                 .max(1),
@@ -262,15 +257,16 @@ impl TimeLimitedBreaker {
     /// `resilience4j.timelimiter.instances.<name>.timeout-duration`, else
     /// `resilience4j.timelimiter.configs.default.timeout-duration`, else Resilience4j's 1 s.
     pub fn from_settings(settings: &Settings, name: &str) -> Result<Self, SettingsError> {
-        let instance = format!("resilience4j.timelimiter.instances.{name}.timeout-duration");
-        let key = if settings.get(&instance).is_some() {
-            instance
-        } else {
-            "resilience4j.timelimiter.configs.default.timeout-duration".to_owned()
-        };
+        let limiter = settings
+            .section(&format!("resilience4j.timelimiter.instances.{name}"))
+            .or("resilience4j.timelimiter.configs.default");
         Ok(Self {
             breaker: CircuitBreaker::new(name, BreakerConfig::from_settings(settings, name)?),
-            timeout: settings.duration_or(&key, DurationUnit::Millis, Duration::from_secs(1))?,
+            timeout: limiter.duration_or(
+                "timeout-duration",
+                DurationUnit::Millis,
+                Duration::from_secs(1),
+            )?,
         })
     }
 

@@ -27,6 +27,7 @@ use crate::{
     error::ApiError,
     resilience::{BreakerConfig, CircuitBreaker, State},
     server::{REQUEST_ID, current_request_id},
+    settings::{FromSection, Section, SettingsError},
 };
 
 /// Why a remote call failed.
@@ -95,6 +96,25 @@ pub struct ServiceClient {
     breaker: CircuitBreaker,
 }
 
+/// `spring.cloud.openfeign.client.config.<service>.*`, else `….default.*`: OpenFeign's
+/// timeouts (whole milliseconds, as its `Integer` properties take them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeignClientSettings {
+    /// `connect-timeout` (default 10 000 ms, Spring Cloud OpenFeign's).
+    pub connect_timeout: Duration,
+    /// `read-timeout` (default 60 000 ms, Spring Cloud OpenFeign's).
+    pub read_timeout: Duration,
+}
+
+impl FromSection for FeignClientSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            connect_timeout: Duration::from_millis(section.parse_or("connect-timeout", 10_000)?),
+            read_timeout: Duration::from_millis(section.parse_or("read-timeout", 60_000)?),
+        })
+    }
+}
+
 /// How one attempt on one instance ended.
 enum Attempt {
     Done(reqwest::Response),
@@ -108,17 +128,13 @@ impl ServiceClient {
     pub fn new(context: &ServiceContext, service: &str) -> anyhow::Result<Self> {
         let settings = context.settings.current();
         let service = service.to_ascii_uppercase();
-        let timeout = |field: &str, default: u64| -> anyhow::Result<Duration> {
-            let own = format!("spring.cloud.openfeign.client.config.{service}.{field}");
-            let key = if settings.get(&own).is_some() {
-                own
-            } else {
-                format!("spring.cloud.openfeign.client.config.default.{field}")
-            };
-            Ok(Duration::from_millis(settings.parse_or(&key, default)?))
-        };
-        let connect_timeout = timeout("connect-timeout", 10_000)?;
-        let read_timeout = timeout("read-timeout", 60_000)?;
+        let FeignClientSettings {
+            connect_timeout,
+            read_timeout,
+        } = settings
+            .section(&format!("spring.cloud.openfeign.client.config.{service}"))
+            .or("spring.cloud.openfeign.client.config.default")
+            .bind()?;
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(30))

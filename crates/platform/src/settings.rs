@@ -412,16 +412,6 @@ impl Settings {
         self.get_or("spring.application.name", "application")
     }
 
-    /// `server.port` (0 asks the OS for a free port).
-    pub fn server_port(&self) -> Result<u16, SettingsError> {
-        self.parse_or("server.port", 8080)
-    }
-
-    /// `server.address`: the interface to bind (default all IPv4 interfaces, as Spring).
-    pub fn server_address(&self) -> String {
-        self.get_or("server.address", "0.0.0.0")
-    }
-
     /// `spring.profiles.active` as a list.
     pub fn active_profiles(&self) -> Vec<String> {
         self.get("spring.profiles.active")
@@ -458,6 +448,154 @@ impl Settings {
             .collect()
     }
 }
+
+// === typed sections ===
+
+/// `server.*`: where a service listens and how its common layers treat requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// `server.address`: the interface to bind (default all IPv4 interfaces, as Spring).
+    pub address: String,
+    /// `server.port` (default 8080; 0 asks the OS for a free port).
+    pub port: u16,
+    /// `server.request-timeout-ms`: how long one request may take (default 30 s; a bare
+    /// number is milliseconds, `30s`/`PT30S` work too).
+    pub request_timeout: std::time::Duration,
+    /// `server.forward-headers-strategy`: `framework` (default) honours `X-Forwarded-*` and
+    /// `Forwarded` in links; `none` ignores them.
+    pub forward_headers_strategy: String,
+}
+
+impl FromSection for ServerSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            address: section.get_or("address", "0.0.0.0"),
+            port: section.parse_or("port", 8080)?,
+            request_timeout: section.duration_or(
+                "request-timeout-ms",
+                DurationUnit::Millis,
+                std::time::Duration::from_secs(30),
+            )?,
+            forward_headers_strategy: section.get_or("forward-headers-strategy", "framework"),
+        })
+    }
+}
+
+/// A typed settings section (`server`, `spring.cloud.config.retry`, a Resilience4j instance),
+/// bound once by [`Settings::bind`] and then read as plain fields.
+///
+/// Implementations read their keys through the [`Section`] they are given, so every service
+/// parses a value the same way and refuses a bad one with the same [`SettingsError::Invalid`]
+/// (the full key, the value and the expected form).
+pub trait FromSection: Sized {
+    /// Reads the section's fields.
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError>;
+}
+
+/// The keys under one prefix, with optional fallback prefixes consulted field by field
+/// (Resilience4j's `instances.<name>.x`, else `configs.default.x`).
+#[derive(Debug, Clone)]
+pub struct Section<'a> {
+    settings: &'a Settings,
+    prefixes: Vec<String>,
+}
+
+impl<'a> Section<'a> {
+    /// Also look under `prefix` for a field the earlier prefixes do not set.
+    pub fn or(mut self, prefix: &str) -> Self {
+        self.prefixes.push(prefix.to_owned());
+        self
+    }
+
+    /// Binds `T` from this section.
+    pub fn bind<T: FromSection>(&self) -> Result<T, SettingsError> {
+        T::from_section(self)
+    }
+
+    /// The settings the section reads.
+    pub fn settings(&self) -> &'a Settings {
+        self.settings
+    }
+
+    /// The full key `field` is read from: under the first prefix that sets it, else the first.
+    pub fn key(&self, field: &str) -> String {
+        let full = |prefix: &str| {
+            if prefix.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{prefix}.{field}")
+            }
+        };
+        self.prefixes
+            .iter()
+            .map(|p| full(p))
+            .find(|key| self.settings.get(key).is_some())
+            .unwrap_or_else(|| full(&self.prefixes[0]))
+    }
+
+    /// The value of `field`, placeholders resolved, if set.
+    pub fn get(&self, field: &str) -> Option<String> {
+        self.settings.get(&self.key(field))
+    }
+
+    /// The value of `field`, or `default`.
+    pub fn get_or(&self, field: &str, default: &str) -> String {
+        self.get(field).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// `field` parsed as `T`, or `default` when unset.
+    pub fn parse_or<T>(&self, field: &str, default: T) -> Result<T, SettingsError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.settings.parse_or(&self.key(field), default)
+    }
+
+    /// A boolean `field`, or `default`.
+    pub fn flag(&self, field: &str, default: bool) -> Result<bool, SettingsError> {
+        self.settings.flag(&self.key(field), default)
+    }
+
+    /// A `Duration` `field` in Spring's relaxed form (bare numbers in `unit`), or `default`.
+    pub fn duration_or(
+        &self,
+        field: &str,
+        unit: DurationUnit,
+        default: std::time::Duration,
+    ) -> Result<std::time::Duration, SettingsError> {
+        self.settings.duration_or(&self.key(field), unit, default)
+    }
+
+    /// A comma-separated `field` as a list (empty when unset).
+    pub fn list(&self, field: &str) -> Vec<String> {
+        self.get(field).map(|v| split_list(&v)).unwrap_or_default()
+    }
+}
+
+impl Settings {
+    /// The section under `prefix` (`""` for top-level keys).
+    pub fn section(&self, prefix: &str) -> Section<'_> {
+        Section {
+            settings: self,
+            prefixes: vec![prefix.to_owned()],
+        }
+    }
+
+    /// Binds the section under `prefix` into `T`, once, failing on the first bad value.
+    pub fn bind<T: FromSection>(&self, prefix: &str) -> Result<T, SettingsError> {
+        self.section(prefix).bind()
+    }
+}
+
+/// Whether `error` comes from a setting that could not be used: a service exits with
+/// [`EX_CONFIG`] for it, before it binds a port.
+pub fn is_configuration_error(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| cause.is::<SettingsError>())
+}
+
+/// The exit code of a service refusing its configuration (`EX_CONFIG` of BSD's `sysexits.h`).
+pub const EX_CONFIG: u8 = 78;
 
 /// One entry of `spring.config.import`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -617,7 +755,7 @@ mod tests {
                 &[("server.port", "8081"), ("spring.application.name", "x")],
             ),
         ]);
-        assert_eq!(s.server_port().unwrap(), 9000);
+        assert_eq!(s.bind::<ServerSettings>("server").unwrap().port, 9000);
         assert_eq!(s.application_name(), "x");
     }
 
@@ -667,6 +805,57 @@ mod tests {
         );
         let error = s.parse::<u16>("bad").unwrap_err().to_string();
         assert!(error.contains("expected a whole number (u16)"), "{error}");
+    }
+
+    #[test]
+    fn sections_bind_with_fallback_prefixes_and_name_the_full_key() {
+        #[derive(Debug, PartialEq)]
+        struct Retry {
+            attempts: u32,
+            wait: std::time::Duration,
+        }
+        impl FromSection for Retry {
+            fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+                Ok(Self {
+                    attempts: section.parse_or("max-attempts", 3)?,
+                    wait: section.duration_or(
+                        "wait",
+                        DurationUnit::Millis,
+                        std::time::Duration::ZERO,
+                    )?,
+                })
+            }
+        }
+        let s = settings(&[(
+            "a",
+            &[
+                ("retry.one.maxAttempts", "5"),
+                ("retry.default.wait", "2s"),
+                ("retry.bad.max-attempts", "many"),
+            ],
+        )]);
+        let one: Retry = s.section("retry.one").or("retry.default").bind().unwrap();
+        assert_eq!(
+            one,
+            Retry {
+                attempts: 5,
+                wait: std::time::Duration::from_secs(2)
+            }
+        );
+        assert_eq!(s.bind::<Retry>("retry.none").unwrap().attempts, 3);
+        let error = s
+            .section("retry.bad")
+            .or("retry.default")
+            .bind::<Retry>()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "property `retry.bad.max-attempts` = `many`: expected a whole number (u32) \
+             (invalid digit found in string)"
+        );
+        assert!(is_configuration_error(
+            &anyhow::Error::from(error).context("starting")
+        ));
     }
 
     #[test]
@@ -729,7 +918,7 @@ mod tests {
             use_environment: false,
         };
         let s = Settings::load(&bootstrap).unwrap();
-        assert_eq!(s.server_port().unwrap(), 2000);
+        assert_eq!(s.bind::<ServerSettings>("server").unwrap().port, 2000);
         assert_eq!(s.get("level").unwrap(), "dev-doc");
     }
 }

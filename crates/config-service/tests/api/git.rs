@@ -127,6 +127,88 @@ async fn search_paths_with_application_placeholders_outrank_the_root() {
 }
 
 #[tokio::test]
+async fn profile_and_label_placeholders_expand_per_profile_and_to_the_default_label() {
+    let repo = GitRepo::new();
+    repo.commit(
+        &[
+            (
+                "application.yml",
+                "where: root
+",
+            ),
+            (
+                "profiles/dev/application.yml",
+                "dev-dir: true
+",
+            ),
+            (
+                "profiles/prod/application.yml",
+                "prod-dir: true
+",
+            ),
+            (
+                "labels/main/application.yml",
+                "label-dir: main
+",
+            ),
+        ],
+        "layout",
+    );
+    let server = git_server(
+        &repo,
+        &[(
+            "spring.cloud.config.server.git.search-paths",
+            "profiles/{profile},labels/{label}",
+        )],
+    )
+    .await;
+    // One search path per profile (not `profiles/dev,prod`), later profiles first.
+    let env = get_json(&server, "/app/dev,prod").await;
+    let names = source_names(&env, &format!("{}/", repo.uri()));
+    assert_eq!(
+        names,
+        [
+            "labels/main/application.yml",
+            "profiles/prod/application.yml",
+            "profiles/dev/application.yml",
+            "application.yml",
+        ]
+    );
+    // No label: `{label}` is the default label.
+    assert_eq!(first_value(&env, "label-dir"), Some(json!("main")));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_default_label_main_falls_back_to_master() {
+    let repo = GitRepo::new();
+    repo.git(&["checkout", "-q", "-b", "master"]);
+    let master = repo.commit(&[("application.yml", "a: 1\n")], "on master");
+    let server = git_server(&repo, &[]).await;
+    for path in ["/app/default", "/app/default/main", "/app/default/master"] {
+        let env = get_json(&server, path).await;
+        assert_eq!(env["version"], master.as_str(), "{path}");
+    }
+    server.stop().await;
+    // Without the fallback, or with another default label, `main` is unknown.
+    let server = git_server(
+        &repo,
+        &[("spring.cloud.config.server.git.try-master-branch", "false")],
+    )
+    .await;
+    assert_eq!(get(&server, "/app/default").await.0, 404);
+    server.stop().await;
+    let server = git_server(
+        &repo,
+        &[("spring.cloud.config.server.git.default-label", "trunk")],
+    )
+    .await;
+    assert_eq!(get(&server, "/app/default").await.0, 404);
+    assert_eq!(get(&server, "/app/default/main").await.0, 404);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn an_unreachable_remote_is_a_404_and_health_down_while_the_server_stays_up() {
     let missing = tempfile::tempdir().unwrap();
     let uri = format!("file://{}/nothing-here", missing.path().display());

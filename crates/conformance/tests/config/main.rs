@@ -50,7 +50,6 @@ mod why {
     pub(super) const BAD_CIPHERTEXT: &str = "a ciphertext too short to hold an IV is the client's error: 400 INVALID, not Spring's 500 from an unchecked exception";
     pub(super) const NO_KEY: &str = "with no encrypt.key, /encrypt, /decrypt and /encrypt/status answer 404 NO_KEY (Spring's documented answer) instead of 2023.0's 500 from its fail-safe encryptor, so an operator sees what is missing";
     pub(super) const GIT_DOCUMENT_NAMES: &str = "the documents of a multi-document file in git are named `<uri>/<file> (document #N)`; Spring names them `<uri>/Config resource 'file [<its clone dir>/<file>' via location '' (document #N)`, leaking the server's local path in a broken name";
-    pub(super) const V2_ORIGINS: &str = "the v2 media type is answered with plain values, which Spring's client reads the same as `{value, origin}`; the origin (line:column) is not tracked";
 }
 
 /// The differences kept on purpose (see `conformance/departures/config.md`).
@@ -99,11 +98,6 @@ fn rules(label: &str, git: bool) -> Rules {
         .depart("no key: encrypt", "*", why::NO_KEY)
         .depart("no key: decrypt", "*", why::NO_KEY)
         .depart("no key: status", "*", why::NO_KEY)
-        .depart(
-            &format!("/app/dev with Accept {}", scenarios::V2),
-            "body/propertySources/*/source/*",
-            why::V2_ORIGINS,
-        )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

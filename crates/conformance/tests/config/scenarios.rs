@@ -85,6 +85,18 @@ pub(crate) async fn common(d: &Differential, labels: &Labels) {
         )
         .await;
     }
+    // v2 origins of YAML and .properties values, multi-document files and labels.
+    for path in [
+        "/app/prod".to_owned(),
+        format!("/app/dev,prod/{label}"),
+        "/application/default".to_owned(),
+    ] {
+        d.check(
+            &format!("{path} with Accept v2"),
+            Probe::get(&path).header("accept", V2),
+        )
+        .await;
+    }
     for profiles in ["default", "dev", "prod", "dev,prod", "prod,dev"] {
         for extension in ["yml", "yaml", "properties", "json"] {
             get(d, &format!("/app-{profiles}.{extension}")).await;

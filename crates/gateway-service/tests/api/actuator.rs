@@ -108,7 +108,7 @@ async fn routes_are_listed_read_added_deleted_and_refreshed() {
         .json()
         .await
         .unwrap();
-    assert_eq!(one["filters"][0], "[[StripPrefix 1], order = 1]");
+    assert_eq!(one["filters"][0], "[[StripPrefix parts = 1], order = 1]");
     assert_eq!(one["order"], 1);
 
     assert_eq!(

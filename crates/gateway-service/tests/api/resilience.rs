@@ -121,6 +121,8 @@ async fn circuit_breaker_falls_back_then_opens() {
             "resilience4j.circuitbreaker.instances.guardedCB.minimum-number-of-calls",
             "2",
         ),
+        // The error bodies below are read for their message.
+        p("server.error.include-message", "always"),
     ];
     let gw = Gateway::start(&refs(&props)).await;
     let c = client();

@@ -293,7 +293,9 @@ async fn balanced_routes_rotate_and_move_past_refused_instances() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let props = route(0, "echo", "lb://ECHO-SERVICE", &["Path=/echo/**"]);
+    let mut props = route(0, "echo", "lb://ECHO-SERVICE", &["Path=/echo/**"]);
+    // The error body below is read for its message.
+    props.push(("server.error.include-message".into(), "always".into()));
     let gw = Gateway::start(&refs(&props)).await;
     let c = client();
     let missing = c.get(gw.url("/echo/1")).send().await.unwrap();
@@ -350,6 +352,8 @@ async fn broken_slow_and_refused_backends_map_to_502_504_and_502() {
         }
     });
     let mut props = route(0, "slow", &slow.base(), &["Path=/slow/**"]);
+    // The error bodies below are read for their message.
+    props.push(("server.error.include-message".into(), "always".into()));
     props.push((
         "spring.cloud.gateway.routes[0].metadata.response-timeout".into(),
         "200".into(),

@@ -29,7 +29,10 @@ use super::{
     cache::RegistryCache,
     model::{self, Format, InstanceInfo},
 };
-use crate::{app::Started, settings::Settings};
+use crate::{
+    settings::{ServerSettings, Settings},
+    started::Started,
+};
 
 /// What an instance id must have escaped to be one path segment (`host:app:port` stays as is,
 /// as Spring's client sends it).
@@ -159,7 +162,7 @@ impl ClientConfig {
         // a random port (0) announces nothing.
         let management_port = match settings.parse::<u16>("management.server.port")? {
             Some(management) => management,
-            None if settings.server_port()? == 0 => 0,
+            None if settings.bind::<ServerSettings>("server")?.port == 0 => 0,
             None => port,
         };
         if management_port != 0 {

@@ -6,6 +6,9 @@
 //! `null`s, unknown fields), because real clients send all of these. Writing follows the Java
 //! server's shapes exactly: field order, strings where Java writes strings, `@class` on
 //! `dataCenterInfo`, arrays even for one element.
+//!
+//! The instance's fields are described once, in [`schema`] (names in both formats, order, how
+//! each is written and read); the JSON writer, the XML writer and the reader walk that table.
 
 use std::fmt::Write as _;
 
@@ -13,7 +16,10 @@ use indexmap::IndexMap;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
+use self::schema::Wire;
 use super::xml;
+
+mod schema;
 
 /// `dataCenterInfo.@class` for every data center except Amazon.
 pub const DEFAULT_DATA_CENTER_CLASS: &str =
@@ -512,88 +518,64 @@ pub fn applications_from_tree(tree: &Value, format: Format) -> Result<Applicatio
     })
 }
 
-/// Reads one instance object, leniently (see the module docs).
+/// Reads one instance object, leniently (see the module docs), field by field from
+/// [`schema::INSTANCE_FIELDS`]; a field may use its JSON or its XML name in either format.
 pub fn instance_from_tree(tree: &Value, format: Format) -> Result<InstanceInfo, ReadError> {
-    if !tree.is_object() {
+    let Some(map) = tree.as_object() else {
         return Err(ReadError::Shape("expected an instance object".into()));
-    }
-    let field = |name: &str| tree.get(name).filter(|v| !v.is_null());
-    let string = |name: &str| field(name).and_then(text);
-    // An unknown status name reads as UNKNOWN, as Java's `InstanceStatus.toEnum` does.
-    let status_of = |names: &[&str]| -> Result<Option<Status>, ReadError> {
-        Ok(names
-            .iter()
-            .find_map(|n| string(n))
-            .map(|raw| Status::parse(&raw).unwrap_or(Status::Unknown)))
     };
-    let data_center_info = field("dataCenterInfo").map(|dc| DataCenterInfo {
-        name: dc.get("name").and_then(text).unwrap_or_default(),
-        metadata: dc
-            .get("metadata")
-            .map(|m| metadata_from_tree(m, format))
-            .unwrap_or_default(),
-    });
-    let mut lease_info = LeaseInfo::default();
-    if let Some(lease) = field("leaseInfo") {
-        let number = |name: &str| -> Result<Option<i64>, ReadError> {
-            match lease.get(name).filter(|v| !v.is_null()) {
-                None => Ok(None),
-                Some(v) => integer(v)
-                    .map(Some)
-                    .ok_or_else(|| ReadError::Shape(format!("leaseInfo.{name} is not a number"))),
-            }
-        };
-        if let Some(v) = number("renewalIntervalInSecs")? {
-            lease_info.renewal_interval_in_secs = v;
+    let mut instance = InstanceInfo::read_defaults();
+    for field in schema::INSTANCE_FIELDS {
+        let value = map
+            .get(field.json)
+            .or_else(|| map.get(field.xml))
+            .filter(|v| !v.is_null());
+        if let Some(value) = value {
+            (field.read)(&mut instance, value, format)?;
         }
-        if let Some(v) = number("durationInSecs")? {
-            lease_info.duration_in_secs = v;
-        }
-        lease_info.registration_timestamp = number("registrationTimestamp")?.unwrap_or(0);
-        lease_info.last_renewal_timestamp = number("lastRenewalTimestamp")?.unwrap_or(0);
-        lease_info.eviction_timestamp = number("evictionTimestamp")?.unwrap_or(0);
-        lease_info.service_up_timestamp = number("serviceUpTimestamp")?.unwrap_or(0);
     }
-    let timestamp = |name: &str| -> Result<Option<i64>, ReadError> {
-        match field(name) {
-            None => Ok(None),
-            Some(v) => integer(v)
-                .map(Some)
-                .ok_or_else(|| ReadError::Shape(format!("{name} is not a number"))),
+    Ok(instance)
+}
+
+impl InstanceInfo {
+    /// What a read instance holds for every field its body leaves out: UP, ports 7001 (on)
+    /// and 7002 (off), country 1, Spring's lease intervals, no data center (refused on
+    /// register), and the read time for both timestamps.
+    fn read_defaults() -> Self {
+        let now = now_millis();
+        Self {
+            instance_id: None,
+            host_name: String::new(),
+            app: String::new(),
+            ip_addr: String::new(),
+            status: Status::Up,
+            overridden_status: Status::Unknown,
+            port: PortInfo {
+                port: 7001,
+                enabled: true,
+            },
+            secure_port: PortInfo {
+                port: 7002,
+                enabled: false,
+            },
+            country_id: 1,
+            data_center_info: None,
+            lease_info: LeaseInfo::default(),
+            metadata: IndexMap::new(),
+            app_group_name: None,
+            home_page_url: None,
+            status_page_url: None,
+            health_check_url: None,
+            secure_health_check_url: None,
+            vip_address: None,
+            secure_vip_address: None,
+            is_coordinating_discovery_server: false,
+            last_updated_timestamp: now,
+            last_dirty_timestamp: now,
+            action_type: None,
+            asg_name: None,
         }
-    };
-    let now = now_millis();
-    Ok(InstanceInfo {
-        instance_id: string("instanceId").filter(|id| !id.is_empty()),
-        host_name: string("hostName").unwrap_or_default(),
-        app: string("app").unwrap_or_default().to_ascii_uppercase(),
-        ip_addr: string("ipAddr").unwrap_or_default(),
-        status: status_of(&["status"])?.unwrap_or(Status::Up),
-        overridden_status: status_of(&["overriddenStatus", "overriddenstatus"])?
-            .unwrap_or(Status::Unknown),
-        port: port_from_tree(field("port"), 7001, true)?,
-        secure_port: port_from_tree(field("securePort"), 7002, false)?,
-        country_id: field("countryId").and_then(integer).unwrap_or(1),
-        data_center_info,
-        lease_info,
-        metadata: field("metadata")
-            .map(|m| metadata_from_tree(m, format))
-            .unwrap_or_default(),
-        app_group_name: string("appGroupName"),
-        home_page_url: string("homePageUrl"),
-        status_page_url: string("statusPageUrl"),
-        health_check_url: string("healthCheckUrl"),
-        secure_health_check_url: string("secureHealthCheckUrl"),
-        vip_address: string("vipAddress"),
-        secure_vip_address: string("secureVipAddress"),
-        is_coordinating_discovery_server: field("isCoordinatingDiscoveryServer")
-            .and_then(boolean)
-            .unwrap_or(false),
-        last_updated_timestamp: timestamp("lastUpdatedTimestamp")?.unwrap_or(now),
-        last_dirty_timestamp: timestamp("lastDirtyTimestamp")?.unwrap_or(now),
-        action_type: string("actionType").and_then(|a| ActionType::parse(&a)),
-        asg_name: string("asgName"),
-    })
+    }
 }
 
 fn port_from_tree(
@@ -715,59 +697,31 @@ pub struct LeasedInstance<'a> {
 
 impl Serialize for LeasedInstance<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (this, lease) = (self.instance, self.lease);
         let mut map = serializer.serialize_map(None)?;
-        if let Some(id) = &this.instance_id {
-            map.serialize_entry("instanceId", id)?;
-        }
-        map.serialize_entry("hostName", &this.host_name)?;
-        map.serialize_entry("app", &this.app)?;
-        map.serialize_entry("ipAddr", &this.ip_addr)?;
-        map.serialize_entry("status", this.status.as_str())?;
-        map.serialize_entry("overriddenStatus", this.overridden_status.as_str())?;
-        map.serialize_entry("port", &JsonPort(this.port))?;
-        map.serialize_entry("securePort", &JsonPort(this.secure_port))?;
-        map.serialize_entry("countryId", &this.country_id)?;
-        map.serialize_entry(
-            "dataCenterInfo",
-            &JsonDataCenter(this.data_center_info.as_ref()),
-        )?;
-        map.serialize_entry("leaseInfo", &JsonLease(lease))?;
-        map.serialize_entry("metadata", &JsonMetadata(&this.metadata))?;
-        let optional = [
-            ("appGroupName", &this.app_group_name),
-            ("homePageUrl", &this.home_page_url),
-            ("statusPageUrl", &this.status_page_url),
-            ("healthCheckUrl", &this.health_check_url),
-            ("secureHealthCheckUrl", &this.secure_health_check_url),
-            ("vipAddress", &this.vip_address),
-            ("secureVipAddress", &this.secure_vip_address),
-        ];
-        for (name, value) in optional {
-            if let Some(value) = value {
-                map.serialize_entry(name, value)?;
+        for field in schema::INSTANCE_FIELDS {
+            if let Some(value) = (field.write)(self.instance, self.lease) {
+                map.serialize_entry(field.json, &JsonWire(value))?;
             }
         }
-        map.serialize_entry(
-            "isCoordinatingDiscoveryServer",
-            if this.is_coordinating_discovery_server {
-                "true"
-            } else {
-                "false"
-            },
-        )?;
-        map.serialize_entry(
-            "lastUpdatedTimestamp",
-            &this.last_updated_timestamp.to_string(),
-        )?;
-        map.serialize_entry("lastDirtyTimestamp", &this.last_dirty_timestamp.to_string())?;
-        if let Some(action) = this.action_type {
-            map.serialize_entry("actionType", action.as_str())?;
-        }
-        if let Some(asg) = &this.asg_name {
-            map.serialize_entry("asgName", asg)?;
-        }
         map.end()
+    }
+}
+
+/// A field's value in JSON: strings where Java writes strings (flags, timestamps).
+struct JsonWire<'a>(Wire<'a>);
+
+impl Serialize for JsonWire<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Wire::Text(text) => serializer.serialize_str(text),
+            Wire::Number(number) => serializer.serialize_i64(number),
+            Wire::Flag(flag) => serializer.serialize_str(if flag { "true" } else { "false" }),
+            Wire::Stamp(millis) => serializer.serialize_str(&millis.to_string()),
+            Wire::Port(port) => JsonPort(port).serialize(serializer),
+            Wire::DataCenter(dc) => JsonDataCenter(dc).serialize(serializer),
+            Wire::Lease(lease) => JsonLease(lease).serialize(serializer),
+            Wire::Metadata(metadata) => JsonMetadata(metadata).serialize(serializer),
+        }
     }
 }
 
@@ -802,14 +756,10 @@ struct JsonLease<'a>(&'a LeaseInfo);
 
 impl Serialize for JsonLease<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let lease = self.0;
-        let mut map = serializer.serialize_map(Some(6))?;
-        map.serialize_entry("renewalIntervalInSecs", &lease.renewal_interval_in_secs)?;
-        map.serialize_entry("durationInSecs", &lease.duration_in_secs)?;
-        map.serialize_entry("registrationTimestamp", &lease.registration_timestamp)?;
-        map.serialize_entry("lastRenewalTimestamp", &lease.last_renewal_timestamp)?;
-        map.serialize_entry("evictionTimestamp", &lease.eviction_timestamp)?;
-        map.serialize_entry("serviceUpTimestamp", &lease.service_up_timestamp)?;
+        let mut map = serializer.serialize_map(Some(schema::LEASE_FIELDS.len()))?;
+        for field in schema::LEASE_FIELDS {
+            map.serialize_entry(field.name, &(field.get)(self.0))?;
+        }
         map.end()
     }
 }
@@ -1019,76 +969,57 @@ fn xml_instance(out: &mut String, i: &InstanceInfo, l: &LeaseInfo) {
 
 fn xml_instance_named(out: &mut String, element: &str, i: &InstanceInfo, l: &LeaseInfo) {
     let _ = write!(out, "<{element}>");
-    if let Some(id) = &i.instance_id {
-        xml::element(out, "instanceId", id);
-    }
-    xml::element(out, "hostName", &i.host_name);
-    xml::element(out, "app", &i.app);
-    xml::element(out, "ipAddr", &i.ip_addr);
-    xml::element(out, "status", i.status.as_str());
-    xml::element(out, "overriddenstatus", i.overridden_status.as_str());
-    let _ = write!(
-        out,
-        "<port enabled=\"{}\">{}</port><securePort enabled=\"{}\">{}</securePort>",
-        i.port.enabled, i.port.port, i.secure_port.enabled, i.secure_port.port
-    );
-    let _ = write!(out, "<countryId>{}</countryId>", i.country_id);
-    let my_own = DataCenterInfo::my_own();
-    let dc = i.data_center_info.as_ref().unwrap_or(&my_own);
-    let _ = write!(out, "<dataCenterInfo class=\"{}\">", dc.class());
-    xml::element(out, "name", &dc.name);
-    if !dc.metadata.is_empty() {
-        xml_metadata(out, &dc.metadata);
-    }
-    out.push_str("</dataCenterInfo>");
-    let _ = write!(
-        out,
-        "<leaseInfo><renewalIntervalInSecs>{}</renewalIntervalInSecs><durationInSecs>{}</durationInSecs>\
-         <registrationTimestamp>{}</registrationTimestamp><lastRenewalTimestamp>{}</lastRenewalTimestamp>\
-         <evictionTimestamp>{}</evictionTimestamp><serviceUpTimestamp>{}</serviceUpTimestamp></leaseInfo>",
-        l.renewal_interval_in_secs,
-        l.duration_in_secs,
-        l.registration_timestamp,
-        l.last_renewal_timestamp,
-        l.eviction_timestamp,
-        l.service_up_timestamp
-    );
-    if i.metadata.is_empty() {
-        let _ = write!(out, "<metadata class=\"{EMPTY_MAP_CLASS}\"/>");
-    } else {
-        xml_metadata(out, &i.metadata);
-    }
-    let optional = [
-        ("appGroupName", &i.app_group_name),
-        ("homePageUrl", &i.home_page_url),
-        ("statusPageUrl", &i.status_page_url),
-        ("healthCheckUrl", &i.health_check_url),
-        ("secureHealthCheckUrl", &i.secure_health_check_url),
-        ("vipAddress", &i.vip_address),
-        ("secureVipAddress", &i.secure_vip_address),
-    ];
-    for (name, value) in optional {
-        if let Some(value) = value {
-            xml::element(out, name, value);
+    for field in schema::INSTANCE_FIELDS {
+        if let Some(value) = (field.write)(i, l) {
+            xml_value(out, field.xml, value);
         }
-    }
-    let _ = write!(
-        out,
-        "<isCoordinatingDiscoveryServer>{}</isCoordinatingDiscoveryServer>\
-         <lastUpdatedTimestamp>{}</lastUpdatedTimestamp><lastDirtyTimestamp>{}</lastDirtyTimestamp>",
-        i.is_coordinating_discovery_server, i.last_updated_timestamp, i.last_dirty_timestamp
-    );
-    if let Some(action) = i.action_type {
-        xml::element(out, "actionType", action.as_str());
-    }
-    if let Some(asg) = &i.asg_name {
-        xml::element(out, "asgName", asg);
     }
     let _ = write!(out, "</{element}>");
 }
 
-fn xml_metadata(out: &mut String, metadata: &IndexMap<String, String>) {
-    out.push_str("<metadata>");
+/// One field as XStream writes it: attributes for `enabled` and `class`, elements otherwise.
+fn xml_value(out: &mut String, name: &str, value: Wire<'_>) {
+    match value {
+        Wire::Text(text) => xml::element(out, name, text),
+        Wire::Number(number) | Wire::Stamp(number) => {
+            let _ = write!(out, "<{name}>{number}</{name}>");
+        }
+        Wire::Flag(flag) => {
+            let _ = write!(out, "<{name}>{flag}</{name}>");
+        }
+        Wire::Port(port) => {
+            let _ = write!(
+                out,
+                "<{name} enabled=\"{}\">{}</{name}>",
+                port.enabled, port.port
+            );
+        }
+        Wire::DataCenter(dc) => {
+            let my_own = DataCenterInfo::my_own();
+            let dc = dc.unwrap_or(&my_own);
+            let _ = write!(out, "<{name} class=\"{}\">", dc.class());
+            xml::element(out, "name", &dc.name);
+            if !dc.metadata.is_empty() {
+                xml_metadata(out, "metadata", &dc.metadata);
+            }
+            let _ = write!(out, "</{name}>");
+        }
+        Wire::Lease(lease) => {
+            let _ = write!(out, "<{name}>");
+            for field in schema::LEASE_FIELDS {
+                let _ = write!(out, "<{0}>{1}</{0}>", field.name, (field.get)(lease));
+            }
+            let _ = write!(out, "</{name}>");
+        }
+        Wire::Metadata(metadata) if metadata.is_empty() => {
+            let _ = write!(out, "<{name} class=\"{EMPTY_MAP_CLASS}\"/>");
+        }
+        Wire::Metadata(metadata) => xml_metadata(out, name, metadata),
+    }
+}
+
+fn xml_metadata(out: &mut String, element: &str, metadata: &IndexMap<String, String>) {
+    let _ = write!(out, "<{element}>");
     for (key, value) in metadata {
         let name = xml::escape_name(key);
         out.push('<');
@@ -1099,7 +1030,7 @@ fn xml_metadata(out: &mut String, metadata: &IndexMap<String, String>) {
         out.push_str(&name);
         out.push('>');
     }
-    out.push_str("</metadata>");
+    let _ = write!(out, "</{element}>");
 }
 
 #[cfg(test)]
@@ -1212,6 +1143,47 @@ mod tests {
         assert!(text.contains("<port enabled=\"true\">9090</port>"));
         let back = read_instance(&bytes, Format::Xml).expect("reads back");
         assert_eq!(back, i);
+    }
+
+    /// Every optional field set, so every schema field is written.
+    fn full_instance() -> InstanceInfo {
+        let mut i = InstanceInfo::new("full", "h", "10.0.0.1", 80);
+        i.instance_id = Some("h:full:80".into());
+        i.metadata.insert("k".into(), "v".into());
+        i.app_group_name = Some("group".into());
+        i.home_page_url = Some("http://h/".into());
+        i.status_page_url = Some("http://h/info".into());
+        i.health_check_url = Some("http://h/health".into());
+        i.secure_health_check_url = Some("https://h/health".into());
+        i.action_type = Some(ActionType::Modified);
+        i.asg_name = Some("asg".into());
+        i
+    }
+
+    #[test]
+    fn both_writers_follow_the_one_schema() {
+        let i = full_instance();
+        let json = instance_json_value(&i);
+        let keys: Vec<&str> = json
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let names: Vec<&str> = schema::INSTANCE_FIELDS.iter().map(|f| f.json).collect();
+        assert_eq!(keys, names);
+        let xml = String::from_utf8(write_instance(&i, Format::Xml)).expect("utf8");
+        let mut at = 0;
+        for field in schema::INSTANCE_FIELDS {
+            let found = xml[at..]
+                .find(&format!("<{}", field.xml))
+                .unwrap_or_else(|| panic!("{} missing or out of order in {xml}", field.xml));
+            at += found;
+        }
+        for format in [Format::Json, Format::Xml] {
+            let back = read_instance(&write_instance(&i, format), format).expect("reads back");
+            assert_eq!(back, i, "{format:?}");
+        }
     }
 
     #[test]

@@ -22,11 +22,18 @@ pub struct YamlDocument {
     /// The same properties with their YAML types kept (numbers, booleans, strings), which is
     /// what the config-service's Environment JSON carries.
     pub typed: IndexMap<String, Value>,
+    /// Where each value starts in the file, `line:column` (1-based), as Boot's origin tracking
+    /// reports it (the config-service's v2 Environment carries these).
+    pub origins: IndexMap<String, String>,
 }
 
 impl YamlDocument {
-    /// A document made of already-flat properties (a `.properties` file), all strings.
-    pub fn from_flat(properties: IndexMap<String, String>) -> Self {
+    /// A document made of already-flat properties (a `.properties` file), all strings, with
+    /// the `line:column` where each value starts (may be empty).
+    pub fn from_flat(
+        properties: IndexMap<String, String>,
+        origins: IndexMap<String, String>,
+    ) -> Self {
         let typed = properties
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
@@ -36,6 +43,7 @@ impl YamlDocument {
             on_profile,
             properties,
             typed,
+            origins,
         }
     }
 
@@ -140,30 +148,34 @@ fn parse_unary(tokens: &[String], pos: &mut usize, active: &[String]) -> Option<
 /// `document`, as Spring's `YamlProcessor` does. The error is a one-line description with the
 /// position.
 pub fn parse_yaml_documents(text: &str) -> Result<Vec<YamlDocument>, String> {
-    let mut loader = Loader::default();
+    let mut loader = Loader {
+        text: text.chars().collect(),
+        ..Loader::default()
+    };
     yaml_rust2::parser::Parser::new_from_str(text)
         .load(&mut loader, true)
         .map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(loader.documents.len());
     for doc in loader.documents {
-        let mut typed = IndexMap::new();
-        let mut properties = IndexMap::new();
+        let mut flat = Flat::default();
         match &doc {
-            Node::Map(_) => flatten(&doc, String::new(), &mut typed, &mut properties),
-            Node::Scalar(Value::Null) => continue,
-            _ => flatten(&doc, "document".to_owned(), &mut typed, &mut properties),
+            Node::Map(..) => flatten(&doc, String::new(), &mut flat),
+            Node::Scalar(Value::Null, _) => continue,
+            _ => flatten(&doc, "document".to_owned(), &mut flat),
         }
-        if typed.is_empty() {
+        if flat.typed.is_empty() {
             continue;
         }
-        let on_profile = properties
+        let on_profile = flat
+            .text
             .get(ON_PROFILE)
-            .or_else(|| properties.get("spring.profiles"))
+            .or_else(|| flat.text.get("spring.profiles"))
             .cloned();
         out.push(YamlDocument {
             on_profile,
-            properties,
-            typed,
+            properties: flat.text,
+            typed: flat.typed,
+            origins: flat.origins,
         });
     }
     Ok(out)
@@ -181,9 +193,16 @@ pub fn value_text(value: &Value) -> String {
 /// A YAML node with its scalars already resolved to JSON values.
 #[derive(Debug, Clone)]
 enum Node {
-    Scalar(Value),
-    Seq(Vec<Node>),
-    Map(Vec<(Node, Node)>),
+    Scalar(Value, Origin),
+    Seq(Vec<Node>, Origin),
+    Map(Vec<(Node, Node)>, Origin),
+}
+
+/// Where a node starts: 1-based line and column.
+type Origin = (usize, usize);
+
+fn origin(mark: yaml_rust2::scanner::Marker) -> Origin {
+    (mark.line(), mark.col() + 1)
 }
 
 /// Builds [`Node`] documents from the parser's events.
@@ -193,17 +212,21 @@ struct Loader {
     /// Open collections, with their anchor ids; a map's pending key sits on top of it.
     stack: Vec<(Node, usize, Option<Node>)>,
     anchors: std::collections::HashMap<usize, Node>,
+    /// The source, to find where a block scalar's `|`/`>` indicator sits.
+    text: Vec<char>,
 }
 
 impl yaml_rust2::parser::MarkedEventReceiver for Loader {
-    fn on_event(&mut self, event: yaml_rust2::Event, _mark: yaml_rust2::scanner::Marker) {
+    fn on_event(&mut self, event: yaml_rust2::Event, mark: yaml_rust2::scanner::Marker) {
         use yaml_rust2::Event;
         match event {
             Event::SequenceStart(anchor, _) => {
-                self.stack.push((Node::Seq(Vec::new()), anchor, None))
+                self.stack
+                    .push((Node::Seq(Vec::new(), origin(mark)), anchor, None))
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push((Node::Map(Vec::new()), anchor, None))
+                self.stack
+                    .push((Node::Map(Vec::new(), origin(mark)), anchor, None))
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some((node, anchor, _)) = self.stack.pop() {
@@ -211,16 +234,21 @@ impl yaml_rust2::parser::MarkedEventReceiver for Loader {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let plain = style == yaml_rust2::scanner::TScalarStyle::Plain;
+                use yaml_rust2::scanner::TScalarStyle;
+                let plain = style == TScalarStyle::Plain;
                 let value = resolve_scalar(&text, plain, tag.as_ref());
-                self.complete(Node::Scalar(value), anchor);
+                let at = match style {
+                    TScalarStyle::Literal | TScalarStyle::Folded => self.block_indicator(mark),
+                    _ => origin(mark),
+                };
+                self.complete(Node::Scalar(value, at), anchor);
             }
             Event::Alias(anchor) => {
                 let node = self
                     .anchors
                     .get(&anchor)
                     .cloned()
-                    .unwrap_or(Node::Scalar(Value::Null));
+                    .unwrap_or(Node::Scalar(Value::Null, origin(mark)));
                 self.complete(node, 0);
             }
             _ => {}
@@ -229,17 +257,35 @@ impl yaml_rust2::parser::MarkedEventReceiver for Loader {
 }
 
 impl Loader {
+    /// A block scalar's origin is its `|` or `>` indicator (as SnakeYAML reports it), which
+    /// precedes the content the parser's mark points at.
+    fn block_indicator(&self, mark: yaml_rust2::scanner::Marker) -> Origin {
+        let end = mark.index().min(self.text.len());
+        let Some(at) = self.text[..end]
+            .iter()
+            .rposition(|c| matches!(c, '|' | '>'))
+        else {
+            return origin(mark);
+        };
+        let breaks = self.text[at..end].iter().filter(|c| **c == '\n').count();
+        let line_start = self.text[..at]
+            .iter()
+            .rposition(|c| *c == '\n')
+            .map_or(0, |i| i + 1);
+        (mark.line().saturating_sub(breaks), at - line_start + 1)
+    }
+
     fn complete(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
             self.anchors.insert(anchor, node.clone());
         }
         match self.stack.last_mut() {
             None => self.documents.push(node),
-            Some((Node::Seq(items), _, _)) => items.push(node),
-            Some((Node::Map(entries), _, pending)) => match pending.take() {
+            Some((Node::Seq(items, _), _, _)) => items.push(node),
+            Some((Node::Map(entries, _), _, pending)) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => {
-                    if matches!(&key, Node::Scalar(Value::String(k)) if k == "<<") {
+                    if matches!(&key, Node::Scalar(Value::String(k), _) if k == "<<") {
                         merge_into(entries, node);
                     } else {
                         entries.retain(|(k, _)| !same_key(k, &key));
@@ -247,18 +293,18 @@ impl Loader {
                     }
                 }
             },
-            Some((Node::Scalar(_), _, _)) => {}
+            Some((Node::Scalar(..), _, _)) => {}
         }
     }
 }
 /// `<<: *base` (or a list of maps): the merged map's entries, unless the map sets them itself.
 fn merge_into(entries: &mut Vec<(Node, Node)>, merged: Node) {
     let maps = match merged {
-        Node::Seq(items) => items,
+        Node::Seq(items, _) => items,
         other => vec![other],
     };
     for map in maps {
-        if let Node::Map(merged_entries) = map {
+        if let Node::Map(merged_entries, _) = map {
             for (key, value) in merged_entries {
                 if !entries.iter().any(|(k, _)| same_key(k, &key)) {
                     entries.push((key, value));
@@ -270,7 +316,7 @@ fn merge_into(entries: &mut Vec<(Node, Node)>, merged: Node) {
 
 fn same_key(a: &Node, b: &Node) -> bool {
     match (a, b) {
-        (Node::Scalar(a), Node::Scalar(b)) => a == b,
+        (Node::Scalar(a, _), Node::Scalar(b, _)) => a == b,
         _ => false,
     }
 }
@@ -399,27 +445,33 @@ fn yaml11_float(text: &str) -> Option<Value> {
     serde_json::Number::from_f64(sign * value).map(Value::Number)
 }
 
-/// Flattens `node` under `prefix` into typed values and their text. Empty lists and maps keep
-/// their (empty) value, as Boot's origin-tracking loader does; as text an empty list is `""`
-/// and an empty map gives no key (Spring's `YamlProcessor`).
-fn flatten(
-    node: &Node,
-    prefix: String,
-    typed: &mut IndexMap<String, Value>,
-    text: &mut IndexMap<String, String>,
-) {
+/// The flattened form of one document, filled by [`flatten`].
+#[derive(Default)]
+struct Flat {
+    typed: IndexMap<String, Value>,
+    text: IndexMap<String, String>,
+    origins: IndexMap<String, String>,
+}
+
+/// Flattens `node` under `prefix` into typed values, their text and their origins. Empty
+/// lists and maps keep their (empty) value, as Boot's origin-tracking loader does; as text an
+/// empty list is `""` and an empty map gives no key (Spring's `YamlProcessor`).
+fn flatten(node: &Node, prefix: String, out: &mut Flat) {
+    let at = |(line, column): &Origin| format!("{line}:{column}");
     match node {
-        Node::Map(entries) if entries.is_empty() => {
+        Node::Map(entries, origin) if entries.is_empty() => {
             if !prefix.is_empty() {
-                typed.insert(prefix, Value::Object(serde_json::Map::new()));
+                out.origins.insert(prefix.clone(), at(origin));
+                out.typed
+                    .insert(prefix, Value::Object(serde_json::Map::new()));
             }
         }
-        Node::Map(entries) => {
+        Node::Map(entries, _) => {
             for (key, child) in entries {
                 let key = match key {
-                    Node::Scalar(Value::String(s)) => s.clone(),
+                    Node::Scalar(Value::String(s), _) => s.clone(),
                     // Non-string keys are written in brackets, as Spring does.
-                    Node::Scalar(other) => format!("[{}]", value_text(other)),
+                    Node::Scalar(other, _) => format!("[{}]", value_text(other)),
                     _ => continue,
                 };
                 let path = match (prefix.is_empty(), key.starts_with('[')) {
@@ -427,25 +479,27 @@ fn flatten(
                     (false, true) => format!("{prefix}{key}"),
                     (false, false) => format!("{prefix}.{key}"),
                 };
-                flatten(child, path, typed, text);
+                flatten(child, path, out);
             }
         }
-        Node::Seq(items) if items.is_empty() => {
-            typed.insert(prefix.clone(), Value::Array(Vec::new()));
-            text.insert(prefix, String::new());
+        Node::Seq(items, origin) if items.is_empty() => {
+            out.origins.insert(prefix.clone(), at(origin));
+            out.typed.insert(prefix.clone(), Value::Array(Vec::new()));
+            out.text.insert(prefix, String::new());
         }
-        Node::Seq(items) => {
+        Node::Seq(items, _) => {
             for (i, item) in items.iter().enumerate() {
-                flatten(item, format!("{prefix}[{i}]"), typed, text);
+                flatten(item, format!("{prefix}[{i}]"), out);
             }
         }
-        Node::Scalar(value) => {
+        Node::Scalar(value, origin) => {
             let value = match value {
                 Value::Null => Value::String(String::new()),
                 other => other.clone(),
             };
-            text.insert(prefix.clone(), value_text(&value));
-            typed.insert(prefix, value);
+            out.origins.insert(prefix.clone(), at(origin));
+            out.text.insert(prefix.clone(), value_text(&value));
+            out.typed.insert(prefix, value);
         }
     }
 }
@@ -523,7 +577,11 @@ mod tests {
             assert_eq!(t[key], expected, "{key}");
         }
         assert_eq!(docs[0].properties["t"], "true");
+        assert_eq!(docs[0].origins["t"], "1:4");
+        assert_eq!(docs[0].origins["f"], "2:4");
         assert_eq!(docs[0].properties["octal"], "8");
+        let docs = parse_yaml_documents("a: 1\nblock: |\n  text\n").unwrap();
+        assert_eq!(docs[0].origins["block"], "2:8");
     }
 
     #[test]
