@@ -51,11 +51,12 @@ pub static BILLS: ResourceSpec = ResourceSpec {
     children: &[Child {
         rel: "productItems",
         spec: &PRODUCT_ITEMS,
-        field: "billId",
+        field: "bill",
     }],
 };
 
-/// `ProductItem {id, productId, quantity, price, discount, billId}`.
+/// `ProductItem {id, productId, quantity, price, discount, bill}`: the bill is an association,
+/// rendered as the link `…/productItems/{id}/bill` and written as the bill's URI.
 pub static PRODUCT_ITEMS: ResourceSpec = ResourceSpec {
     entity: "ProductItem",
     collection: "productItems",
@@ -68,7 +69,7 @@ pub static PRODUCT_ITEMS: ResourceSpec = ResourceSpec {
         Field::integer("quantity", 1, create::MAX_QUANTITY).required(),
         Field::money("price", Money::from_cents(0)).required(),
         Field::rate("discount", Rate::from_units(Rate::ONE)),
-        Field::integer("billId", 1, i64::MAX)
+        Field::reference("bill", "bills", "bills")
             .column("bill_id")
             .required(),
     ],
@@ -138,6 +139,7 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
     let routes = resource::mount_with_creators(
         &[&BILLS, &PRODUCT_ITEMS],
         &db,
+        &context.settings.current(),
         "billing-service",
         vec![("bills", create)],
     )

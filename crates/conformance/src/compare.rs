@@ -18,6 +18,7 @@ use std::{collections::BTreeMap, fmt::Write as _, sync::Mutex};
 use serde_json::{Map, Value};
 
 /// The response headers always compared; others only when [`Rules::header`] names them.
+/// `Allow` is compared as a set (its methods sorted), since its order carries no meaning.
 pub const MEANINGFUL_HEADERS: &[&str] = &[
     "content-type",
     "location",
@@ -44,6 +45,9 @@ pub struct Probe {
     pub headers: Vec<(String, String)>,
     /// Request body.
     pub body: Option<Vec<u8>>,
+    /// Send no `Accept` header at all (HTTP client libraries add `Accept: */*` on their own;
+    /// Spring Data REST answers writes with a body only when the request has one).
+    pub omit_accept: bool,
 }
 
 impl Probe {
@@ -54,6 +58,7 @@ impl Probe {
             path: path.to_owned(),
             headers: Vec::new(),
             body: None,
+            omit_accept: false,
         }
     }
     /// `GET path`.
@@ -79,6 +84,11 @@ impl Probe {
     /// Adds a request header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+    /// Sends the request without any `Accept` header.
+    pub fn without_accept(mut self) -> Self {
+        self.omit_accept = true;
         self
     }
     /// A JSON body with `Content-Type: application/json`.
@@ -161,6 +171,8 @@ pub struct Rules {
     blank_keys: Vec<String>,
     unordered_arrays: Vec<String>,
     unordered_children: Vec<String>,
+    blank_paths: Vec<String>,
+    unordered_paths: Vec<String>,
     departures: Vec<Departure>,
     headers: Vec<String>,
     patterns: Vec<(regex::Regex, String)>,
@@ -233,6 +245,23 @@ impl Rules {
         text
     }
 
+    /// The value at body path `pattern` (as differences are reported, `body/message`; `*`
+    /// segments allowed, see [`Rules::depart`]) becomes `"<any>"` on both sides where present:
+    /// for human-readable text that two implementations word differently, while its presence
+    /// is still compared.
+    pub fn blank_path(mut self, pattern: &str) -> Self {
+        self.blank_paths.push(pattern.to_owned());
+        self
+    }
+
+    /// The array at body path `pattern` is compared as a multiset: both sides' elements are
+    /// sorted by their JSON text first (for lists whose order the server does not define, such
+    /// as Spring's validation errors, collected from a hash set).
+    pub fn unordered(mut self, pattern: &str) -> Self {
+        self.unordered_paths.push(pattern.to_owned());
+        self
+    }
+
     /// Keeps differences at `path` in `scenario` (or `*`), for `reason`.
     pub fn depart(mut self, scenario: &str, path: &str, reason: &str) -> Self {
         self.departures.push(Departure {
@@ -252,6 +281,27 @@ impl Rules {
             scenario_matches && wildcard_match(&d.path, difference_path)
         })
     }
+}
+
+/// Whether departure path `pattern` covers `path`. Segments are split at `/`: a `*` segment
+/// stands for any one segment (`body/productItems/*/amount`), and a last segment ending in `*`
+/// for any rest of the path (`body/_links*`, `body/page/*`).
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let pattern: Vec<&str> = pattern.split('/').collect();
+    let path: Vec<&str> = path.split('/').collect();
+    for (i, segment) in pattern.iter().enumerate() {
+        if i + 1 == pattern.len()
+            && let Some(prefix) = segment.strip_suffix('*')
+        {
+            return path.len() > i && path[i..].join("/").starts_with(prefix);
+        }
+        match path.get(i) {
+            Some(_) if *segment == "*" => {}
+            Some(actual) if actual == segment => {}
+            _ => return false,
+        }
+    }
+    pattern.len() == path.len()
 }
 
 /// One difference between the two answers.
@@ -306,28 +356,18 @@ impl Differential {
         }
     }
 
-    /// Sends `probe` to one side and normalises the answer.
+    /// Sends `probe` to one side and normalises the answer. A transport failure (connection
+    /// closed, timeout) is an answer too: status 0 and the error as the body, so it is
+    /// compared and reported with the scenario.
     pub async fn send(&self, side: &Side, probe: &Probe) -> Exchange {
-        let mut request = self
-            .client
-            .request(probe.method.clone(), format!("{}{}", side.base, probe.path));
-        for (name, value) in &probe.headers {
-            request = request.header(name, value);
-        }
-        if let Some(body) = &probe.body {
-            request = request.body(body.clone());
-        }
-        // A transport failure (connection closed, timeout) is an answer too: status 0 and the
-        // error as the body, so it is compared and reported with the scenario.
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(e) => {
-                let mut text = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(cause) = source {
-                    text = format!("{text}: {cause}");
-                    source = cause.source();
-                }
+        let answer = if probe.omit_accept {
+            Ok(send_bare(side, probe).await)
+        } else {
+            self.send_with_client(side, probe).await
+        };
+        let (status, response_headers, mut bytes) = match answer {
+            Ok(answer) => answer,
+            Err(text) => {
                 return Exchange {
                     status: 0,
                     headers: BTreeMap::new(),
@@ -335,24 +375,22 @@ impl Differential {
                 };
             }
         };
-        let status = response.status().as_u16();
         let mut headers = BTreeMap::new();
         for name in self.rules.compared_headers() {
-            let values: Vec<&str> = response
-                .headers()
+            let values: Vec<&str> = response_headers
                 .get_all(name)
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .collect();
             if !values.is_empty() {
-                headers.insert(
-                    name.to_owned(),
-                    self.rules.normalise_text(side, &values.join(", ")),
-                );
+                let mut value = self.rules.normalise_text(side, &values.join(", "));
+                if name == "allow" {
+                    value = as_set(&value);
+                }
+                headers.insert(name.to_owned(), value);
             }
         }
         let content_type = headers.get("content-type").cloned().unwrap_or_default();
-        let mut bytes = response.bytes().await.unwrap_or_default().to_vec();
         if headers
             .get("content-encoding")
             .is_some_and(|e| e.eq_ignore_ascii_case("gzip"))
@@ -371,6 +409,35 @@ impl Differential {
             headers,
             body,
         }
+    }
+
+    async fn send_with_client(
+        &self,
+        side: &Side,
+        probe: &Probe,
+    ) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>), String> {
+        let mut request = self
+            .client
+            .request(probe.method.clone(), format!("{}{}", side.base, probe.path));
+        for (name, value) in &probe.headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = &probe.body {
+            request = request.body(body.clone());
+        }
+        let response = request.send().await.map_err(|e| {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                text = format!("{text}: {cause}");
+                source = cause.source();
+            }
+            text
+        })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap_or_default();
+        Ok((status, headers, bytes.to_vec()))
     }
 
     /// Sends `probe` to both sides: (factura's answer, Spring's answer).
@@ -434,6 +501,14 @@ impl Differential {
 
     /// Prints the tally and fails if any scenario differed in a way not declared a departure.
     pub fn finish(&self) {
+        let (report, ok) = self.report();
+        eprintln!("{report}");
+        assert!(ok, "factura differs from Spring:\n{report}");
+    }
+
+    /// The tally as text, and whether no scenario differed in an undeclared way (for tests
+    /// that compare several protocols and want every report before failing).
+    pub fn report(&self) -> (String, bool) {
         let tally = self.tally.lock().expect("tally lock");
         let mut report = format!(
             "conformance {}: {} scenarios compared, {} differ, {} departures kept\n",
@@ -462,32 +537,49 @@ impl Differential {
                 );
             }
         }
-        eprintln!("{report}");
-        assert!(
-            tally.differing.is_empty(),
-            "factura differs from Spring:\n{report}"
-        );
+        (report, tally.differing.is_empty())
     }
 
     fn normalise_value(&self, side: &Side, value: &mut Value) {
+        self.normalise_at(side, "body", value);
+    }
+
+    fn normalise_at(&self, side: &Side, path: &str, value: &mut Value) {
+        if self.rules.blank_paths.iter().any(|p| path_matches(p, path)) {
+            *value = Value::String("<any>".into());
+            return;
+        }
         match value {
             Value::String(s) => *s = self.rules.normalise_text(side, s),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.normalise_value(side, v)),
+            Value::Array(items) => {
+                for (i, v) in items.iter_mut().enumerate() {
+                    self.normalise_at(side, &format!("{path}/{i}"), v);
+                }
+                if self
+                    .rules
+                    .unordered_paths
+                    .iter()
+                    .any(|p| path_matches(p, path))
+                {
+                    items.sort_by_cached_key(Value::to_string);
+                }
+            }
             Value::Object(map) => {
                 let xml_name = map.get("#name").and_then(Value::as_str).map(str::to_owned);
                 let old = std::mem::take(map);
                 for (key, mut v) in old {
+                    let key = self.rules.normalise_text(side, &key);
                     if self.rules.blank_keys.contains(&key) {
                         v = Value::String("<any>".into());
                     } else {
-                        self.normalise_value(side, &mut v);
+                        self.normalise_at(side, &format!("{path}/{key}"), &mut v);
                     }
                     if let Value::Array(items) = &mut v
                         && self.rules.unordered_arrays.contains(&key)
                     {
                         sort_canonically(items);
                     }
-                    map.insert(self.rules.normalise_text(side, &key), v);
+                    map.insert(key, v);
                 }
                 if let Some(name) = &xml_name {
                     if self.rules.blank_keys.iter().any(|k| k == name) && map.contains_key("#text")
@@ -545,6 +637,73 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
         }
     }
     rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// A comma-separated list whose order means nothing (`Allow`), sorted: `GET, HEAD`.
+fn as_set(list: &str) -> String {
+    let mut items: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .collect();
+    items.sort_unstable();
+    items.dedup();
+    items.join(",")
+}
+
+/// Sends `probe` over a fresh HTTP/1.1 connection with exactly the probe's headers (plus
+/// `Host`, `Content-Length` and `Connection: close`), for probes that must carry no `Accept`.
+async fn send_bare(side: &Side, probe: &Probe) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    use http_body_util::BodyExt as _;
+    let what = format!("{} {} to {}", probe.method, probe.path, side.base);
+    let authority = side
+        .base
+        .split_once("://")
+        .map_or(side.base.as_str(), |(_, rest)| rest)
+        .to_owned();
+    let stream = tokio::net::TcpStream::connect(&authority)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+    tokio::spawn(connection);
+    let body = probe.body.clone().unwrap_or_default();
+    let mut request = http::Request::builder()
+        .method(probe.method.as_str())
+        .uri(&probe.path)
+        .header("host", &authority)
+        .header("connection", "close");
+    for (name, value) in probe
+        .headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("accept"))
+    {
+        request = request.header(name, value);
+    }
+    if probe.body.is_some() {
+        request = request.header("content-length", body.len());
+    }
+    let request = request
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        sender.send_request(request),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{what}: no answer in 30 s"))
+    .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    (status, headers, bytes)
 }
 
 fn short(text: &str) -> String {
@@ -850,6 +1009,20 @@ mod tests {
         encoder.write_all(b"{\"a\":1}").expect("write");
         let bytes = encoder.finish().expect("finish");
         assert_eq!(gunzip(&bytes).expect("gzip"), b"{\"a\":1}");
+    }
+
+    #[test]
+    fn departure_paths_match_by_segment() {
+        assert!(path_matches("status", "status"));
+        assert!(path_matches("body/_links*", "body/_links/self/href"));
+        assert!(path_matches("body/items/*/amount", "body/items/3/amount"));
+        assert!(!path_matches("body/items/*/amount", "body/items/3/price"));
+        assert!(!path_matches(
+            "body/items/*/amount",
+            "body/items/3/amount/x"
+        ));
+        assert!(path_matches("body/items/*/links*", "body/items/0/links/a"));
+        assert!(!path_matches("body/a", "body/a/b"));
     }
 
     #[test]

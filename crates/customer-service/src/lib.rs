@@ -67,9 +67,14 @@ pub async fn build(context: ServiceContext) -> anyhow::Result<Application> {
         },
     )
     .await?;
-    let routes = resource::mount(&[&CUSTOMERS], &db, "customer-service")
-        .await?
-        .merge(config_test_routes(context.settings.clone()));
+    let routes = resource::mount(
+        &[&CUSTOMERS],
+        &db,
+        &context.settings.current(),
+        "customer-service",
+    )
+    .await?
+    .merge(config_test_routes(context.settings.clone()));
     context.into_application(routes).await
 }
 

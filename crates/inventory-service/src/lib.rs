@@ -57,6 +57,12 @@ pub async fn build(context: ServiceContext) -> anyhow::Result<Application> {
         },
     )
     .await?;
-    let routes = resource::mount(&[&PRODUCTS], &db, "inventory-service").await?;
+    let routes = resource::mount(
+        &[&PRODUCTS],
+        &db,
+        &context.settings.current(),
+        "inventory-service",
+    )
+    .await?;
     context.into_application(routes).await
 }

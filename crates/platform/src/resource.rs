@@ -10,9 +10,11 @@
 //! * [`input`]: JSON bodies → validated values (and the Spring Data REST `errors` body);
 //! * [`store`]: SQL over the [`Database`] (column names only ever come from the spec);
 //! * [`query`]: `page`, `size`, `sort` parsing;
+//! * [`config`]: the `spring.data.rest.*` settings and content negotiation;
 //! * [`handlers`]: the HTTP endpoints and HAL representations;
 //! * [`docs`]: the ALPS profile and the OpenAPI document.
 
+pub mod config;
 pub mod docs;
 pub mod handlers;
 pub mod input;
@@ -26,8 +28,10 @@ use axum::{Router, routing::MethodRouter};
 use crate::{
     db::Database,
     money::{Money, Rate},
+    settings::Settings,
 };
 
+pub use config::RestConfig;
 pub use handlers::routes;
 
 /// The declaration of one exported entity.
@@ -106,6 +110,17 @@ impl Field {
         Self::new(name, name, Kind::Integer { min, max })
     }
 
+    /// A to-one association with an item of `collection` (stored in `table`) of the same
+    /// service: rendered as the link `…/{id}/{name}`, written as the item's URI
+    /// (`"bill": "http://…/bills/1"`), served at `/{collection}/{id}/{name}`.
+    pub const fn reference(
+        name: &'static str,
+        collection: &'static str,
+        table: &'static str,
+    ) -> Self {
+        Self::new(name, name, Kind::Reference { collection, table })
+    }
+
     /// An exact rate within `0..=max`, four decimals (a discount).
     pub const fn rate(name: &'static str, max: Rate) -> Self {
         Self::new(name, name, Kind::Rate { max })
@@ -174,6 +189,25 @@ pub enum Kind {
         /// The largest accepted rate.
         max: Rate,
     },
+    /// The id of an item of another resource of the same service (an association).
+    Reference {
+        /// The target's collection (`bills`).
+        collection: &'static str,
+        /// The target's table (`bills`).
+        table: &'static str,
+    },
+}
+
+impl Kind {
+    /// Whether the value is a property of the representation (associations are links).
+    pub fn is_property(self) -> bool {
+        !matches!(self, Kind::Reference { .. })
+    }
+
+    /// Whether collections can be sorted by it (Spring Data REST drops association sorts).
+    pub fn is_sortable(self) -> bool {
+        self.is_property()
+    }
 }
 
 /// An exported query method.
@@ -187,6 +221,22 @@ pub struct Search {
     pub field: &'static str,
     /// How it compares.
     pub matching: Matching,
+}
+
+impl Search {
+    /// The templated path of this search under `spec`, e.g.
+    /// `/customers/search/byName{?name,page,size,sort*}` (no paging for a unique match).
+    pub fn template(&self, spec: &ResourceSpec, config: &RestConfig) -> String {
+        let paging = if self.matching == Matching::Unique {
+            String::new()
+        } else {
+            format!(",{}", config.paging_template())
+        };
+        format!(
+            "{}/{}/search/{}{{?{}{paging}}}",
+            config.base_path, spec.collection, self.path, self.param
+        )
+    }
 }
 
 /// How a search compares its parameter with the field.
@@ -250,24 +300,30 @@ impl Record {
         spec.field(name).map(|(i, _)| &self.values[i])
     }
 
-    /// The entity as a JSON object (`id` first, then the fields), without links.
+    /// The entity's properties as a JSON object (`id` first, then the fields), without links
+    /// and without associations (which are links).
     pub fn to_json(&self, spec: &ResourceSpec) -> serde_json::Map<String, serde_json::Value> {
         let mut map = serde_json::Map::with_capacity(spec.fields.len() + 2);
         map.insert("id".into(), self.id.into());
         for (field, value) in spec.fields.iter().zip(&self.values) {
-            map.insert(field.name.into(), value.to_json());
+            if field.kind.is_property() {
+                map.insert(field.name.into(), value.to_json());
+            }
         }
         map
     }
 }
 
-/// One entity exported over HTTP: its spec and the database holding it.
+/// One entity exported over HTTP: its spec, the database holding it, and the service's
+/// `spring.data.rest.*` settings.
 #[derive(Debug, Clone)]
 pub struct Resource {
     /// The declaration.
     pub spec: &'static ResourceSpec,
     /// Where its rows live.
     pub db: Database,
+    /// Base path, paging parameters, body and media-type rules.
+    pub config: Arc<RestConfig>,
 }
 
 impl Resource {
@@ -277,13 +333,15 @@ impl Resource {
     }
 }
 
-/// Mounts every resource, the root, `/profile` and `/v3/api-docs`, seeding empty tables first.
+/// Mounts every resource, the root, `/profile` and `/v3/api-docs`, seeding empty tables first;
+/// `settings` gives the `spring.data.rest.*` keys.
 pub async fn mount(
     specs: &[&'static ResourceSpec],
     db: &Database,
+    settings: &Settings,
     title: &str,
 ) -> anyhow::Result<Router> {
-    mount_with_creators(specs, db, title, Vec::new()).await
+    mount_with_creators(specs, db, settings, title, Vec::new()).await
 }
 
 /// Like [`mount`], except that the collections named in `creators` answer `POST` with the
@@ -291,14 +349,17 @@ pub async fn mount(
 pub async fn mount_with_creators(
     specs: &[&'static ResourceSpec],
     db: &Database,
+    settings: &Settings,
     title: &str,
     creators: Vec<(&'static str, MethodRouter)>,
 ) -> anyhow::Result<Router> {
+    let config = Arc::new(RestConfig::from_settings(settings)?);
     let resources: Vec<Resource> = specs
         .iter()
         .map(|spec| Resource {
             spec,
             db: db.clone(),
+            config: config.clone(),
         })
         .collect();
     for resource in &resources {

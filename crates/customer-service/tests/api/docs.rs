@@ -49,7 +49,8 @@ async fn profile_serves_alps_and_json_schema() {
         .await
         .unwrap();
     assert_eq!(schema["title"], "Customer");
-    assert_eq!(schema["properties"]["email"]["format"], "email");
+    assert_eq!(schema["properties"]["email"]["title"], "Email");
+    assert_eq!(schema["properties"]["email"]["type"], "string");
     assert_eq!(
         app.get("/profile/nothing").await.status(),
         StatusCode::NOT_FOUND

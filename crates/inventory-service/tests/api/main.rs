@@ -119,17 +119,12 @@ async fn invalid_prices_and_quantities_are_400_naming_the_property() {
         (
             json!({ "name": "P", "price": -1, "quantity": 1 }),
             "price",
-            "must be greater than or equal to 0.00",
+            "must be greater than or equal to 0",
         ),
         (
             json!({ "name": "P", "price": 1.005, "quantity": 1 }),
             "price",
             "must have at most 2 decimal places",
-        ),
-        (
-            json!({ "name": "P", "price": "cheap", "quantity": 1 }),
-            "price",
-            "must be a decimal number",
         ),
         (
             json!({ "name": "P", "price": 1, "quantity": -3 }),
@@ -158,6 +153,18 @@ async fn invalid_prices_and_quantities_are_400_naming_the_property() {
         assert_eq!(error["errors"][0]["property"], property, "{body}");
         assert_eq!(error["errors"][0]["message"], message, "{body}");
     }
+    // A price that is not a number at all cannot be read (Jackson's parse error, not validation).
+    let (status, error) = app
+        .post(json!({ "name": "P", "price": "cheap", "quantity": 1 }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error"),
+        "{error}"
+    );
     assert_eq!(
         app.get_json("/products").await["page"]["totalElements"],
         3,
@@ -203,7 +210,7 @@ async fn products_search_by_name() {
     let listing = app.get_json("/products/search").await;
     assert_eq!(
         listing["_links"]["byName"]["href"],
-        app.url("/products/search/byName{?name,page,size,sort}")
+        app.url("/products/search/byName{?name,page,size,sort*}")
     );
     let found = app.get_json("/products/search/byName?name=PHONE").await;
     assert_eq!(found["_embedded"]["products"][0]["name"], "Smartphone");

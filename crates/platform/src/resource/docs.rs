@@ -12,7 +12,7 @@ use axum::{
 };
 use serde_json::{Map, Value as Json, json};
 
-use super::{Field, Kind, Matching, Resource, ResourceSpec, handlers::search_template};
+use super::{Field, Kind, Matching, Resource, ResourceSpec, config::RestConfig};
 use crate::{
     error::ApiError,
     hal::{BaseUrl, Link},
@@ -25,6 +25,8 @@ pub struct Docs {
     pub resources: Arc<Vec<Resource>>,
     /// The service's title for the OpenAPI document.
     pub title: String,
+    /// The `spring.data.rest.*` settings (base path, media types).
+    pub config: Arc<RestConfig>,
 }
 
 impl Docs {
@@ -42,6 +44,10 @@ pub async fn profile_index(
     base: BaseUrl,
     headers: HeaderMap,
 ) -> Response {
+    let Some(content_type) = docs.config.negotiate(&headers) else {
+        return StatusCode::NOT_ACCEPTABLE.into_response();
+    };
+    let base = docs.config.base(&base);
     let mut links = Map::new();
     links.insert("self".into(), json!(Link::new(base.href("/profile"))));
     for resource in docs.resources.iter() {
@@ -51,15 +57,15 @@ pub async fn profile_index(
             json!(Link::new(base.href(&format!("/profile/{c}")))),
         );
     }
-    let content_type = super::handlers::media_type(&headers);
     (
-        [(header::CONTENT_TYPE, content_type)],
+        [(header::CONTENT_TYPE, content_type.to_owned())],
         json!({ "_links": links }).to_string(),
     )
         .into_response()
 }
 
-/// `GET /profile/{collection}`: ALPS, or JSON Schema when asked for.
+/// `GET /profile/{collection}`: ALPS (labelled with the JSON type asked for, as Spring does),
+/// or JSON Schema on `Accept: application/schema+json`.
 pub async fn profile(
     State(docs): State<Docs>,
     base: BaseUrl,
@@ -75,7 +81,8 @@ pub async fn profile(
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if accept.contains("application/schema+json") {
         let body = json_schema(spec);
         return Ok((
@@ -84,36 +91,81 @@ pub async fn profile(
         )
             .into_response());
     }
+    let content_type = if accept.contains("application/alps+json") || accept.trim().is_empty() {
+        "application/alps+json"
+    } else {
+        match docs.config.negotiate(&headers) {
+            Some(json) if accept.contains(json) => json,
+            Some(_) => "application/alps+json",
+            None => return Ok(StatusCode::NOT_ACCEPTABLE.into_response()),
+        }
+    };
+    let base = docs.config.base(&base);
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/alps+json")],
-        alps(spec, &base).to_string(),
+        [(header::CONTENT_TYPE, content_type)],
+        alps(spec, &docs, &base).to_string(),
     )
         .into_response())
 }
 
-fn alps(spec: &ResourceSpec, base: &BaseUrl) -> Json {
+fn alps(spec: &ResourceSpec, docs: &Docs, base: &BaseUrl) -> Json {
     let representation = format!("{}-representation", spec.item);
     let href = base.href(&format!("/profile/{}", spec.collection));
-    let properties: Vec<Json> = spec
-        .fields
-        .iter()
-        .map(|f| json!({ "name": f.name, "type": "SEMANTIC" }))
-        .collect();
-    let paging = json!([
-        { "name": "page", "type": "SEMANTIC", "doc": { "format": "TEXT", "value": "The page to return." } },
-        { "name": "size", "type": "SEMANTIC", "doc": { "format": "TEXT", "value": "The size of the page to return." } },
-        { "name": "sort", "type": "SEMANTIC", "doc": { "format": "TEXT", "value": "The sorting criteria to use to calculate the content of the page." } }
-    ]);
+    let mut properties = vec![json!({ "name": "id", "type": "SEMANTIC" })];
+    for field in spec.fields {
+        properties.push(match field.kind {
+            Kind::Reference { collection, .. } => {
+                let target = docs.spec(collection).map_or(collection, |t| t.item);
+                json!({ "name": field.name, "type": "SAFE",
+                        "rt": base.href(&format!("/profile/{collection}#{target}-representation")) })
+            }
+            _ => json!({ "name": field.name, "type": "SEMANTIC" }),
+        });
+    }
+    for child in spec.children {
+        properties.push(json!({ "name": child.rel, "type": "SAFE",
+            "rt": base.href(&format!("/profile/{}#{}-representation", child.spec.collection, child.spec.item)) }));
+    }
+    // Spring Data REST documents the paging parameters only under their standard names.
+    let config = &docs.config;
+    let standard = RestConfig::default();
+    let paging: Vec<Json> = [
+        (
+            &config.page_param,
+            &standard.page_param,
+            "The page to return.",
+        ),
+        (
+            &config.limit_param,
+            &standard.limit_param,
+            "The size of the page to return.",
+        ),
+        (
+            &config.sort_param,
+            &standard.sort_param,
+            "The sorting criteria to use to calculate the content of the page.",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, standard_name, doc)| {
+        if name == standard_name {
+            json!({ "name": name, "type": "SEMANTIC", "doc": { "format": "TEXT", "value": doc } })
+        } else {
+            json!({ "name": name, "type": "SEMANTIC" })
+        }
+    })
+    .collect();
     let rt = format!("#{representation}");
+    // Spring Data REST's order: the representation, the collection's methods, the item's.
     let mut descriptors = vec![
         json!({ "id": representation, "href": href, "descriptor": properties }),
-        json!({ "id": format!("get-{}", spec.collection), "name": spec.collection, "type": "SAFE", "descriptor": paging, "rt": rt }),
         json!({ "id": format!("create-{}", spec.collection), "name": spec.collection, "type": "UNSAFE", "descriptor": [], "rt": rt }),
+        json!({ "id": format!("get-{}", spec.collection), "name": spec.collection, "type": "SAFE", "descriptor": paging, "rt": rt }),
+        json!({ "id": format!("delete-{}", spec.item), "name": spec.item, "type": "IDEMPOTENT", "descriptor": [], "rt": rt }),
         json!({ "id": format!("get-{}", spec.item), "name": spec.item, "type": "SAFE", "descriptor": [], "rt": rt }),
         json!({ "id": format!("update-{}", spec.item), "name": spec.item, "type": "IDEMPOTENT", "descriptor": [], "rt": rt }),
         json!({ "id": format!("patch-{}", spec.item), "name": spec.item, "type": "UNSAFE", "descriptor": [], "rt": rt }),
-        json!({ "id": format!("delete-{}", spec.item), "name": spec.item, "type": "IDEMPOTENT", "descriptor": [], "rt": rt }),
     ];
     for search in spec.searches {
         descriptors.push(json!({
@@ -122,6 +174,61 @@ fn alps(spec: &ResourceSpec, base: &BaseUrl) -> Json {
         }));
     }
     json!({ "alps": { "version": "1.0", "descriptor": descriptors } })
+}
+
+/// `billingDate` → `Billing date`, `ProductItem` → `Product item`: the titles Spring Data
+/// REST's JSON Schema gives.
+fn title(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if i == 0 {
+            out.extend(c.to_uppercase());
+        } else if c.is_uppercase() {
+            out.push(' ');
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The JSON Schema type Spring Data REST gives a property of this kind.
+fn schema_property(kind: Kind) -> Json {
+    match kind {
+        Kind::Text { .. } | Kind::Email => json!({ "type": "string" }),
+        Kind::Money { .. } | Kind::Rate { .. } => json!({ "type": "number" }),
+        Kind::Integer { .. } => json!({ "type": "integer" }),
+        Kind::Timestamp => json!({ "type": "string", "format": "date-time" }),
+        Kind::Reference { .. } => json!({ "type": "string", "format": "uri" }),
+    }
+}
+
+fn json_schema(spec: &ResourceSpec) -> Json {
+    let mut properties = Map::new();
+    properties.insert(
+        "id".into(),
+        json!({ "title": "Id", "readOnly": false, "type": "integer" }),
+    );
+    for field in spec.fields {
+        let mut schema = schema_property(field.kind);
+        schema["title"] = json!(title(field.name));
+        schema["readOnly"] = json!(false);
+        properties.insert(field.name.into(), schema);
+    }
+    for child in spec.children {
+        properties.insert(
+            child.rel.into(),
+            json!({ "title": title(child.rel), "readOnly": false, "type": "string", "format": "uri" }),
+        );
+    }
+    json!({
+        "title": title(spec.entity),
+        "properties": properties,
+        "definitions": {},
+        "type": "object",
+        "$schema": "http://json-schema.org/draft-04/schema#"
+    })
 }
 
 fn schema_type(field: &Field) -> Json {
@@ -138,25 +245,10 @@ fn schema_type(field: &Field) -> Json {
         Kind::Rate { max } => {
             json!({ "type": "number", "minimum": 0, "maximum": max.to_json_number(), "multipleOf": 0.0001 })
         }
+        Kind::Reference { collection, .. } => {
+            json!({ "type": "string", "format": "uri", "description": format!("the URI of an item of {collection}") })
+        }
     }
-}
-
-fn json_schema(spec: &ResourceSpec) -> Json {
-    let mut properties = Map::new();
-    properties.insert("id".into(), json!({ "type": "integer", "readOnly": true }));
-    for field in spec.fields {
-        let mut schema = schema_type(field);
-        schema["title"] = json!(field.name);
-        schema["readOnly"] = json!(false);
-        properties.insert(field.name.into(), schema);
-    }
-    json!({
-        "title": spec.entity,
-        "properties": properties,
-        "definitions": {},
-        "type": "object",
-        "$schema": "http://json-schema.org/draft-04/schema#"
-    })
 }
 
 /// `GET /v3/api-docs`: OpenAPI 3.0 for every endpoint of every resource.
@@ -165,7 +257,7 @@ pub async fn openapi(State(docs): State<Docs>, base: BaseUrl) -> Response {
     let mut schemas = Map::new();
     for resource in docs.resources.iter() {
         let spec = resource.spec;
-        describe(spec, &mut paths, &mut schemas);
+        describe(spec, &docs.config, &mut paths, &mut schemas);
     }
     schemas.insert(
         "ValidationErrors".into(),
@@ -194,7 +286,12 @@ pub async fn openapi(State(docs): State<Docs>, base: BaseUrl) -> Response {
         .into_response()
 }
 
-fn describe(spec: &ResourceSpec, paths: &mut Map<String, Json>, schemas: &mut Map<String, Json>) {
+fn describe(
+    spec: &ResourceSpec,
+    config: &RestConfig,
+    paths: &mut Map<String, Json>,
+    schemas: &mut Map<String, Json>,
+) {
     let entity = spec.entity;
     let mut properties = Map::new();
     properties.insert(
@@ -265,7 +362,7 @@ fn describe(spec: &ResourceSpec, paths: &mut Map<String, Json>, schemas: &mut Ma
                                    "409": error("Referenced by other data"), "412": { "description": "If-Match does not match" } } }
     }));
     for search in spec.searches {
-        let path = search_template(spec, search);
+        let path = search.template(spec, config);
         let path = path.split('{').next().unwrap_or(&path).to_owned();
         let (_, field) = spec
             .field(search.field)

@@ -24,7 +24,9 @@ pub enum BodyFormat {
     JsonPatch,
 }
 
-/// The media type of the request body, checked against what the method accepts.
+/// The media type of the request body, checked against what the method accepts. A body without
+/// `Content-Type` is read as JSON, as Spring MVC does; a type that is not JSON is a 400, as
+/// Spring Data REST answers it.
 pub fn body_format(headers: &HeaderMap, patch: bool) -> Result<BodyFormat, ApiError> {
     let supported = if patch {
         "application/json, application/merge-patch+json or application/json-patch+json"
@@ -32,9 +34,7 @@ pub fn body_format(headers: &HeaderMap, patch: bool) -> Result<BodyFormat, ApiEr
         "application/json or application/hal+json"
     };
     let Some(raw) = headers.get(header::CONTENT_TYPE) else {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "a Content-Type header is required; send {supported}"
-        )));
+        return Ok(BodyFormat::Entity);
     };
     let essence = raw
         .to_str()
@@ -48,7 +48,7 @@ pub fn body_format(headers: &HeaderMap, patch: bool) -> Result<BodyFormat, ApiEr
         "application/merge-patch+json" if patch => Ok(BodyFormat::MergePatch),
         "application/json-patch+json" if patch => Ok(BodyFormat::JsonPatch),
         "application/merge-patch+json" | "application/json-patch+json" => {
-            Err(ApiError::UnsupportedMediaType(format!(
+            Err(ApiError::bad_request(format!(
                 "{essence} is only accepted by PATCH; send {supported}"
             )))
         }
@@ -56,7 +56,7 @@ pub fn body_format(headers: &HeaderMap, patch: bool) -> Result<BodyFormat, ApiEr
         other if other.starts_with("application/") && other.ends_with("+json") => {
             Ok(BodyFormat::Entity)
         }
-        other => Err(ApiError::UnsupportedMediaType(format!(
+        other => Err(ApiError::bad_request(format!(
             "Content-Type '{other}' is not supported; send {supported}"
         ))),
     }
@@ -121,7 +121,7 @@ pub fn json_patch(target: &mut Map<String, Json>, operations: &Json) -> Result<(
             "test" => {
                 let value = op.get("value").ok_or_else(|| bad("missing \"value\""))?;
                 if target.get(&path).unwrap_or(&Json::Null) != value {
-                    return Err(ApiError::Conflict(format!(
+                    return Err(ApiError::bad_request(format!(
                         "JSON Patch test failed: \"{path}\" does not hold the expected value"
                     )));
                 }
@@ -155,16 +155,25 @@ fn pointer_key(pointer: Option<&Json>, what: &str) -> Result<String, String> {
     Ok(key.replace("~1", "/").replace("~0", "~"))
 }
 
-/// Checks a JSON object against the spec and returns one value per field.
+/// Checks a JSON object against the spec and returns one value per field. A value of a JSON
+/// type the field cannot be read from (an object for a name, text for a number) is a 400
+/// `JSON parse error`, as Jackson refuses it before validation; a readable value that breaks
+/// a rule is a validation error naming the property.
 pub fn validate(spec: &ResourceSpec, object: &Map<String, Json>) -> Result<Vec<Value>, ApiError> {
     let mut values = Vec::with_capacity(spec.fields.len());
     let mut errors = Vec::new();
     for field in spec.fields {
         let raw = object.get(field.name).unwrap_or(&Json::Null);
+        if let Err(why) = readable(field.kind, raw) {
+            return Err(ApiError::bad_request(format!(
+                "JSON parse error: cannot read {} of {} from {raw}: {why}",
+                field.name, spec.entity
+            )));
+        }
         let error = |message: String| FieldError {
             entity: spec.entity.to_owned(),
             property: field.name.to_owned(),
-            invalid_value: raw.clone(),
+            invalid_value: as_read(field.kind, raw),
             message,
         };
         match convert(field.kind, raw) {
@@ -186,6 +195,73 @@ pub fn validate(spec: &ResourceSpec, object: &Map<String, Json>) -> Result<Vec<V
     }
 }
 
+/// The rejected value as Jackson read it into the entity, which is what Spring Data REST's
+/// `invalidValue` shows: numbers and booleans read as text are strings, money and rates are
+/// doubles (`-1` shows as `-1.0`).
+fn as_read(kind: Kind, raw: &Json) -> Json {
+    match (kind, raw) {
+        (Kind::Text { .. } | Kind::Email, Json::Number(_) | Json::Bool(_)) => {
+            Json::String(raw.to_string())
+        }
+        (Kind::Money { .. } | Kind::Rate { .. }, Json::Number(n)) => n
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| raw.clone(), Json::Number),
+        (Kind::Money { .. } | Kind::Rate { .. }, Json::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| raw.clone(), Json::Number),
+        _ => raw.clone(),
+    }
+}
+
+/// Whether Jackson could read a value of `kind` from `raw` at all (before any rule): text
+/// takes strings, numbers and booleans; numbers take numbers and numeric strings; dates take
+/// strings and epoch numbers; associations take URIs. `Err` says what was expected.
+pub fn readable(kind: Kind, raw: &Json) -> Result<(), &'static str> {
+    let numeric_text = |s: &str| s.trim().parse::<f64>().is_ok_and(f64::is_finite);
+    let ok = match (kind, raw) {
+        (_, Json::Null) => true,
+        (Kind::Text { .. } | Kind::Email, json) => {
+            matches!(json, Json::String(_) | Json::Number(_) | Json::Bool(_))
+        }
+        (Kind::Money { .. } | Kind::Rate { .. }, Json::Number(_)) => true,
+        (Kind::Money { .. } | Kind::Rate { .. }, Json::String(s)) => numeric_text(s),
+        (Kind::Integer { .. }, Json::Number(n)) => n.as_f64().is_some_and(|f| f.abs() < 9.3e18),
+        (Kind::Integer { .. }, Json::String(s)) => s.trim().parse::<i64>().is_ok(),
+        (Kind::Timestamp, Json::Number(n)) => n.is_i64(),
+        (Kind::Timestamp, Json::String(s)) => parse_timestamp(s).is_some(),
+        (Kind::Reference { collection, .. }, Json::String(s)) => {
+            reference_id(collection, s).is_some()
+        }
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(match kind {
+        Kind::Text { .. } | Kind::Email => "expected text",
+        Kind::Money { .. } | Kind::Rate { .. } | Kind::Integer { .. } => "expected a number",
+        Kind::Timestamp => "expected an ISO-8601 date-time or epoch milliseconds",
+        Kind::Reference { .. } => "expected the URI of an item",
+    })
+}
+
+/// The id in `uri` when it names an item of `collection` (`http://host/bills/1`, `/bills/1`).
+pub fn reference_id(collection: &str, uri: &str) -> Option<i64> {
+    let uri = uri.trim();
+    let path = match uri.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => uri,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let mut segments = path.trim_end_matches('/').rsplit('/');
+    let id = segments.next()?.parse::<i64>().ok()?;
+    (segments.next()? == collection).then_some(id)
+}
+
 /// Converts one JSON value to a field value, or says why it cannot be one.
 pub fn convert(kind: Kind, raw: &Json) -> Result<Value, String> {
     if raw.is_null() {
@@ -193,14 +269,29 @@ pub fn convert(kind: Kind, raw: &Json) -> Result<Value, String> {
     }
     match kind {
         Kind::Text { max_len } => {
-            let text = raw.as_str().ok_or("must be a string")?;
+            // Jackson reads numbers and booleans into a String as their JSON text.
+            let coerced;
+            let text = match raw {
+                Json::Number(_) | Json::Bool(_) => {
+                    coerced = raw.to_string();
+                    coerced.as_str()
+                }
+                _ => raw.as_str().ok_or("must be a string")?,
+            };
             if text.chars().count() > max_len {
                 return Err(format!("size must be between 0 and {max_len}"));
             }
             Ok(Value::Text(text.to_owned()))
         }
         Kind::Email => {
-            let text = raw.as_str().ok_or("must be a string")?;
+            let coerced;
+            let text = match raw {
+                Json::Number(_) | Json::Bool(_) => {
+                    coerced = raw.to_string();
+                    coerced.as_str()
+                }
+                _ => raw.as_str().ok_or("must be a string")?,
+            };
             if text.is_empty() {
                 return Ok(Value::Text(String::new()));
             }
@@ -217,13 +308,23 @@ pub fn convert(kind: Kind, raw: &Json) -> Result<Value, String> {
             }
             .map_err(|e| e.to_string())?;
             if money < min {
-                return Err(format!("must be greater than or equal to {min}"));
+                // Bean Validation's wording, with the bound as a plain number (`0`, `0.5`).
+                let bound = min.cents() as f64 / 100.0;
+                return Err(format!("must be greater than or equal to {bound}"));
             }
             Ok(Value::Money(money))
         }
         Kind::Integer { min, max } => {
             let number = match raw {
-                Json::Number(n) => n.as_i64().ok_or("must be a whole number")?,
+                // `2.0` is a whole number; `2.5` is refused rather than truncated.
+                Json::Number(n) => n
+                    .as_i64()
+                    .or_else(|| {
+                        n.as_f64()
+                            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
+                            .map(|f| f as i64)
+                    })
+                    .ok_or("must be a whole number")?,
                 Json::String(s) => s
                     .trim()
                     .parse::<i64>()
@@ -260,6 +361,11 @@ pub fn convert(kind: Kind, raw: &Json) -> Result<Value, String> {
             }),
             _ => Err("must be an ISO-8601 date-time".into()),
         },
+        Kind::Reference { collection, .. } => raw
+            .as_str()
+            .and_then(|uri| reference_id(collection, uri))
+            .map(Value::Integer)
+            .ok_or_else(|| format!("must be the URI of an item of {collection}")),
     }
 }
 
@@ -402,7 +508,24 @@ mod tests {
         assert!(convert(qty, &json!(1.5)).is_err());
         assert!(convert(qty, &json!(-1)).is_err());
         assert!(convert(Kind::Text { max_len: 3 }, &json!("abcd")).is_err());
-        assert!(convert(Kind::Text { max_len: 3 }, &json!(5)).is_err());
+        assert_eq!(
+            convert(Kind::Text { max_len: 3 }, &json!(5)),
+            Ok(Value::Text("5".into()))
+        );
+        assert!(readable(Kind::Text { max_len: 3 }, &json!({"a": 1})).is_err());
+        assert!(readable(qty, &json!("abc")).is_err());
+        assert!(readable(money, &json!("12.5")).is_ok());
+        let bill = Kind::Reference {
+            collection: "bills",
+            table: "bills",
+        };
+        assert_eq!(
+            convert(bill, &json!("http://localhost:8083/bills/7")),
+            Ok(Value::Integer(7))
+        );
+        assert_eq!(convert(bill, &json!("/bills/7")), Ok(Value::Integer(7)));
+        assert!(readable(bill, &json!("/customers/7")).is_err());
+        assert!(readable(bill, &json!(7)).is_err());
         assert_eq!(
             convert(Kind::Timestamp, &json!("2024-11-10T14:23:45.123+00:00")),
             Ok(Value::Timestamp(1_731_248_625_123))

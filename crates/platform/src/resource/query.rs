@@ -1,16 +1,13 @@
-//! Paging and sorting parameters, parsed the way Spring Data's `Pageable` resolver does, except
-//! that an unknown sort property is a 400 naming the allowed ones instead of being dropped.
+//! Paging and sorting parameters, parsed the way Spring Data's `Pageable` resolver does under
+//! Spring Data REST.
 //!
 //! `page` is 0-based (negative or non-numeric → 0); `size` defaults to 20 and is clamped to 1000
-//! (≤ 0 or non-numeric → 20); `sort=prop[,prop…][,asc|desc]` may repeat and applies in order.
+//! (≤ 0 or non-numeric → the default); `sort=prop[,prop…][,asc|desc]` may repeat and applies in
+//! order. A sort property the entity does not have (unknown, nested, an association, wrong
+//! case) is dropped silently, as Spring Data REST's sort translation does. The parameter names
+//! and sizes come from [`RestConfig`] (`spring.data.rest.*`).
 
-use super::ResourceSpec;
-use crate::error::ApiError;
-
-/// Spring Data REST's default page size.
-pub const DEFAULT_PAGE_SIZE: i64 = 20;
-/// Spring Data REST's largest page size.
-pub const MAX_PAGE_SIZE: i64 = 1000;
+use super::{ResourceSpec, config::RestConfig};
 
 /// One sort criterion, resolved against the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,12 +32,22 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// The `page=…&size=…[&sort=…]` query for page `page` of the same request.
-    pub fn query_for(&self, page: i64) -> String {
-        let mut query = format!("page={page}&size={}", self.size);
-        for order in &self.sort {
-            let direction = if order.descending { "desc" } else { "asc" };
-            query.push_str(&format!("&sort={},{direction}", order.property));
+    /// The `page=…&size=…[&sort=…]` query for page `page` of the same request, with the
+    /// configured parameter names. Consecutive orders in the same direction fold into one
+    /// `sort` value (`sort=name,id,desc`), as Spring HATEOAS writes them.
+    pub fn query_for(&self, page: i64, config: &RestConfig) -> String {
+        let mut query = format!(
+            "{}={page}&{}={}",
+            config.page_param, config.limit_param, self.size
+        );
+        let mut orders = self.sort.iter().peekable();
+        while let Some(order) = orders.next() {
+            query.push_str(&format!("&{}={}", config.sort_param, order.property));
+            while let Some(next) = orders.next_if(|n| n.descending == order.descending) {
+                query.push(',');
+                query.push_str(next.property);
+            }
+            query.push_str(if order.descending { ",desc" } else { ",asc" });
         }
         query
     }
@@ -66,21 +73,22 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .map(|(_, v)| v.as_str())
 }
 
-/// Reads `page`, `size` and `sort` for `spec`.
+/// Reads the paging and sorting parameters for `spec`.
 pub fn page_request(
     spec: &ResourceSpec,
     params: &[(String, String)],
-) -> Result<PageRequest, ApiError> {
-    let page = param(params, "page")
+    config: &RestConfig,
+) -> PageRequest {
+    let page = param(params, &config.page_param)
         .and_then(|p| p.trim().parse::<i64>().ok())
         .filter(|p| *p >= 0)
         .unwrap_or(0);
-    let size = param(params, "size")
+    let size = param(params, &config.limit_param)
         .and_then(|s| s.trim().parse::<i64>().ok())
         .filter(|s| *s > 0)
-        .map_or(DEFAULT_PAGE_SIZE, |s| s.min(MAX_PAGE_SIZE));
+        .map_or(config.default_page_size, |s| s.min(config.max_page_size));
     let mut sort = Vec::new();
-    for (_, value) in params.iter().filter(|(k, _)| k == "sort") {
+    for (_, value) in params.iter().filter(|(k, _)| *k == config.sort_param) {
         let mut parts: Vec<&str> = value
             .split(',')
             .map(str::trim)
@@ -97,39 +105,31 @@ pub fn page_request(
             }
             _ => false,
         };
-        for property in parts {
-            sort.push(resolve(spec, property, descending)?);
-        }
+        sort.extend(
+            parts
+                .into_iter()
+                .filter_map(|property| resolve(spec, property, descending)),
+        );
     }
-    Ok(PageRequest { page, size, sort })
+    PageRequest { page, size, sort }
 }
 
-fn resolve(spec: &ResourceSpec, property: &str, descending: bool) -> Result<SortOrder, ApiError> {
+/// The sort order on `property`, if the entity has such a sortable property.
+fn resolve(spec: &ResourceSpec, property: &str, descending: bool) -> Option<SortOrder> {
     if property == "id" {
-        return Ok(SortOrder {
+        return Some(SortOrder {
             property: "id",
             column: "id",
             descending,
         });
     }
-    match spec.field(property) {
-        Some((_, field)) => Ok(SortOrder {
+    spec.field(property)
+        .filter(|(_, field)| field.kind.is_sortable())
+        .map(|(_, field)| SortOrder {
             property: field.name,
             column: field.column,
             descending,
-        }),
-        None => {
-            let allowed: Vec<&str> = std::iter::once("id")
-                .chain(spec.fields.iter().map(|f| f.name))
-                .collect();
-            let shown: String = property.chars().take(64).collect();
-            Err(ApiError::bad_request(format!(
-                "cannot sort {} by unknown property '{shown}'; sortable properties: {}",
-                spec.entity,
-                allowed.join(", ")
-            )))
-        }
-    }
+        })
 }
 
 #[cfg(test)]
@@ -148,8 +148,12 @@ mod tests {
         children: &[],
     };
 
-    fn request(query: &str) -> Result<PageRequest, ApiError> {
-        page_request(&SPEC, &decode(Some(query)))
+    fn request(query: &str) -> Result<PageRequest, ()> {
+        Ok(page_request(
+            &SPEC,
+            &decode(Some(query)),
+            &RestConfig::default(),
+        ))
     }
 
     #[test]
@@ -176,18 +180,17 @@ mod tests {
             ]
         );
         assert_eq!(
-            r.query_for(1),
-            "page=1&size=20&sort=name,desc&sort=email,asc&sort=id,asc&sort=name,asc"
+            r.query_for(1, &RestConfig::default()),
+            "page=1&size=20&sort=name,desc&sort=email,id,name,asc"
         );
     }
 
     #[test]
-    fn unknown_sort_property_is_a_400_naming_it() {
-        let err = request("sort=password;drop table customers").unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("unknown property 'password;drop table customers'")
-        );
+    fn unknown_nested_and_miscased_sort_properties_are_dropped() {
+        let r = request("sort=password;drop table customers&sort=name.first,NAME&sort=email,desc")
+            .unwrap();
+        let got: Vec<(&str, bool)> = r.sort.iter().map(|o| (o.property, o.descending)).collect();
+        assert_eq!(got, vec![("email", true)]);
     }
 
     #[test]

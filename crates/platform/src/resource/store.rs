@@ -74,7 +74,7 @@ fn decode(spec: &ResourceSpec, row: &AnyRow) -> Result<Record, sqlx::Error> {
             Kind::Text { .. } | Kind::Email => row
                 .try_get::<Option<String>, _>(index)?
                 .map_or(Value::Null, Value::Text),
-            Kind::Integer { .. } => row
+            Kind::Integer { .. } | Kind::Reference { .. } => row
                 .try_get::<Option<i64>, _>(index)?
                 .map_or(Value::Null, Value::Integer),
             Kind::Money { .. } => row
@@ -215,6 +215,20 @@ pub async fn page(
         .map(|r| decode(spec, r))
         .collect::<Result<_, _>>()?;
     Ok((records, total))
+}
+
+/// Whether a row with `id` exists in `table` (a table name from a spec, never from a request).
+pub async fn exists(
+    db: &crate::db::Database,
+    table: &'static str,
+    id: i64,
+) -> Result<bool, ApiError> {
+    let sql = format!("SELECT 1 FROM {table} WHERE id = $1");
+    Ok(sqlx::query(AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .is_some())
 }
 
 /// Inserts a new record and returns it.
