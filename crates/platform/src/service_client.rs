@@ -6,7 +6,8 @@
 //! * a GET that times out or answers 5xx is retried once on another instance;
 //! * connect and read timeouts come from Spring's Feign keys
 //!   (`spring.cloud.openfeign.client.config.<name>.connect-timeout` / `read-timeout`, in ms,
-//!   falling back to `….config.default.…`);
+//!   falling back to `….config.default.…`, then to Spring Cloud OpenFeign's own defaults,
+//!   connect 10 s and read 60 s);
 //! * one [`CircuitBreaker`] per remote service decides whether to call at all; its state is a
 //!   health component and a Prometheus gauge;
 //! * the incoming request's `x-request-id` travels on every outgoing call.
@@ -99,17 +100,17 @@ pub struct ServiceClient {
 /// timeouts (whole milliseconds, as its `Integer` properties take them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeignClientSettings {
-    /// `connect-timeout` (default 1000 ms).
+    /// `connect-timeout` (default 10 000 ms, Spring Cloud OpenFeign's).
     pub connect_timeout: Duration,
-    /// `read-timeout` (default 5000 ms).
+    /// `read-timeout` (default 60 000 ms, Spring Cloud OpenFeign's).
     pub read_timeout: Duration,
 }
 
 impl FromSection for FeignClientSettings {
     fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
         Ok(Self {
-            connect_timeout: Duration::from_millis(section.parse_or("connect-timeout", 1_000)?),
-            read_timeout: Duration::from_millis(section.parse_or("read-timeout", 5_000)?),
+            connect_timeout: Duration::from_millis(section.parse_or("connect-timeout", 10_000)?),
+            read_timeout: Duration::from_millis(section.parse_or("read-timeout", 60_000)?),
         })
     }
 }
