@@ -130,9 +130,11 @@ async fn invalid_prices_and_quantities_are_400_naming_the_property() {
         assert_eq!(error["errors"][0]["message"], message, "{body}");
     }
     // A price that is not a number at all cannot be read (Jackson's parse error, not validation).
-    let (status, error) = app
-        .post(json!({ "name": "P", "price": "cheap", "quantity": 1 }))
-        .await;
+    let (status, error) = post(
+        &app,
+        json!({ "name": "P", "price": "cheap", "quantity": 1 }),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         error["message"]
