@@ -4,7 +4,7 @@
 //! the same search paths and `encrypt.key` — answer the same scripted requests.
 //!
 //! The scenarios are in [`scenarios`]; what is kept different on purpose is declared in
-//! [`rules`] and listed in `conformance/departures/config.md`.
+//! [`rules`] and listed in the README's Deliberate departures table.
 
 mod fixture;
 mod scenarios;
@@ -40,7 +40,7 @@ fn owned(properties: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Why each kept difference is kept; the rows of `conformance/departures/config.md`.
+/// Why each kept difference is kept; the rows of the README's Deliberate departures table.
 mod why {
     pub(super) const MESSAGE: &str = "factura's error body says what was wrong in `message`; Spring Boot leaves it out unless server.error.include-message=always";
     pub(super) const VALIDATION: &str = "bad profiles, `..`, and names or labels starting with (_) get 400, as in Spring Cloud Config 4.2+ (the newest line, -Platest, agrees); 2023.0 served them, or failed with 500";
@@ -52,7 +52,7 @@ mod why {
     pub(super) const GIT_DOCUMENT_NAMES: &str = "the documents of a multi-document file in git are named `<uri>/<file> (document #N)`; Spring names them `<uri>/Config resource 'file [<its clone dir>/<file>' via location '' (document #N)`, leaking the server's local path in a broken name";
 }
 
-/// The differences kept on purpose (see `conformance/departures/config.md`).
+/// The differences kept on purpose (see the README's Deliberate departures table).
 fn rules(label: &str, git: bool) -> Rules {
     let mut rules =
         Rules::default()

@@ -1,5 +1,5 @@
 //! The differences from Spring Data REST that factura keeps on purpose, each with the reason
-//! users gain from it; `conformance/departures/data-rest.md` has the same rows for the README.
+//! users gain from it; the README's Deliberate departures table has the same rows.
 //!
 //! Some follow from how the reference apps differ from each other on purpose: the Spring
 //! customers carry `@Version` (so ETags and `If-Match` are compared against Spring's), while

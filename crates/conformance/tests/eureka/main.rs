@@ -13,7 +13,7 @@
 //! * [`peers`]: factura and Spring as Eureka peers of each other, replicating both ways.
 //!
 //! What legitimately differs is normalised (server-set times); what is kept different on purpose is
-//! declared in [`rules`] and listed in `conformance/departures/eureka.md`.
+//! declared in [`rules`] and listed in the README's Deliberate departures table.
 
 mod api;
 mod eviction;
@@ -47,7 +47,7 @@ async fn ours(properties: &[(&str, &str)]) -> TestService {
 }
 
 /// Server-set times, and the departures kept on purpose (each a row of
-/// `conformance/departures/eureka.md`).
+/// the README's Deliberate departures table).
 fn rules() -> Rules {
     Rules::default()
         .blank_key("registrationTimestamp")

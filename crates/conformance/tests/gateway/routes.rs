@@ -374,7 +374,7 @@ fn route_table(echo: &str, dead: &str, p: &mut Properties) {
     );
 }
 
-/// The departures every gateway comparison keeps (rows of conformance/departures/gateway.md).
+/// The departures every gateway comparison keeps (rows of the README's Deliberate departures table).
 pub(crate) fn departures(rules: Rules) -> Rules {
     rules
         .depart("*", "body/headers/x-request-id", "factura gives every request an id that crosses the hop, so logs of gateway and backend correlate without a tracing stack")
