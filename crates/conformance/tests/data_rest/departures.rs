@@ -33,8 +33,6 @@ const UNQUOTED_TAG: &str = "an unquoted entity tag in If-None-Match is read as t
 const BARE_406: &str = "an Accept naming nothing factura produces gets a bare 406; Spring \
     renders an error page in a type the client did not ask for (HTML, or JSON labelled \
     HAL-FORMS)";
-const URI_LIST: &str = "factura does not render the compact text/uri-list collection (no known \
-    client asks for it) and answers 406";
 const PROFILE: &str = "the profile of an unknown collection is a 404 and OPTIONS on a profile \
     is answered; Spring fails with a 500 and a 406";
 const CURRENT_ETAG: &str = "a 412 carries the item's current ETag, so the client can retry \
@@ -115,7 +113,6 @@ pub(crate) fn apply(rules: Rules, part: Part) -> Rules {
         }
         rules = rules
             .depart(&format!("GET /{c}/1 If-None-Match 0"), "*", UNQUOTED_TAG)
-            .depart(&format!("GET /{c} Accept text/uri-list"), "*", URI_LIST)
             .depart(&format!("OPTIONS /profile/{c}"), "*", PROFILE);
         for accept in ["application/prs.hal-forms+json", "text/html"] {
             rules = rules

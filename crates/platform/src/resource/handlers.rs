@@ -489,13 +489,61 @@ async fn list(
     uri: Uri,
     headers: HeaderMap,
 ) -> Answer {
-    let media = media(&resource.config, &headers)?;
+    let media = match media(&resource.config, &headers) {
+        Err(Failure::NotAcceptable) if accepts_uri_list(&headers) => None,
+        media => Some(media?),
+    };
     let params = query::decode(uri.query());
     let request = query::page_request(resource.spec, &params, &resource.config);
     let (records, total) = store::page(&resource, None, &request).await?;
     let context = PageContext::new(&base, &uri, &resource.config, true);
     let body = paged_model(&resource, &context, &request, &records, total);
-    Ok(json_response(StatusCode::OK, media, &body))
+    Ok(match media {
+        Some(media) => json_response(StatusCode::OK, media, &body),
+        None => uri_list(&body),
+    })
+}
+
+/// Whether `Accept` asks for `text/uri-list`, the compact collection Spring Data REST serves.
+fn accepts_uri_list(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            accept.split(',').any(|range| {
+                range
+                    .split(';')
+                    .next()
+                    .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/uri-list"))
+            })
+        })
+}
+
+/// The compact collection, as Spring Data REST writes it: the page's links (templates
+/// expanded to their plain form), then each item's `self`, one URI per line. Spring sends it
+/// without a `Content-Type`.
+fn uri_list(page: &Json) -> Response {
+    let plain = |href: &str| href.split('{').next().unwrap_or(href).to_owned();
+    let mut lines: Vec<String> = page["_links"]
+        .as_object()
+        .into_iter()
+        .flat_map(|links| links.values())
+        .filter_map(|link| link["href"].as_str().map(plain))
+        .collect();
+    lines.extend(
+        page["_embedded"]
+            .as_object()
+            .into_iter()
+            .flat_map(|embedded| embedded.values())
+            .filter_map(Json::as_array)
+            .flatten()
+            .filter_map(|item| item["_links"]["self"]["href"].as_str().map(plain)),
+    );
+    let mut text = lines.join("\n");
+    text.push('\n');
+    let mut response = (StatusCode::OK, text).into_response();
+    response.headers_mut().remove(header::CONTENT_TYPE);
+    response
 }
 
 async fn head_collection(State(resource): State<Resource>, base: BaseUrl) -> Response {
