@@ -185,6 +185,19 @@ async fn journey(gateway: &str, billing: Billing) {
             })
             .await;
             assert_eq!(status, StatusCode::CREATED, "{bill}");
+            // The departure kept (conformance/departures/mixed-fleet.md): the seed's generic
+            // Spring Data REST create of a bare bill is refused, naming the missing lines.
+            let (status, refused) = exchange(
+                Method::POST,
+                &url("/BILLING-SERVICE/bills"),
+                Some(&json!({ "billingDate": "2026-12-02T01:00:00.000+00:00", "customerId": customer_id })),
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+            assert_eq!(
+                refused["errors"][0]["property"], "productItems",
+                "{refused}"
+            );
             bill["id"].as_i64().expect("the bill's id")
         }
         Billing::Spring => {
