@@ -21,6 +21,7 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 
 use conformance::{
     compare::{Differential, Probe, Rules, Side},
+    fleet::{factura_configured_from, listed},
     spring::SpringApp,
 };
 use platform::discovery::{Format, RegistryCache};
@@ -104,15 +105,6 @@ fn write_config_folder(dir: &Path, cipher: &str) {
     );
 }
 
-/// Properties that make a factura service load from the config server at `url`.
-fn configured_from(url: &str) -> Vec<(String, String)> {
-    vec![
-        ("spring.cloud.config.enabled".into(), "true".into()),
-        ("spring.config.import".into(), format!("configserver:{url}")),
-        ("spring.cloud.config.watch.delay".into(), "500".into()),
-    ]
-}
-
 /// Properties that make a factura service register with the Eureka server at `zone`
 /// (`http://host:port/eureka/`), as [`registered_with`] does for factura's discovery.
 fn registered_at(zone: &str) -> Vec<(String, String)> {
@@ -152,26 +144,6 @@ fn client_properties(zone: &str, config: &str) -> Vec<(String, String)> {
         ("spring.config.import", &format!("configserver:{config}")),
         ("eureka.client.service-url.defaultZone", zone),
     ])
-}
-
-/// Whether the Eureka server at `zone` lists an UP instance of `app`.
-async fn listed(zone: &str, app: &str) -> bool {
-    let Ok(response) = http()
-        .get(format!("{zone}apps/{app}"))
-        .header("accept", "application/json")
-        .send()
-        .await
-    else {
-        return false;
-    };
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    let instances = &body["application"]["instance"];
-    let up = |i: &Value| i["status"] == "UP";
-    match instances {
-        Value::Array(items) => items.iter().any(up),
-        Value::Object(_) => up(instances),
-        _ => false,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -233,7 +205,7 @@ async fn spring_clients_see_factura_servers_as_they_see_spring_servers() {
     let factura_discovery = TestService::start(&discovery_service::SERVICE, &[]).await;
     let factura_zone = format!("http://{}/eureka/", factura_discovery.addr);
     let on_factura = registered_with(factura_discovery.addr);
-    let from_factura = configured_from(&factura_config.url(""));
+    let from_factura = factura_configured_from(&factura_config.url(""));
     let customers_f = start(&customer_service::SERVICE, &[&on_factura]).await;
     let inventory_f = start(&inventory_service::SERVICE, &[&on_factura]).await;
     let gateway_f = start(&gateway_service::SERVICE, &[&on_factura, &from_factura]).await;
@@ -251,7 +223,7 @@ async fn spring_clients_see_factura_servers_as_they_see_spring_servers() {
         .expect("the Spring Config server starts");
     let spring_zone = spring_eureka.url("/eureka/");
     let on_spring = registered_at(&spring_zone);
-    let from_spring = configured_from(&spring_config.url(""));
+    let from_spring = factura_configured_from(&spring_config.url(""));
     let customers_s = start(&customer_service::SERVICE, &[&on_spring, &from_spring]).await;
     let inventory_s = start(&inventory_service::SERVICE, &[&on_spring]).await;
     let billing_s = start(&billing_service::SERVICE, &[&on_spring, &from_spring]).await;

@@ -6,21 +6,12 @@ use std::time::Duration;
 
 use conformance::{
     compare::{Differential, Rules, Side},
+    fleet::gateway_prefix,
     spring::SpringApp,
 };
 use testkit::TestService;
 
 use super::backend::Echo;
-
-/// The gateway property prefix of the Spring line under test: the newest line reads only
-/// `spring.cloud.gateway.server.webflux.*`, the seed's only `spring.cloud.gateway.*`; factura
-/// reads both, so both gateways get the same keys.
-pub(crate) fn prefix() -> &'static str {
-    match std::env::var("SPRING_PROFILE").as_deref() {
-        Ok("latest") => "spring.cloud.gateway.server.webflux",
-        _ => "spring.cloud.gateway",
-    }
-}
 
 /// The property that opens the gateway actuator (with its writes) on the Spring line under
 /// test: Boot 3.3 needs it enabled, Boot 4 refuses `enabled` and grants `access` instead.
@@ -31,7 +22,7 @@ fn actuator_property() -> (&'static str, &'static str) {
     }
 }
 
-/// Gateway properties built up route by route, under [`prefix`].
+/// Gateway properties built up route by route, under [`gateway_prefix`] (the Spring line's).
 #[derive(Default)]
 pub(crate) struct Properties {
     pub(crate) pairs: Vec<(String, String)>,
@@ -42,7 +33,7 @@ impl Properties {
     /// `PREFIX.key = value`.
     pub(crate) fn gateway(&mut self, key: &str, value: &str) -> &mut Self {
         self.pairs
-            .push((format!("{}.{key}", prefix()), value.to_owned()));
+            .push((format!("{}.{key}", gateway_prefix()), value.to_owned()));
         self
     }
 
