@@ -185,8 +185,8 @@ async fn journey(gateway: &str, billing: Billing) {
             })
             .await;
             assert_eq!(status, StatusCode::CREATED, "{bill}");
-            // The departure kept (conformance/departures/mixed-fleet.md): the seed's generic
-            // Spring Data REST create of a bare bill is refused, naming the missing lines.
+            // The departure kept (the README's `POST /bills` row of Deliberate departures): the
+            // seed's generic Spring Data REST create of a bare bill is refused, naming the lines.
             let (status, refused) = exchange(
                 Method::POST,
                 &url("/BILLING-SERVICE/bills"),
