@@ -50,7 +50,21 @@ if ! answers 5432; then
         mv "$hba.new" "$hba"
         chown postgres:postgres "$hba"
     fi
-    pg_ctlcluster "$version" main start || pg_ctlcluster "$version" main restart
+    # A server killed outright (as when a session ends) leaves its lock files behind, naming a
+    # PID the system may since have handed to another process: a lock whose PID is not a
+    # running postgres is stale. A server still dying holds its lock a moment: try again.
+    start_postgres() {
+        for lock in /var/run/postgresql/.s.PGSQL.5432.lock "/var/lib/postgresql/$version/main/postmaster.pid"; do
+            [ -f "$lock" ] || continue
+            pid="$(head -n 1 "$lock")"
+            if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != postgres ] ||
+                grep -q '^State:.*zombie' "/proc/$pid/status" 2>/dev/null; then
+                rm -f "$lock"
+            fi
+        done
+        pg_ctlcluster "$version" main start
+    }
+    start_postgres || { sleep 2; start_postgres; }
     wait_for 5432 PostgreSQL
 fi
 for _ in $(seq 1 50); do
