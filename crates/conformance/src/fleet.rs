@@ -1,6 +1,6 @@
 //! Helpers for the whole-system tests that start fleets mixing Spring apps and factura
 //! services: the properties that put a Spring reference app on a fleet's discovery and config
-//! servers, and the registry check every such test waits on.
+//! servers, the registry check every such test waits on, and the HTTP client they talk with.
 
 use std::time::Duration;
 
@@ -72,6 +72,15 @@ pub fn factura_configured_from(config: &str) -> Vec<(String, String)> {
             "500".to_owned(),
         ),
     ]
+}
+
+/// The HTTP client the whole-system tests use: no proxy from the environment, a 30 s bound.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
 }
 
 /// Whether the Eureka server at `zone` (`http://host:port/eureka/`) lists an UP instance of

@@ -17,7 +17,7 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 
 use conformance::{
     fleet::{
-        factura_configured_from, gateway_prefix, listed, spring_configured_from,
+        factura_configured_from, gateway_prefix, http, listed, spring_configured_from,
         spring_eureka_client, spring_service_on,
     },
     spring::SpringApp,
@@ -31,14 +31,6 @@ const CONVERGE: Duration = Duration::from_secs(90);
 
 /// The fleets start JVMs on shared cores: one fleet at a time.
 static ONE_FLEET_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("an HTTP client")
-}
 
 /// Sends `body` (if any) as JSON, asking for JSON; the status and the body (`Null` if none).
 async fn exchange(method: Method, url: &str, body: Option<&Value>) -> (StatusCode, Value) {

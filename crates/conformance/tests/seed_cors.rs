@@ -10,20 +10,12 @@
 
 use std::time::Duration;
 
-use conformance::spring::repo_root;
+use conformance::{fleet::http, spring::repo_root};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use testkit::{TestService, as_pairs, eventually, registered_with};
 
 const FRONT_END: &str = "http://localhost:4200";
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("an HTTP client")
-}
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())

@@ -21,7 +21,7 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 
 use conformance::{
     compare::{Differential, Probe, Rules, Side},
-    fleet::{factura_configured_from, listed},
+    fleet::{factura_configured_from, http, listed},
     spring::SpringApp,
 };
 use platform::discovery::{Format, RegistryCache};
@@ -33,14 +33,6 @@ use testkit::{TestService, as_pairs, eventually, registered_with};
 const ENCRYPT_KEY: &str = "conformance-clients-key";
 /// How long a registration or a configuration change may take to be seen by everyone.
 const CONVERGE: Duration = Duration::from_secs(60);
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("an HTTP client")
-}
 
 async fn get_json(url: &str) -> Option<(StatusCode, Value)> {
     let response = http()
