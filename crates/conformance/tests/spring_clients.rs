@@ -32,7 +32,7 @@ use testkit::{TestService, as_pairs, eventually, registered_with};
 /// The symmetric key both config servers decrypt `{cipher}` values with.
 const ENCRYPT_KEY: &str = "conformance-clients-key";
 /// How long a registration or a configuration change may take to be seen by everyone.
-const CONVERGE: Duration = Duration::from_secs(60);
+const CONVERGE: Duration = Duration::from_secs(120);
 
 async fn get_json(url: &str) -> Option<(StatusCode, Value)> {
     let response = http()
