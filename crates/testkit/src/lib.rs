@@ -470,3 +470,19 @@ impl TestApp {
         self.service.stop().await;
     }
 }
+
+/// Runs `git` with `args` in the repository at `dir` (a test's own fixture repository) and
+/// returns its trimmed standard output; panics with git's error output when it fails.
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}

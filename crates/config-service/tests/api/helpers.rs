@@ -1,6 +1,6 @@
 //! Fixtures: git repositories made with the `git` CLI, configuration folders, a running server.
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{path::Path, time::Duration};
 
 use testkit::TestService;
 
@@ -24,17 +24,7 @@ impl GitRepo {
 
     /// Runs git in the repository and returns its trimmed standard output.
     pub(crate) fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("git runs");
-        assert!(
-            output.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        testkit::git(self.dir.path(), args)
     }
 
     /// Writes `files` and commits them; returns the commit id.

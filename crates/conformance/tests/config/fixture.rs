@@ -3,7 +3,7 @@
 //! test names as labels (the git backend). Both servers read the very same directory, so
 //! source names and `version` must agree without normalisation.
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 /// The symmetric key both servers are started with.
 pub(crate) const ENCRYPT_KEY: &str = "conformance-key";
@@ -189,17 +189,7 @@ impl GitRepo {
 
     /// Runs git in the repository and returns its trimmed standard output.
     pub(crate) fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("git runs");
-        assert!(
-            output.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        testkit::git(self.dir.path(), args)
     }
 
     fn commit(&self, message: &str) -> String {
