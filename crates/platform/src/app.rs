@@ -19,9 +19,10 @@ use tokio_util::sync::CancellationToken;
 pub use crate::started::{SharedSettings, Started};
 use crate::{
     actuator::{Actuator, HealthRegistry},
+    discovery::client::{EurekaClientSettings, InstanceSettings},
     metrics::Metrics,
     server::{StackOptions, with_common_layers},
-    settings::{Bootstrap, ServerSettings, Settings},
+    settings::{Bootstrap, FacturaSettings, ServerSettings, Settings},
 };
 
 /// How long in-flight work may take after a stop signal.
@@ -183,14 +184,17 @@ impl ServiceContext {
         self.on_start(move |started| watcher.watch(started));
         let settings = self.settings.current();
         // Register with discovery, renew, keep the registry cache fresh, cancel on stop.
-        if settings.flag("eureka.client.enabled", true)? {
+        let discovery: EurekaClientSettings = settings.bind("eureka.client")?;
+        // Bound now so that a bad instance setting stops the start before the port is bound.
+        settings.bind::<InstanceSettings>("eureka.instance")?;
+        if discovery.enabled {
             let cache = self.discovery.clone();
             self.on_start(move |started| crate::discovery::client::run(started, cache));
         }
         let name = settings.application_name();
         let server: ServerSettings = settings.bind("server")?;
         let options = StackOptions {
-            max_body_bytes: settings.parse_or("factura.max-body-bytes", 1024 * 1024)?,
+            max_body_bytes: settings.bind::<FacturaSettings>("factura")?.max_body_bytes,
             request_timeout: server.request_timeout,
             forwarded_headers: server.forward_headers_strategy != "none",
         };

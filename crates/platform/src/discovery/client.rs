@@ -30,7 +30,7 @@ use super::{
     model::{self, Format, InstanceInfo},
 };
 use crate::{
-    settings::{ServerSettings, Settings},
+    settings::{FromSection, Section, ServerSettings, Settings, SettingsError, split_list},
     started::Started,
 };
 
@@ -96,6 +96,95 @@ impl ServerUrl {
     }
 }
 
+/// `eureka.instance.*`: how this service describes itself in the registry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceSettings {
+    /// `appname` (default `spring.application.name`; upper-cased in the registry).
+    pub appname: Option<String>,
+    /// `instance-id` (default `host:spring.application.name:port`, as Spring).
+    pub instance_id: Option<String>,
+    /// `hostname` (default the bound address when it is a specific one, else the machine's name).
+    pub hostname: Option<String>,
+    /// `ip-address` (default the address others reach the bound one at).
+    pub ip_address: Option<String>,
+    /// `prefer-ip-address`: announce the IP address as the host (default false).
+    pub prefer_ip_address: bool,
+    /// `non-secure-port` (default the bound port).
+    pub non_secure_port: Option<u16>,
+    /// `virtual-host-name` (default `spring.application.name`).
+    pub virtual_host_name: Option<String>,
+    /// `secure-virtual-host-name` (default `spring.application.name`).
+    pub secure_virtual_host_name: Option<String>,
+    /// `lease-renewal-interval-in-seconds` (default 30; fractions allowed).
+    pub lease_renewal_interval: Duration,
+    /// `lease-expiration-duration-in-seconds` (default 90; fractions allowed).
+    pub lease_expiration_duration: Duration,
+    /// `metadata-map.*`, announced as the instance's metadata.
+    pub metadata_map: indexmap::IndexMap<String, String>,
+}
+
+impl FromSection for InstanceSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            appname: section.get("appname"),
+            instance_id: section.get("instance-id"),
+            hostname: section.get("hostname"),
+            ip_address: section.get("ip-address"),
+            prefer_ip_address: section.flag("prefer-ip-address", false)?,
+            non_secure_port: section.parse("non-secure-port")?,
+            virtual_host_name: section.get("virtual-host-name"),
+            secure_virtual_host_name: section.get("secure-virtual-host-name"),
+            lease_renewal_interval: seconds(
+                section.parse_or("lease-renewal-interval-in-seconds", 30.0)?,
+            ),
+            lease_expiration_duration: seconds(
+                section.parse_or("lease-expiration-duration-in-seconds", 90.0)?,
+            ),
+            metadata_map: section.map("metadata-map"),
+        })
+    }
+}
+
+/// `eureka.client.*`: whether and where this service registers and fetches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EurekaClientSettings {
+    /// `enabled`: run the discovery client at all (default true).
+    pub enabled: bool,
+    /// `register-with-eureka` (default true).
+    pub register_with_eureka: bool,
+    /// `fetch-registry` (default true).
+    pub fetch_registry: bool,
+    /// `registry-fetch-interval-seconds` (default 30; fractions allowed).
+    pub registry_fetch_interval: Duration,
+    /// `service-url.defaultZone` as written, when set (a comma list of discovery URLs).
+    pub default_zone: Option<Vec<String>>,
+}
+
+impl FromSection for EurekaClientSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            enabled: section.flag("enabled", true)?,
+            register_with_eureka: section.flag("register-with-eureka", true)?,
+            fetch_registry: section.flag("fetch-registry", true)?,
+            registry_fetch_interval: seconds(
+                section.parse_or("registry-fetch-interval-seconds", 30.0)?,
+            ),
+            default_zone: section
+                .get("service-url.defaultZone")
+                .map(|zone| split_list(&zone)),
+        })
+    }
+}
+
+impl EurekaClientSettings {
+    /// The discovery URLs: `defaultZone`, else Spring's default `http://localhost:8761/eureka/`.
+    pub fn service_urls(&self) -> Vec<String> {
+        self.default_zone
+            .clone()
+            .unwrap_or_else(|| vec!["http://localhost:8761/eureka/".to_owned()])
+    }
+}
+
 /// How this service registers and what it fetches, from `eureka.*` settings.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -121,38 +210,42 @@ impl ClientConfig {
     /// is a specific one, else the machine's name), lease intervals from
     /// `eureka.instance.lease-*`, metadata from `eureka.instance.metadata-map.*`.
     pub fn from_settings(settings: &Settings, local_addr: SocketAddr) -> anyhow::Result<Self> {
+        let client: EurekaClientSettings = settings.bind("eureka.client")?;
+        let own: InstanceSettings = settings.bind("eureka.instance")?;
         let name = settings.application_name();
-        let app = settings.get_or("eureka.instance.appname", &name);
-        let port: u16 = settings.parse_or("eureka.instance.non-secure-port", local_addr.port())?;
-        let ip = match settings.get("eureka.instance.ip-address") {
-            Some(ip) => ip,
-            None => local_ip(local_addr.ip()).to_string(),
-        };
-        let host = if settings.flag("eureka.instance.prefer-ip-address", false)? {
+        let app = own.appname.clone().unwrap_or_else(|| name.clone());
+        let port = own.non_secure_port.unwrap_or(local_addr.port());
+        let ip = own
+            .ip_address
+            .clone()
+            .unwrap_or_else(|| local_ip(local_addr.ip()).to_string());
+        let host = if own.prefer_ip_address {
             ip.clone()
         } else {
-            settings
-                .get("eureka.instance.hostname")
+            own.hostname
+                .clone()
                 .unwrap_or_else(|| default_host_name(local_addr.ip()))
         };
-        let renewal: f64 =
-            settings.parse_or("eureka.instance.lease-renewal-interval-in-seconds", 30.0)?;
-        let duration: f64 =
-            settings.parse_or("eureka.instance.lease-expiration-duration-in-seconds", 90.0)?;
-        let fetch: f64 =
-            settings.parse_or("eureka.client.registry-fetch-interval-seconds", 30.0)?;
         let mut instance = InstanceInfo::new(&app, &host, &ip, port);
         instance.instance_id = Some(
-            settings
-                .get("eureka.instance.instance-id")
+            own.instance_id
+                .clone()
                 .unwrap_or_else(|| format!("{host}:{name}:{port}")),
         );
-        instance.vip_address = Some(settings.get_or("eureka.instance.virtual-host-name", &name));
-        instance.secure_vip_address =
-            Some(settings.get_or("eureka.instance.secure-virtual-host-name", &name));
+        instance.vip_address = Some(
+            own.virtual_host_name
+                .clone()
+                .unwrap_or_else(|| name.clone()),
+        );
+        instance.secure_vip_address = Some(
+            own.secure_virtual_host_name
+                .clone()
+                .unwrap_or_else(|| name.clone()),
+        );
         // Whole seconds on the wire; sub-second values (tests) round up to 1.
-        instance.lease_info.renewal_interval_in_secs = (renewal.ceil() as i64).max(1);
-        instance.lease_info.duration_in_secs = (duration.ceil() as i64).max(1);
+        let whole_seconds = |d: Duration| (d.as_secs_f64().ceil() as i64).max(1);
+        instance.lease_info.renewal_interval_in_secs = whole_seconds(own.lease_renewal_interval);
+        instance.lease_info.duration_in_secs = whole_seconds(own.lease_expiration_duration);
         let base = format!("http://{host}:{port}");
         instance.home_page_url = Some(format!("{base}/"));
         instance.status_page_url = Some(format!("{base}/actuator/info"));
@@ -170,11 +263,9 @@ impl ClientConfig {
                 .metadata
                 .insert("management.port".into(), management_port.to_string());
         }
-        for (key, value) in settings.with_prefix("eureka.instance.metadata-map") {
-            instance.metadata.insert(key, value);
-        }
-        let servers = settings
-            .eureka_default_zone()
+        instance.metadata.extend(own.metadata_map);
+        let servers = client
+            .service_urls()
             .iter()
             .map(|raw| ServerUrl::parse(raw))
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -183,10 +274,10 @@ impl ClientConfig {
         }
         Ok(Self {
             servers,
-            register: settings.flag("eureka.client.register-with-eureka", true)?,
-            fetch: settings.flag("eureka.client.fetch-registry", true)?,
-            fetch_interval: seconds(fetch),
-            renewal_interval: seconds(renewal),
+            register: client.register_with_eureka,
+            fetch: client.fetch_registry,
+            fetch_interval: client.registry_fetch_interval,
+            renewal_interval: own.lease_renewal_interval,
             instance,
         })
     }

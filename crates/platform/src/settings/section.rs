@@ -37,6 +37,24 @@ impl FromSection for ServerSettings {
     }
 }
 
+/// `factura.*`: our own settings, for what Spring has no key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacturaSettings {
+    /// `factura.data-dir`: where the embedded SQLite databases live (default `./data`).
+    pub data_dir: String,
+    /// `factura.max-body-bytes`: the largest request body a service accepts (default 1 MiB).
+    pub max_body_bytes: usize,
+}
+
+impl FromSection for FacturaSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            data_dir: section.get_or("data-dir", "data"),
+            max_body_bytes: section.parse_or("max-body-bytes", 1024 * 1024)?,
+        })
+    }
+}
+
 /// A typed settings section (`server`, `spring.cloud.config.retry`, a Resilience4j instance),
 /// bound once by [`Settings::bind`] and then read as plain fields.
 ///
@@ -61,6 +79,25 @@ impl<'a> Section<'a> {
     pub fn or(mut self, prefix: &str) -> Self {
         self.prefixes.push(prefix.to_owned());
         self
+    }
+
+    /// The section under `field` of this one (`retry` of `spring.cloud.config`), with the
+    /// same fallbacks.
+    pub fn child(&self, field: &str) -> Section<'a> {
+        Section {
+            settings: self.settings,
+            prefixes: self
+                .prefixes
+                .iter()
+                .map(|p| {
+                    if p.is_empty() {
+                        field.to_owned()
+                    } else {
+                        format!("{p}.{field}")
+                    }
+                })
+                .collect(),
+        }
     }
 
     /// Binds `T` from this section.
@@ -108,6 +145,15 @@ impl<'a> Section<'a> {
         self.settings.parse_or(&self.key(field), default)
     }
 
+    /// `field` parsed as `T`; `Ok(None)` when unset.
+    pub fn parse<T>(&self, field: &str) -> Result<Option<T>, SettingsError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.settings.parse(&self.key(field))
+    }
+
     /// A boolean `field`, or `default`.
     pub fn flag(&self, field: &str, default: bool) -> Result<bool, SettingsError> {
         self.settings.flag(&self.key(field), default)
@@ -121,6 +167,21 @@ impl<'a> Section<'a> {
         default: std::time::Duration,
     ) -> Result<std::time::Duration, SettingsError> {
         self.settings.duration_or(&self.key(field), unit, default)
+    }
+
+    /// Every key under `field.` (a map such as `metadata-map.*`), keyed by the rest in
+    /// canonical form, highest precedence winning.
+    pub fn map(&self, field: &str) -> indexmap::IndexMap<String, String> {
+        let mut out = indexmap::IndexMap::new();
+        for prefix in self.prefixes.iter().rev() {
+            let key = if prefix.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{prefix}.{field}")
+            };
+            out.extend(self.settings.with_prefix(&key));
+        }
+        out
     }
 
     /// A comma-separated `field` as a list (empty when unset).
