@@ -200,7 +200,7 @@ pub async fn attempt(
     let (bases, balanced): (Vec<Authority>, bool) = match &call.route.target {
         Target::Fixed(authority) => (vec![authority.clone()], false),
         Target::Balanced(service) => {
-            let instances = balancer.candidates(service);
+            let instances = balancer.candidates_or_fetch(service).await;
             if instances.is_empty() {
                 return Err(ProxyError::NoInstance(service.clone()));
             }
