@@ -27,7 +27,7 @@ use hyper_util::{
 use platform::balancer::LoadBalancer;
 
 use crate::{
-    error::{ProxyError, error_response},
+    error::{ClientFault, ProxyError},
     filter::Filter,
     headers::remove_hop_by_hop,
     table::{Route, Target},
@@ -93,6 +93,34 @@ impl BodySource {
     }
 }
 
+/// Watches the client's request body on its way upstream, so that a failed exchange is
+/// blamed on the right side: a body that breaks (bad chunked framing, a pause beyond the
+/// connection timeout) is the client's fault (400/408), not the backend's (502).
+#[derive(Debug, Clone, Default)]
+pub struct ClientBodyWatch(std::sync::Arc<std::sync::OnceLock<ClientFault>>);
+
+impl ClientBodyWatch {
+    /// `body`, reporting its failure to this watch.
+    pub fn watch(&self, body: Body) -> Body {
+        let fault = self.0.clone();
+        Body::new(body.map_err(move |e| {
+            let timed_out = std::error::Error::source(&e)
+                .is_some_and(|inner| inner.is::<platform::server::BodyTimedOut>());
+            let _ = fault.set(if timed_out {
+                ClientFault::TimedOut
+            } else {
+                ClientFault::Malformed
+            });
+            e
+        }))
+    }
+
+    /// How the client's body failed, if it did.
+    pub fn fault(&self) -> Option<ClientFault> {
+        self.0.get().copied()
+    }
+}
+
 /// One call to the backend, as the wrapping filters see it.
 pub struct Call<'a> {
     /// The route being served.
@@ -115,6 +143,8 @@ pub struct Call<'a> {
     pub upgrade: Option<hyper::upgrade::OnUpgrade>,
     /// Set by a CircuitBreaker whose call failed: the `forward:` target to re-dispatch to.
     pub fallback: Option<String>,
+    /// Whether the client's body broke on the way.
+    pub client_body: ClientBodyWatch,
 }
 
 impl std::fmt::Debug for Call<'_> {
@@ -179,7 +209,8 @@ pub fn through_layers<'a, 'b: 'a>(
                 };
                 let failure = match &result {
                     Ok(response) => cb.status_codes.contains(&response.status()),
-                    Err(_) => true,
+                    // The client's broken body says nothing about the backend.
+                    Err(e) => !matches!(e, ProxyError::ClientBody(_)),
                 };
                 breaker.record(!failure);
                 if failure {
@@ -258,7 +289,13 @@ pub async fn attempt(
                     break;
                 }
             }
-            Err(e) => return Err(ProxyError::Upstream(error_chain(&e))),
+            Err(e) => {
+                if let Some(fault) = call.client_body.fault() {
+                    return Err(ProxyError::ClientBody(fault));
+                }
+                tracing::warn!(backend = %base, error = %error_chain(&e), "the backend failed");
+                return Err(ProxyError::Upstream(error_chain(&e)));
+            }
         }
     }
     Err(ProxyError::Connect {
@@ -293,8 +330,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
-/// Reads a small body into memory when it may be sent again; streams it otherwise.
-pub async fn body_source(body: Body, may_repeat: bool) -> Result<BodySource, Response<Body>> {
+/// Reads a small body into memory when it may be sent again; streams it otherwise. A body
+/// that breaks while it is read is answered as `client_body` says (400 or 408).
+pub async fn body_source(
+    body: Body,
+    may_repeat: bool,
+    client_body: &ClientBodyWatch,
+) -> Result<BodySource, ProxyError> {
     if body.is_end_stream() || body.size_hint().exact() == Some(0) {
         return Ok(BodySource::Empty);
     }
@@ -307,10 +349,11 @@ pub async fn body_source(body: Body, may_repeat: bool) -> Result<BodySource, Res
         .await
     {
         Ok(collected) => Ok(BodySource::Buffered(collected.to_bytes())),
-        Err(e) => Err(error_response(
-            StatusCode::BAD_REQUEST,
-            &format!("Could not read the request body: {e}"),
-            "",
-        )),
+        Err(e) => {
+            tracing::debug!(error = %e, "the client's request body could not be read");
+            Err(ProxyError::ClientBody(
+                client_body.fault().unwrap_or(ClientFault::Malformed),
+            ))
+        }
     }
 }

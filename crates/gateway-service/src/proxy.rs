@@ -47,7 +47,7 @@ use crate::{
     },
     error::{ProxyError, error_response},
     filter::{Exchange, Filter},
-    forward::{Call, body_source, through_layers},
+    forward::{Call, ClientBodyWatch, body_source, through_layers},
     headers::{host_of, is_upgrade, upstream_headers},
     locator::Locator,
     path::normalise_path,
@@ -471,14 +471,16 @@ impl Gateway {
             matches!(f, Filter::Retry(_))
                 || matches!(f, Filter::CircuitBreaker(cb) if cb.fallback.is_some())
         });
+        let client_body = ClientBodyWatch::default();
         let body = match body_source(
-            body,
+            client_body.watch(body),
             may_repeat || matches!(route.target, Target::Balanced(_)),
+            &client_body,
         )
         .await
         {
             Ok(body) => body,
-            Err(response) => return response,
+            Err(e) => return e.into_response(&inbound.path),
         };
         let mut path_and_query = std::mem::take(&mut ex.path);
         if let Some(q) = ex.query.as_deref().filter(|q| !q.is_empty()) {
@@ -504,6 +506,7 @@ impl Gateway {
             body,
             upgrade,
             fallback: None,
+            client_body,
         };
         let layers: Vec<&Filter> = route
             .filters

@@ -8,7 +8,9 @@
 //!   trickling and idle connections are closed;
 //! * a request body may pause at most the connection timeout between two reads
 //!   ([`BodyReadTimeout`]), as Tomcat's socket timeout applies to body reads;
-//! * request line and headers over `max-http-request-header-size` are answered 431 by hyper.
+//! * request line and headers over `max-http-request-header-size` are answered 431 by hyper;
+//! * a connection the server ends is closed lingering ([`WriteTracked`]), so a client still
+//!   sending a refused body gets the answer instead of a reset.
 //!
 //! Graceful stop: when `stop` fires the listener closes, each connection finishes the request
 //! it is serving and closes, and [`serve`] returns once all have.
@@ -107,7 +109,7 @@ async fn serve_connection(
 ) {
     let activity = Arc::new(Activity::new());
     let io = WriteTracked {
-        stream,
+        stream: Some(stream),
         activity: activity.clone(),
     };
     let body_timeout = limits.connection_timeout;
@@ -245,10 +247,50 @@ impl Drop for RequestInFlight {
     }
 }
 
-/// The socket of one connection, noting when bytes are written (see [`Activity`]).
+/// How long a closed connection keeps draining what the client still sends, at most…
+const LINGER_FOR: Duration = Duration::from_secs(5);
+/// …and how long it waits for the next bytes of it.
+const LINGER_PAUSE: Duration = Duration::from_secs(1);
+
+/// The socket of one connection, noting when bytes are written (see [`Activity`]), and
+/// closed with a lingering close: when the server ends a connection whose client is still
+/// sending (a body refused with 413 before it was read), closing at once would reset the
+/// connection and the client could lose the answer already sent. Instead the write side is
+/// shut down (the answer, then FIN) and what the client still sends is read and discarded
+/// for a while ([`LINGER_FOR`]), as nginx and Apache do.
 struct WriteTracked {
-    stream: TcpStream,
+    stream: Option<TcpStream>,
     activity: Arc<Activity>,
+}
+
+impl WriteTracked {
+    fn stream(&mut self) -> Pin<&mut TcpStream> {
+        Pin::new(self.stream.as_mut().expect("present until dropped"))
+    }
+}
+
+impl Drop for WriteTracked {
+    fn drop(&mut self) {
+        let (Some(stream), Ok(runtime)) =
+            (self.stream.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        runtime.spawn(linger(stream));
+    }
+}
+
+async fn linger(mut stream: TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let _ = stream.shutdown().await;
+    let until = Instant::now() + LINGER_FOR;
+    let mut sink = vec![0u8; 16 * 1024];
+    while Instant::now() < until {
+        match tokio::time::timeout(LINGER_PAUSE, stream.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
+    }
 }
 
 impl AsyncRead for WriteTracked {
@@ -257,7 +299,7 @@ impl AsyncRead for WriteTracked {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        self.stream().poll_read(cx, buf)
     }
 }
 
@@ -267,7 +309,7 @@ impl AsyncWrite for WriteTracked {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let written = ready!(Pin::new(&mut self.stream).poll_write(cx, buf));
+        let written = ready!(self.stream().poll_write(cx, buf));
         self.activity.mark_busy();
         Poll::Ready(written)
     }
@@ -277,21 +319,23 @@ impl AsyncWrite for WriteTracked {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let written = ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, bufs));
+        let written = ready!(self.stream().poll_write_vectored(cx, bufs));
         self.activity.mark_busy();
         Poll::Ready(written)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        self.stream
+            .as_ref()
+            .is_some_and(TcpStream::is_write_vectored)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        self.stream().poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        self.stream().poll_shutdown(cx)
     }
 }
 
