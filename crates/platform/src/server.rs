@@ -26,7 +26,7 @@ use tower_http::{
 use crate::{hal::ForwardedHeaders, metrics::Metrics};
 
 mod accept;
-pub use accept::{BodyTimedOut, ConnectionLimits, serve};
+pub use accept::{BodyTimedOut, ConnectionLimits, PauseLimitedBody, serve};
 
 /// The header that carries a request's id across service hops.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

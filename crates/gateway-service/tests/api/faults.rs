@@ -202,3 +202,67 @@ async fn headers_over_8kb_are_431_at_the_gateway_as_in_spring_boot() {
     gw.stop().await;
     backend.kill().await;
 }
+
+#[tokio::test]
+async fn a_backend_frozen_half_way_through_its_answer_ends_the_exchange_after_the_response_timeout()
+{
+    // Answers a head and the first bytes of a 1 MB body, then freezes.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let frozen = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nfirst bytes")
+                .await;
+            held.push(stream);
+        }
+    });
+    let mut props = route(0, "frozen", &format!("http://{addr}"), "/**");
+    props.push((
+        "spring.cloud.gateway.httpclient.response-timeout".into(),
+        "1s".into(),
+    ));
+    let gw = Gateway::start(&testkit::as_pairs(&props)).await;
+    let response = client().get(gw.url("/x")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = tokio::time::timeout(CHECKED_AT, response.bytes())
+        .await
+        .expect("the exchange ends instead of hanging");
+    assert!(body.is_err(), "the truncated answer is reported as such");
+    gw.stop().await;
+    frozen.abort();
+}
+
+#[tokio::test]
+async fn a_backend_that_never_accepts_the_connection_is_a_504_after_the_route_connect_timeout() {
+    // A listen backlog of one, filled: further connection attempts get no answer at all.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let full = socket.listen(0).unwrap();
+    let addr = full.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(Ok(s)) =
+            tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await
+        {
+            fillers.push(s);
+        }
+    }
+    let mut props = route(0, "full", &format!("http://{addr}"), "/**");
+    props.push((
+        "spring.cloud.gateway.routes[0].metadata.connect-timeout".into(),
+        "500".into(),
+    ));
+    let gw = Gateway::start(&testkit::as_pairs(&props)).await;
+    let started = Instant::now();
+    let response = tokio::time::timeout(CHECKED_AT, client().get(gw.url("/x")).send())
+        .await
+        .expect("answered, not hung")
+        .unwrap();
+    assert_eq!(response.status(), 504, "after {:?}", started.elapsed());
+    gw.stop().await;
+    drop((full, fillers));
+}

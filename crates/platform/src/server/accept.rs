@@ -7,7 +7,7 @@
 //!   next one within the keep-alive timeout of the previous response ([`Activity`]): silent,
 //!   trickling and idle connections are closed;
 //! * a request body may pause at most the connection timeout between two reads
-//!   ([`BodyReadTimeout`]), as Tomcat's socket timeout applies to body reads;
+//!   ([`PauseLimitedBody`]), as Tomcat's socket timeout applies to body reads;
 //! * request line and headers over `max-http-request-header-size` are answered 431 by hyper;
 //! * a connection the server ends is closed lingering ([`WriteTracked`]), so a client still
 //!   sending a refused body gets the answer instead of a reset.
@@ -117,7 +117,7 @@ async fn serve_connection(
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         let request = request.map(|body| match body_timeout {
-            Some(timeout) => Body::new(BodyReadTimeout::new(body, timeout)),
+            Some(timeout) => Body::new(PauseLimitedBody::new(body, timeout)),
             None => Body::new(body),
         });
         let call = tower::ServiceExt::oneshot(router.clone(), request);
@@ -339,16 +339,19 @@ impl AsyncWrite for WriteTracked {
     }
 }
 
-/// A request body that fails when the client pauses longer than `timeout` between two
-/// pieces of it while the handler waits for them.
-struct BodyReadTimeout {
+/// A body that fails when its sender pauses longer than `timeout` between two pieces of it
+/// while the reader waits for them: a request body here (the connection timeout), a backend's
+/// answer in the gateway (its response timeout).
+#[derive(Debug)]
+pub struct PauseLimitedBody {
     body: Incoming,
     timeout: Duration,
     pause: Option<Pin<Box<Sleep>>>,
 }
 
-impl BodyReadTimeout {
-    fn new(body: Incoming, timeout: Duration) -> Self {
+impl PauseLimitedBody {
+    /// `body`, allowed pauses of at most `timeout`.
+    pub fn new(body: Incoming, timeout: Duration) -> Self {
         Self {
             body,
             timeout,
@@ -359,10 +362,10 @@ impl BodyReadTimeout {
 
 /// The error a body that paused too long ends with.
 #[derive(Debug, thiserror::Error)]
-#[error("the request body paused longer than the connection timeout ({0:?})")]
+#[error("the body paused longer than its timeout ({0:?})")]
 pub struct BodyTimedOut(Duration);
 
-impl hyper::body::Body for BodyReadTimeout {
+impl hyper::body::Body for PauseLimitedBody {
     type Data = bytes::Bytes;
     type Error = axum::BoxError;
 
