@@ -224,6 +224,7 @@ impl ServiceContext {
             name,
             listener,
             router,
+            limits: server.connections,
             context: self,
         })
     }
@@ -235,6 +236,7 @@ pub struct Application {
     name: String,
     listener: TcpListener,
     router: Router,
+    limits: crate::server::ConnectionLimits,
     context: ServiceContext,
 }
 
@@ -268,6 +270,7 @@ impl Application {
             name,
             listener,
             router,
+            limits,
             context,
         } = self;
         let shutdown = context.shutdown.clone();
@@ -285,15 +288,12 @@ impl Application {
 
         let stop = shutdown.clone();
         let serving: BoxFuture<std::io::Result<()>> = if context.per_core {
-            Box::pin(crate::server::serve_on_each_core(listener, router, stop))
+            Box::pin(crate::server::serve_on_each_core(
+                listener, router, limits, stop,
+            ))
         } else {
-            let server = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { stop.cancelled().await });
             // Served inline (not spawned), so dropping this future closes the listener too.
-            Box::pin(std::future::IntoFuture::into_future(server))
+            Box::pin(crate::server::serve(listener, router, limits, stop))
         };
         tokio::pin!(serving);
         let outcome = tokio::select! {

@@ -10,6 +10,7 @@
 //! built-in defaults < local `application.yml` (+ `application-{profile}.yml`) <
 //! config-service (when a client fills that layer in) < environment variables < command-line flags.
 
+mod data_size;
 mod duration;
 mod placeholder;
 mod section;
@@ -20,10 +21,12 @@ use std::{fmt, path::Path, str::FromStr, sync::Arc};
 use anyhow::Context as _;
 use indexmap::IndexMap;
 
+pub use data_size::parse_data_size;
 pub use duration::{DurationError, DurationUnit, expected_duration, parse_duration};
 pub use placeholder::resolve_placeholders;
 pub use section::{
-    EX_CONFIG, FacturaSettings, FromSection, Section, ServerSettings, is_configuration_error,
+    ConnectionLimits, EX_CONFIG, FacturaSettings, FromSection, Section, ServerSettings,
+    is_configuration_error,
 };
 pub use yaml::{
     ON_PROFILE, YamlDocument, parse_yaml_documents, profile_expression_matches, value_text,

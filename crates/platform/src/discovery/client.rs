@@ -7,7 +7,9 @@
 //! (a restart, an eviction) and triggers an immediate re-registration. In parallel it fetches the
 //! full registry, then deltas every `eureka.client.registry-fetch-interval-seconds`, merging
 //! them into the [`RegistryCache`] and falling back to a full fetch when the merged view's
-//! `apps__hashcode` disagrees with the server's. On shutdown it cancels its lease.
+//! `apps__hashcode` disagrees with the server's. A lookup that finds no instance of an
+//! application asks for a fetch at once (rate-limited, [`ON_DEMAND_FETCH_GAP`]), so services
+//! started together find each other on their first call. On shutdown it cancels its lease.
 //!
 //! Several servers (`defaultZone` is a comma list) are tried in order, starting from the last one
 //! that answered; a connection failure or a 5xx moves on to the next.
@@ -26,7 +28,7 @@ use reqwest::{Method, StatusCode};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    cache::RegistryCache,
+    cache::{ON_DEMAND_FETCH_GAP, RegistryCache},
     model::{self, Format, InstanceInfo},
 };
 use crate::{
@@ -552,15 +554,22 @@ impl DiscoveryClient {
         }
     }
 
-    /// Keeps the cache fresh until `shutdown`.
+    /// Keeps the cache fresh until `shutdown`: a full fetch (retried with backoff), then
+    /// deltas every fetch interval, and sooner when a lookup found no instance of an
+    /// application ([`RegistryCache::up_sorted_or_fetch`]), at most once per
+    /// [`ON_DEMAND_FETCH_GAP`].
     async fn keep_fetching(&self, shutdown: &CancellationToken) {
+        self.cache.attach_fetcher();
         let mut backoff = FIRST_BACKOFF;
         loop {
-            match self.fetch_full().await {
+            let last = tokio::time::Instant::now();
+            let result = self.fetch_full().await;
+            self.cache.fetch_finished();
+            match result {
                 Ok(()) => break,
                 Err(error) => {
                     tracing::debug!(%error, "cannot fetch the registry yet");
-                    if sleep_or_stop(backoff, shutdown).await {
+                    if self.wait_for_next_fetch(last, backoff, shutdown).await {
                         return;
                     }
                     backoff =
@@ -569,7 +578,11 @@ impl DiscoveryClient {
             }
         }
         loop {
-            if sleep_or_stop(self.config.fetch_interval, shutdown).await {
+            let last = tokio::time::Instant::now();
+            if self
+                .wait_for_next_fetch(last, self.config.fetch_interval, shutdown)
+                .await
+            {
                 return;
             }
             if let Err(error) = self.fetch_delta().await {
@@ -578,6 +591,28 @@ impl DiscoveryClient {
                     tracing::warn!(%error, "registry fetch failed");
                 }
             }
+            self.cache.fetch_finished();
+        }
+    }
+
+    /// Waits until `interval` after `last`, or until a lookup asks for a fetch but no sooner
+    /// than [`ON_DEMAND_FETCH_GAP`] after `last`; true when `shutdown` fired first.
+    async fn wait_for_next_fetch(
+        &self,
+        last: tokio::time::Instant,
+        interval: Duration,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let scheduled = last + interval;
+        tokio::select! {
+            () = shutdown.cancelled() => return true,
+            () = tokio::time::sleep_until(scheduled) => return false,
+            () = self.cache.fetch_wanted() => {}
+        }
+        let earliest = (last + ON_DEMAND_FETCH_GAP).min(scheduled);
+        tokio::select! {
+            () = shutdown.cancelled() => true,
+            () = tokio::time::sleep_until(earliest) => false,
         }
     }
 
