@@ -22,6 +22,7 @@ use crate::{
     metrics::Metrics,
     server::{StackOptions, with_common_layers},
     settings::{Bootstrap, ServerSettings, Settings},
+    tls::{ClientTlsSettings, ServerTls},
 };
 
 /// How long in-flight work may take after a stop signal.
@@ -178,7 +179,7 @@ impl ServiceContext {
         F::Future: Send + 'static,
     {
         // `POST /actuator/refresh` and the config watch (live configuration).
-        let refresher = crate::config_client::Refresher::new(self.settings.clone());
+        let refresher = crate::config_client::Refresher::new(self.settings.clone())?;
         let watcher = refresher.clone();
         self.on_start(move |started| watcher.watch(started));
         let settings = self.settings.current();
@@ -189,6 +190,12 @@ impl ServiceContext {
         }
         let name = settings.application_name();
         let server: ServerSettings = settings.bind("server")?;
+        let tls = ServerTls::from_settings(&settings)?;
+        // The clients' trust is read when each client is built; a bad one stops the start here.
+        ClientTlsSettings::platform(&settings)?.client_config()?;
+        if let Some(tls) = tls.clone().filter(ServerTls::reloads) {
+            self.on_start(move |started| tls.watch(started.shutdown));
+        }
         let options = StackOptions {
             max_body_bytes: settings.parse_or("factura.max-body-bytes", 1024 * 1024)?,
             request_timeout: server.request_timeout,
@@ -219,6 +226,7 @@ impl ServiceContext {
         Ok(Application {
             name,
             listener,
+            tls,
             router,
             context: self,
         })
@@ -230,6 +238,7 @@ impl ServiceContext {
 pub struct Application {
     name: String,
     listener: TcpListener,
+    tls: Option<ServerTls>,
     router: Router,
     context: ServiceContext,
 }
@@ -263,6 +272,7 @@ impl Application {
         let Application {
             name,
             listener,
+            tls,
             router,
             context,
         } = self;
@@ -277,19 +287,18 @@ impl Application {
         for task in context.tasks {
             tasks.spawn(task(started.clone()));
         }
-        tracing::info!(service = %name, %local_addr, "started");
+        tracing::info!(service = %name, %local_addr, tls = tls.is_some(), "started");
 
         let stop = shutdown.clone();
+        // Served inline (not spawned), so dropping this future closes the listener too.
         let serving: BoxFuture<std::io::Result<()>> = if context.per_core {
-            Box::pin(crate::server::serve_on_each_core(listener, router, stop))
+            Box::pin(crate::server::serve_on_each_core(
+                listener, tls, router, stop,
+            ))
         } else {
-            let server = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
+            Box::pin(
+                async move { crate::server::serve(listener, tls.as_ref(), router, stop).await },
             )
-            .with_graceful_shutdown(async move { stop.cancelled().await });
-            // Served inline (not spawned), so dropping this future closes the listener too.
-            Box::pin(std::future::IntoFuture::into_future(server))
         };
         tokio::pin!(serving);
         let outcome = tokio::select! {

@@ -22,7 +22,9 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{hal::ForwardedHeaders, metrics::Metrics};
+use axum::serve::ListenerExt as _;
+
+use crate::{hal::ForwardedHeaders, metrics::Metrics, tls::ServerTls};
 
 /// The header that carries a request's id across service hops.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -205,6 +207,7 @@ fn reuse_port_listener(address: std::net::SocketAddr) -> std::io::Result<tokio::
 /// socket, so the kernel spreads new connections over the cores.
 pub async fn serve_on_each_core(
     listener: tokio::net::TcpListener,
+    tls: Option<ServerTls>,
     router: Router,
     stop: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
@@ -213,7 +216,7 @@ pub async fn serve_on_each_core(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut finished = Vec::with_capacity(cores);
     for core in 0..cores {
-        let (router, stop) = (router.clone(), stop.clone());
+        let (router, stop, tls) = (router.clone(), stop.clone(), tls.clone());
         let inherited = first.take();
         let (done, finished_rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
@@ -228,13 +231,7 @@ pub async fn serve_on_each_core(
                                 Some(listener) => tokio::net::TcpListener::from_std(listener)?,
                                 None => reuse_port_listener(address)?,
                             };
-                            axum::serve(
-                                listener,
-                                router
-                                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-                            )
-                            .with_graceful_shutdown(async move { stop.cancelled().await })
-                            .await
+                            serve(listener, tls.as_ref(), router, stop).await
                         })
                     });
                 let _ = done.send(result);
@@ -245,6 +242,31 @@ pub async fn serve_on_each_core(
         done.await.unwrap_or(Ok(()))?;
     }
     Ok(())
+}
+
+/// Serves `router` on `listener` until `stop` is cancelled and in-flight requests have
+/// finished; with `tls`, each connection is TLS-terminated first (the acceptor step before hyper).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Option<&ServerTls>,
+    router: Router,
+    stop: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let stopped = async move { stop.cancelled().await };
+    match tls {
+        None => {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(stopped)
+                .await
+        }
+        // `tap_io` only to get axum's `ConnectInfo<SocketAddr>` for a listener of our own.
+        Some(tls) => {
+            axum::serve(tls.listener(listener).tap_io(|_| ()), service)
+                .with_graceful_shutdown(stopped)
+                .await
+        }
+    }
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C / SIGINT or SIGTERM).

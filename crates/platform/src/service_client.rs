@@ -10,7 +10,10 @@
 //!   connect 10 s and read 60 s);
 //! * one [`CircuitBreaker`] per remote service decides whether to call at all; its state is a
 //!   health component and a Prometheus gauge;
-//! * the incoming request's `x-request-id` travels on every outgoing call.
+//! * the incoming request's `x-request-id` travels on every outgoing call;
+//! * an instance registered with its secure port enabled is called over https, trusting what
+//!   `factura.ssl.client.*` says ([`crate::tls`]); `spring.cloud.openfeign.httpclient.disable-ssl-validation`
+//!   trusts any certificate, as with OpenFeign's Apache HttpClient 5.
 //!
 //! Errors say which service, which call and what happened ([`RemoteError`]).
 
@@ -28,6 +31,7 @@ use crate::{
     resilience::{BreakerConfig, CircuitBreaker, State},
     server::{REQUEST_ID, current_request_id},
     settings::{FromSection, Section, SettingsError},
+    tls::ClientTlsSettings,
 };
 
 /// Why a remote call failed.
@@ -135,7 +139,17 @@ impl ServiceClient {
             .section(&format!("spring.cloud.openfeign.client.config.{service}"))
             .or("spring.cloud.openfeign.client.config.default")
             .bind()?;
-        let http = reqwest::Client::builder()
+        let mut tls = ClientTlsSettings::platform(&settings)?;
+        // OpenFeign's Apache HttpClient 5 switch, honoured the same way.
+        if settings.flag(
+            "spring.cloud.openfeign.httpclient.disable-ssl-validation",
+            false,
+        )? {
+            tls.use_insecure_trust_manager = true;
+            tls.trusted_x509_certificates.clear();
+        }
+        let http = tls
+            .reqwest_builder()?
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()?;

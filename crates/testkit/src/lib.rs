@@ -6,6 +6,9 @@
 //! and the config-server import are off unless a test turns them on, so a test talks only to
 //! what it started.
 
+pub mod git_http;
+pub mod tls;
+
 use std::{net::SocketAddr, time::Duration};
 
 use platform::{

@@ -32,6 +32,7 @@ use super::{
 use crate::{
     settings::{ServerSettings, Settings},
     started::Started,
+    tls::ClientTlsSettings,
 };
 
 /// What an instance id must have escaped to be one path segment (`host:app:port` stays as is,
@@ -153,6 +154,18 @@ impl ClientConfig {
         // Whole seconds on the wire; sub-second values (tests) round up to 1.
         instance.lease_info.renewal_interval_in_secs = (renewal.ceil() as i64).max(1);
         instance.lease_info.duration_in_secs = (duration.ceil() as i64).max(1);
+        // `secure-port-enabled` announces the port as https (what callers then use, Spring's
+        // `EurekaServiceInstance.isSecure`); a TLS-only service also sets
+        // `non-secure-port-enabled=false`, as with Spring.
+        instance.port.enabled = settings.flag("eureka.instance.non-secure-port-enabled", true)?;
+        if settings.flag("eureka.instance.secure-port-enabled", false)? {
+            let secure_port: u16 =
+                settings.parse_or("eureka.instance.secure-port", local_addr.port())?;
+            instance.secure_port.enabled = true;
+            instance.secure_port.port = secure_port;
+            instance.secure_health_check_url =
+                Some(format!("https://{host}:{secure_port}/actuator/health"));
+        }
         let base = format!("http://{host}:{port}");
         instance.home_page_url = Some(format!("{base}/"));
         instance.status_page_url = Some(format!("{base}/actuator/info"));
@@ -262,8 +275,13 @@ pub struct DiscoveryClient {
 
 impl DiscoveryClient {
     /// A client for `config` that keeps `cache` fresh.
-    pub fn new(config: ClientConfig, cache: RegistryCache) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+    pub fn new(
+        config: ClientConfig,
+        tls: &ClientTlsSettings,
+        cache: RegistryCache,
+    ) -> anyhow::Result<Self> {
+        let http = tls
+            .reqwest_builder()?
             .connect_timeout(Duration::from_secs(2))
             .timeout(CALL_TIMEOUT)
             .build()
@@ -528,7 +546,10 @@ pub async fn run(started: Started, cache: RegistryCache) {
     if !config.register && !config.fetch {
         return;
     }
-    let client = match DiscoveryClient::new(config, cache) {
+    let client = match ClientTlsSettings::platform(&settings)
+        .map_err(anyhow::Error::from)
+        .and_then(|tls| DiscoveryClient::new(config, &tls, cache))
+    {
         Ok(client) => Arc::new(client),
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "discovery client not started");
