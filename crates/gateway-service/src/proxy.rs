@@ -74,6 +74,9 @@ struct Options {
     locator: Option<Locator>,
     /// `server.error.include-message=always`.
     include_error_message: bool,
+    /// TLS to https backends: `spring.cloud.gateway[.server.webflux].httpclient.ssl.*`, else
+    /// the platform's `factura.ssl.client.*`.
+    backend_tls: crate::forward::BackendTls,
 }
 
 impl Options {
@@ -103,6 +106,10 @@ impl Options {
             errors.push(e);
             None
         });
+        let backend_tls = crate::forward::backend_tls(settings).unwrap_or_else(|e| {
+            errors.push(e.to_string());
+            crate::forward::fallback_tls()
+        });
         (
             Self {
                 trusted_proxies,
@@ -110,6 +117,7 @@ impl Options {
                 connect_timeout,
                 cors: Cors::from_settings(settings),
                 locator,
+                backend_tls,
                 include_error_message: settings
                     .get("server.error.include-message")
                     .is_some_and(|v| v.trim().eq_ignore_ascii_case("always")),
@@ -413,7 +421,7 @@ impl Gateway {
                 self.redispatch(&target, &ex, inbound.client, body, inbound.depth)
                     .await
             }
-            Target::Fixed(_) | Target::Balanced(_) => {
+            Target::Fixed(..) | Target::Balanced(_) => {
                 self.call_backend(route, options, &mut ex, &mut inbound, body)
                     .await
             }
@@ -493,6 +501,7 @@ impl Gateway {
         let mut call = Call {
             route,
             connect_timeout: route.connect_timeout.unwrap_or(options.connect_timeout),
+            tls: &options.backend_tls,
             response_timeout: match route.response_timeout {
                 Some(t) => t,
                 None => options.response_timeout,

@@ -115,6 +115,36 @@ impl TestCa {
         files
     }
 
+    /// The settings of a service in an all-TLS fleet of this CA: it serves https with a
+    /// certificate of its own, asks callers for a client certificate (`client_auth`: `none`,
+    /// `want` or `need`) checked against this CA, and its own clients (discovery, config,
+    /// service calls) trust only this CA and present a client certificate of `name`.
+    pub fn service_settings(&self, name: &str, client_auth: &str) -> Vec<(String, String)> {
+        let server = self.server(name);
+        let client = self.client(&format!("{name}-client"));
+        let ca = self.certificate.display().to_string();
+        let bundle = format!("spring.ssl.bundle.pem.{name}-client");
+        let mut settings = server.server_ssl();
+        settings.extend([
+            ("server.ssl.client-auth".to_owned(), client_auth.to_owned()),
+            ("server.ssl.trust-certificate".to_owned(), ca.clone()),
+            (
+                "factura.ssl.client.ssl-bundle".to_owned(),
+                format!("{name}-client"),
+            ),
+            (
+                format!("{bundle}.keystore.certificate"),
+                client.certificate.display().to_string(),
+            ),
+            (
+                format!("{bundle}.keystore.private-key"),
+                client.private_key.display().to_string(),
+            ),
+            (format!("{bundle}.truststore.certificate"), ca),
+        ]);
+        settings
+    }
+
     /// A client trusting only this CA (and presenting `identity` when given), HTTP/1.1 or h2
     /// by ALPN.
     pub fn client_trusting(&self, identity: Option<&CertFiles>) -> reqwest::Client {

@@ -8,3 +8,4 @@ mod helpers;
 mod resilience;
 mod robustness;
 mod routing;
+mod tls;
