@@ -1,6 +1,7 @@
 //! Every service serves https with Spring Boot's `server.ssl.*` keys, with client
 //! certificates not asked for and with them required: the six real services started
-//! in-process on `127.0.0.1:0`, each with its own certificate from one test CA.
+//! in-process on `127.0.0.1:0`, each with its own certificate from one test CA; links in
+//! responses say `https`.
 
 use platform::ServiceDefinition;
 use testkit::{
@@ -54,6 +55,20 @@ async fn every_service_serves_https_with_and_without_required_client_certificate
                 "{}: no plain http on the TLS port",
                 definition.name
             );
+            if definition.name == "customer-service" {
+                let customer: serde_json::Value = with_certificate
+                    .get(https_url(service.addr, "/customers/1"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let link = customer["_links"]["self"]["href"]
+                    .as_str()
+                    .unwrap_or_default();
+                assert!(link.starts_with("https://"), "links say https: {customer}");
+            }
             service.stop().await;
         }
     }

@@ -77,6 +77,9 @@ struct Options {
     /// TLS to https backends: `spring.cloud.gateway[.server.webflux].httpclient.ssl.*`, else
     /// the platform's `factura.ssl.client.*`.
     backend_tls: crate::forward::BackendTls,
+    /// `https` when the gateway itself serves TLS (`server.ssl.*`): what `X-Forwarded-Proto`
+    /// and `Forwarded: proto=` tell backends.
+    scheme: &'static str,
 }
 
 impl Options {
@@ -106,6 +109,10 @@ impl Options {
             errors.push(e);
             None
         });
+        let scheme = match settings.bind::<platform::tls::ServerSslSettings>("server") {
+            Ok(ssl) if ssl.enabled => "https",
+            _ => "http",
+        };
         let backend_tls = crate::forward::backend_tls(settings).unwrap_or_else(|e| {
             errors.push(e.to_string());
             crate::forward::fallback_tls()
@@ -118,6 +125,7 @@ impl Options {
                 cors: Cors::from_settings(settings),
                 locator,
                 backend_tls,
+                scheme,
                 include_error_message: settings
                     .get("server.error.include-message")
                     .is_some_and(|v| v.trim().eq_ignore_ascii_case("always")),
@@ -469,6 +477,7 @@ impl Gateway {
             .flatten();
         let headers = upstream_headers(
             ex,
+            options.scheme,
             &inbound.path,
             inbound.host.as_deref(),
             inbound.client,

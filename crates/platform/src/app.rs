@@ -200,6 +200,7 @@ impl ServiceContext {
             max_body_bytes: settings.parse_or("factura.max-body-bytes", 1024 * 1024)?,
             request_timeout: server.request_timeout,
             forwarded_headers: server.forward_headers_strategy != "none",
+            https: tls.is_some(),
         };
         let actuator = Actuator {
             name: name.clone(),

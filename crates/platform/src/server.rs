@@ -24,7 +24,11 @@ use tower_http::{
 
 use axum::serve::ListenerExt as _;
 
-use crate::{hal::ForwardedHeaders, metrics::Metrics, tls::ServerTls};
+use crate::{
+    hal::{ForwardedHeaders, RequestScheme},
+    metrics::Metrics,
+    tls::ServerTls,
+};
 
 /// The header that carries a request's id across service hops.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -38,11 +42,14 @@ pub struct StackOptions {
     pub request_timeout: Duration,
     /// Whether `X-Forwarded-*` headers shape links.
     pub forwarded_headers: bool,
+    /// Whether the service serves TLS: links default to `https`.
+    pub https: bool,
 }
 
 /// Wraps `router` in the common layers.
 pub fn with_common_layers(router: Router, metrics: Metrics, options: &StackOptions) -> Router {
     let forwarded = ForwardedHeaders(options.forwarded_headers);
+    let scheme = RequestScheme(if options.https { "https" } else { "http" });
     router
         .layer(
             ServiceBuilder::new()
@@ -60,7 +67,8 @@ pub fn with_common_layers(router: Router, metrics: Metrics, options: &StackOptio
                 .layer(CatchPanicLayer::new())
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout))
                 .layer(DefaultBodyLimit::max(options.max_body_bytes))
-                .layer(axum::Extension(forwarded)),
+                .layer(axum::Extension(forwarded))
+                .layer(axum::Extension(scheme)),
         )
 }
 

@@ -167,3 +167,32 @@ async fn a_backend_requiring_client_certificates_gets_the_ssl_bundle_s_certifica
     gateway.stop().await;
     customers.stop().await;
 }
+
+#[tokio::test]
+async fn a_gateway_serving_tls_tells_backends_the_client_used_https() {
+    let ca = TestCa::new("edge-ca");
+    let customers = https_customers(&ca, &[]).await;
+    let mut properties = routes(customers.addr.port());
+    properties.extend(ca.server("gateway").server_ssl());
+    properties.push((
+        "factura.ssl.client.trusted-x509-certificates".into(),
+        ca.certificate.display().to_string(),
+    ));
+    let gateway = Gateway::start(&as_pairs(&properties)).await;
+    let url = testkit::tls::https_url(gateway.addr, "/customers/1");
+    let customer: Value = ca
+        .client_trusting(None)
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        customer["_links"]["self"]["href"], url,
+        "X-Forwarded-Proto/Port say https and the gateway's port: {customer}"
+    );
+    gateway.stop().await;
+    customers.stop().await;
+}
