@@ -44,6 +44,8 @@ pub enum ProxyError {
         balanced: bool,
         /// What the connector said.
         detail: String,
+        /// Whether the last failure was the backend's TLS certificate being refused.
+        untrusted_certificate: bool,
     },
     /// The backend did not answer within the response timeout (504).
     Timeout,
@@ -84,13 +86,21 @@ impl ProxyError {
             ),
             // The details (addresses, the HTTP client's own words) go to the log, never to
             // the client.
-            Self::Connect { balanced, .. } => (
+            Self::Connect {
+                balanced,
+                untrusted_certificate,
+                ..
+            } => (
                 if *balanced {
                     StatusCode::SERVICE_UNAVAILABLE
                 } else {
                     StatusCode::BAD_GATEWAY
                 },
-                "Connection refused by the backend".into(),
+                if *untrusted_certificate {
+                    "The backend's TLS certificate is not trusted".into()
+                } else {
+                    "Connection refused by the backend".into()
+                },
             ),
             Self::Timeout => (
                 StatusCode::GATEWAY_TIMEOUT,

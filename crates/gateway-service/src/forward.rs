@@ -8,7 +8,7 @@
 //! refused by every instance → 503 (`lb://`) or 502, no answer within the response timeout →
 //! 504, a broken exchange → 502.
 
-use std::{collections::HashMap, future::Future, pin::Pin, time::Duration};
+use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
@@ -24,9 +24,14 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use platform::balancer::LoadBalancer;
+use platform::{
+    balancer::LoadBalancer,
+    settings::{DurationUnit, SettingsError},
+    tls::ClientTlsSettings,
+};
 
 use crate::{
+    definition::{NEW_PREFIX, OLD_PREFIX},
     error::{ClientFault, ProxyError},
     filter::Filter,
     headers::remove_hop_by_hop,
@@ -103,34 +108,139 @@ impl platform::settings::FromSection for HttpClientSettings {
 /// Largest request body kept in memory so it can be sent again.
 pub const REPLAY_LIMIT: u64 = 64 * 1024;
 
-type HttpClient = Client<HttpConnector, Body>;
+type HttpClient = Client<TimedConnector, Body>;
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-thread_local! {
-    /// Pooled clients of this thread, by connect timeout: each serving runtime keeps its own
-    /// backend connections, so a request never waits on another thread's connection task.
-    static CLIENTS: std::cell::RefCell<HashMap<Duration, HttpClient>> =
-        std::cell::RefCell::new(HashMap::new());
+/// How the gateway talks TLS to https backends (`https://` routes, `lb://` instances with their
+/// secure port enabled): Spring Cloud Gateway's `httpclient.ssl.*` keys, under either prefix,
+/// falling back field by field to the platform's `factura.ssl.client.*`.
+#[derive(Debug, Clone)]
+pub struct BackendTls {
+    /// Trust and client certificate.
+    pub config: Arc<rustls::ClientConfig>,
+    /// `httpclient.ssl.handshake-timeout` (default 10 s, SCG's).
+    pub handshake_timeout: Duration,
 }
 
-fn client_for(connect_timeout: Duration) -> HttpClient {
-    CLIENTS.with(|clients| {
-        clients
-            .borrow_mut()
-            .entry(connect_timeout)
-            .or_insert_with(|| new_client(connect_timeout))
-            .clone()
+/// The gateway's backend TLS from `settings`.
+pub fn backend_tls(settings: &platform::Settings) -> Result<BackendTls, SettingsError> {
+    let tls = ClientTlsSettings::bind(
+        settings,
+        &[
+            &format!("{NEW_PREFIX}.httpclient.ssl"),
+            &format!("{OLD_PREFIX}.httpclient.ssl"),
+        ],
+    )?;
+    let handshake_timeout = settings
+        .section(&format!("{NEW_PREFIX}.httpclient.ssl"))
+        .or(&format!("{OLD_PREFIX}.httpclient.ssl"))
+        .duration_or(
+            "handshake-timeout",
+            DurationUnit::Millis,
+            Duration::from_secs(10),
+        )?;
+    Ok(BackendTls {
+        config: Arc::new(tls.client_config()?),
+        handshake_timeout,
     })
 }
 
-fn new_client(connect_timeout: Duration) -> HttpClient {
+/// The system's roots and SCG's defaults, for when the configured TLS cannot be used (the
+/// error is reported with the other settings errors).
+pub fn fallback_tls() -> BackendTls {
+    let settings = platform::Settings::default();
+    backend_tls(&settings).unwrap_or_else(|_| BackendTls {
+        config: Arc::new(
+            rustls::ClientConfig::builder_with_provider(platform::tls::provider())
+                .with_safe_default_protocol_versions()
+                .expect("the provider's default versions")
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+        ),
+        handshake_timeout: Duration::from_secs(10),
+    })
+}
+
+thread_local! {
+    /// Pooled clients of this thread, by connect timeout, with the TLS configuration they were
+    /// built for: each serving runtime keeps its own backend connections, so a request never
+    /// waits on another thread's connection task; a refreshed TLS setting replaces the client.
+    static CLIENTS: std::cell::RefCell<HashMap<Duration, (BackendTls, HttpClient)>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+fn client_for(connect_timeout: Duration, tls: &BackendTls) -> HttpClient {
+    CLIENTS.with(|clients| {
+        let mut clients = clients.borrow_mut();
+        match clients.get(&connect_timeout) {
+            Some((built_for, client))
+                if Arc::ptr_eq(&built_for.config, &tls.config)
+                    && built_for.handshake_timeout == tls.handshake_timeout =>
+            {
+                client.clone()
+            }
+            _ => {
+                let client = new_client(connect_timeout, tls);
+                clients.insert(connect_timeout, (tls.clone(), client.clone()));
+                client
+            }
+        }
+    })
+}
+
+fn new_client(connect_timeout: Duration, tls: &BackendTls) -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(connect_timeout));
+    connector.enforce_http(false);
+    // HTTP/1.1 to backends, as Spring Cloud Gateway's client speaks by default.
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls.config).clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(1024)
-        .build(connector)
+        .build(TimedConnector {
+            inner: https,
+            limit: connect_timeout + tls.handshake_timeout,
+        })
+}
+
+/// The https-or-http connector with a bound on connecting and the TLS handshake together
+/// (hyper's connect timeout covers only the TCP connection).
+#[derive(Debug, Clone)]
+struct TimedConnector {
+    inner: hyper_rustls::HttpsConnector<HttpConnector>,
+    limit: Duration,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Connection = hyper_rustls::MaybeHttpsStream<hyper_util::rt::TokioIo<tokio::net::TcpStream>>;
+
+impl tower::Service<Uri> for TimedConnector {
+    type Response = Connection;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Connection, BoxError>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let limit = self.limit;
+        Box::pin(async move {
+            match tokio::time::timeout(limit, connecting).await {
+                Ok(connected) => connected,
+                Err(_) => Err(format!("no TLS connection within {limit:?}").into()),
+            }
+        })
+    }
 }
 
 /// A request body, kept so it can be sent again when that may be needed.
@@ -194,6 +304,8 @@ pub struct Call<'a> {
     pub route: &'a Route,
     /// The route's connect timeout, or the gateway's.
     pub connect_timeout: Duration,
+    /// TLS to https backends.
+    pub tls: &'a BackendTls,
     /// The route's response timeout, or the gateway's (none: wait).
     pub response_timeout: Option<Duration>,
     /// The method sent upstream.
@@ -295,17 +407,26 @@ pub async fn attempt(
     balancer: &LoadBalancer,
     call: &mut Call<'_>,
 ) -> Result<Response<Body>, ProxyError> {
-    let (bases, balanced): (Vec<Authority>, bool) = match &call.route.target {
-        Target::Fixed(authority) => (vec![authority.clone()], false),
+    let (bases, balanced): (Vec<(Scheme, Authority)>, bool) = match &call.route.target {
+        Target::Fixed(scheme, authority) => (vec![(scheme.clone(), authority.clone())], false),
         Target::Balanced(service) => {
             let instances = balancer.candidates_or_fetch(service).await;
             if instances.is_empty() {
                 return Err(ProxyError::NoInstance(service.clone()));
             }
+            // An instance with its secure port enabled is called over https on that port
+            // (Spring Cloud Gateway's `ReactiveLoadBalancerClientFilter`).
             let authorities = instances
                 .iter()
                 .filter_map(|i| {
-                    Authority::try_from(format!("{}:{}", i.host_name, i.port.port)).ok()
+                    let scheme = if i.is_secure() {
+                        Scheme::HTTPS
+                    } else {
+                        Scheme::HTTP
+                    };
+                    let authority =
+                        Authority::try_from(format!("{}:{}", i.host_name, i.service_port()));
+                    authority.ok().map(|authority| (scheme, authority))
                 })
                 .collect();
             (authorities, true)
@@ -314,18 +435,19 @@ pub async fn attempt(
             return Err(ProxyError::BadRequest("route has no backend".into()));
         }
     };
-    let client = client_for(call.connect_timeout);
+    let client = client_for(call.connect_timeout, call.tls);
     let timeout = call.response_timeout;
     let mut refused = String::new();
     let mut connect_timed_out = false;
-    for (i, base) in bases.iter().enumerate() {
+    let mut untrusted_certificate = false;
+    for (i, (scheme, base)) in bases.iter().enumerate() {
         let Some(body) = call.body.for_attempt() else {
             return Err(ProxyError::Upstream(
                 "the request body was already sent and cannot be sent again".into(),
             ));
         };
         let mut uri = UriParts::default();
-        uri.scheme = Some(Scheme::HTTP);
+        uri.scheme = Some(scheme.clone());
         uri.authority = Some(base.clone());
         uri.path_and_query = Some(call.path_and_query.clone());
         let uri = Uri::from_parts(uri)
@@ -353,6 +475,7 @@ pub async fn attempt(
             Err(e) if e.is_connect() => {
                 tracing::debug!(backend = %base, error = %e, "connection refused; next instance");
                 connect_timed_out |= is_timeout(&e);
+                untrusted_certificate = is_certificate_refusal(&e);
                 refused = format!("{base}: {}", error_chain(&e));
                 if !call.body.replayable() {
                     break;
@@ -374,7 +497,27 @@ pub async fn attempt(
     Err(ProxyError::Connect {
         balanced,
         detail: refused,
+        untrusted_certificate,
     })
+}
+
+/// Whether an error (or one of its causes) is rustls refusing the backend's certificate.
+/// `io::Error` hides the error it wraps from `source()`, so wrapped ones are opened too.
+fn is_certificate_refusal(e: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return matches!(
+            tls,
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+        );
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        && is_certificate_refusal(inner)
+    {
+        return true;
+    }
+    e.source().is_some_and(is_certificate_refusal)
 }
 
 /// Whether an error (or one of its causes) is an I/O timeout: a connect timeout.

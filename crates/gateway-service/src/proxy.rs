@@ -73,6 +73,12 @@ struct Options {
     locator: Option<Locator>,
     /// `server.error.include-message=always`.
     include_error_message: bool,
+    /// TLS to https backends: `spring.cloud.gateway[.server.webflux].httpclient.ssl.*`, else
+    /// the platform's `factura.ssl.client.*`.
+    backend_tls: crate::forward::BackendTls,
+    /// `https` when the gateway itself serves TLS (`server.ssl.*`): what `X-Forwarded-Proto`
+    /// and `Forwarded: proto=` tell backends.
+    scheme: &'static str,
 }
 
 impl Options {
@@ -95,6 +101,14 @@ impl Options {
             errors.push(e);
             None
         });
+        let scheme = match settings.bind::<platform::tls::ServerSslSettings>("server") {
+            Ok(ssl) if ssl.enabled => "https",
+            _ => "http",
+        };
+        let backend_tls = crate::forward::backend_tls(settings).unwrap_or_else(|e| {
+            errors.push(e.to_string());
+            crate::forward::fallback_tls()
+        });
         (
             Self {
                 trusted_proxies,
@@ -102,6 +116,8 @@ impl Options {
                 connect_timeout: httpclient.connect_timeout,
                 cors: Cors::from_settings(settings),
                 locator,
+                backend_tls,
+                scheme,
                 include_error_message: settings
                     .get("server.error.include-message")
                     .is_some_and(|v| v.trim().eq_ignore_ascii_case("always")),
@@ -408,7 +424,7 @@ impl Gateway {
                 self.redispatch(&target, &ex, inbound.client, body, inbound.depth)
                     .await
             }
-            Target::Fixed(_) | Target::Balanced(_) => {
+            Target::Fixed(..) | Target::Balanced(_) => {
                 self.call_backend(route, options, &mut ex, &mut inbound, body)
                     .await
             }
@@ -456,6 +472,7 @@ impl Gateway {
             .flatten();
         let headers = upstream_headers(
             ex,
+            options.scheme,
             &inbound.path,
             inbound.host.as_deref(),
             inbound.client,
@@ -490,6 +507,7 @@ impl Gateway {
         let mut call = Call {
             route,
             connect_timeout: route.connect_timeout.unwrap_or(options.connect_timeout),
+            tls: &options.backend_tls,
             response_timeout: match route.response_timeout {
                 Some(t) => t,
                 None => options.response_timeout,

@@ -23,6 +23,7 @@ use crate::{
     metrics::Metrics,
     server::{StackOptions, with_common_layers},
     settings::{Bootstrap, FacturaSettings, ServerSettings, Settings},
+    tls::{ClientTlsSettings, ServerTls},
 };
 
 /// How long in-flight work may take after a stop signal.
@@ -179,7 +180,7 @@ impl ServiceContext {
         F::Future: Send + 'static,
     {
         // `POST /actuator/refresh` and the config watch (live configuration).
-        let refresher = crate::config_client::Refresher::new(self.settings.clone());
+        let refresher = crate::config_client::Refresher::new(self.settings.clone())?;
         let watcher = refresher.clone();
         self.on_start(move |started| watcher.watch(started));
         let settings = self.settings.current();
@@ -193,10 +194,17 @@ impl ServiceContext {
         }
         let name = settings.application_name();
         let server: ServerSettings = settings.bind("server")?;
+        let tls = ServerTls::from_settings(&settings)?;
+        // The clients' trust is read when each client is built; a bad one stops the start here.
+        ClientTlsSettings::platform(&settings)?.client_config()?;
+        if let Some(tls) = tls.clone().filter(ServerTls::reloads) {
+            self.on_start(move |started| tls.watch(started.shutdown));
+        }
         let options = StackOptions {
             max_body_bytes: settings.bind::<FacturaSettings>("factura")?.max_body_bytes,
             request_timeout: server.request_timeout,
             forwarded_headers: server.forward_headers_strategy != "none",
+            https: tls.is_some(),
         };
         let actuator = Actuator {
             name: name.clone(),
@@ -223,6 +231,7 @@ impl ServiceContext {
         Ok(Application {
             name,
             listener,
+            tls,
             router,
             limits: server.connections,
             context: self,
@@ -235,6 +244,7 @@ impl ServiceContext {
 pub struct Application {
     name: String,
     listener: TcpListener,
+    tls: Option<ServerTls>,
     router: Router,
     limits: crate::server::ConnectionLimits,
     context: ServiceContext,
@@ -269,6 +279,7 @@ impl Application {
         let Application {
             name,
             listener,
+            tls,
             router,
             limits,
             context,
@@ -284,16 +295,18 @@ impl Application {
         for task in context.tasks {
             tasks.spawn(task(started.clone()));
         }
-        tracing::info!(service = %name, %local_addr, "started");
+        tracing::info!(service = %name, %local_addr, tls = tls.is_some(), "started");
 
         let stop = shutdown.clone();
+        // Served inline (not spawned), so dropping this future closes the listener too.
         let serving: BoxFuture<std::io::Result<()>> = if context.per_core {
             Box::pin(crate::server::serve_on_each_core(
-                listener, router, limits, stop,
+                listener, tls, router, limits, stop,
             ))
         } else {
-            // Served inline (not spawned), so dropping this future closes the listener too.
-            Box::pin(crate::server::serve(listener, router, limits, stop))
+            Box::pin(async move {
+                crate::server::serve(listener, tls.as_ref(), router, limits, stop).await
+            })
         };
         tokio::pin!(serving);
         let outcome = tokio::select! {

@@ -45,6 +45,7 @@ use crate::{
         SettingsError, split_list,
     },
     started::{SharedSettings, Started},
+    tls::ClientTlsSettings,
 };
 
 /// The Environment JSON of Spring Cloud Config's `/{application}/{profiles}[/{label}]`.
@@ -435,13 +436,14 @@ fn percent_decode(text: &str) -> String {
         .into_owned()
 }
 
-/// The HTTP client for config-server calls (connect timeout 10 s, as Spring's client).
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// The HTTP client for config-server calls (connect timeout 10 s, as Spring's client), trusting
+/// what `factura.ssl.client.*` says.
+pub fn http_client(settings: &Settings) -> anyhow::Result<reqwest::Client> {
+    Ok(ClientTlsSettings::platform(settings)?
+        .reqwest_builder()?
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap_or_default()
+        .build()?)
 }
 
 /// The remote sources for a service starting with `settings`, highest precedence first;
@@ -450,7 +452,7 @@ pub async fn load_remote(settings: &Settings) -> anyhow::Result<Option<Vec<Prope
     let Some(config) = ClientConfig::from_settings(settings)? else {
         return Ok(None);
     };
-    let http = http_client();
+    let http = http_client(settings)?;
     if config.optional {
         return match config.fetch(&http).await {
             Ok(environment) => {
@@ -524,12 +526,12 @@ pub struct Refresher {
 
 impl Refresher {
     /// A refresher for the service whose live settings are `settings`.
-    pub fn new(settings: SharedSettings) -> Self {
-        Self {
+    pub fn new(settings: SharedSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: http_client(&settings.current())?,
             settings,
-            http: http_client(),
             lock: Arc::new(tokio::sync::Mutex::new(())),
-        }
+        })
     }
 
     /// Refetches the remote sources and, when they differ, puts them in force.

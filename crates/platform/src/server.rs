@@ -23,7 +23,11 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{hal::ForwardedHeaders, metrics::Metrics};
+use crate::{
+    hal::{ForwardedHeaders, RequestScheme},
+    metrics::Metrics,
+    tls::ServerTls,
+};
 
 mod accept;
 pub use accept::{BodyTimedOut, ConnectionLimits, PauseLimitedBody, serve};
@@ -40,11 +44,14 @@ pub struct StackOptions {
     pub request_timeout: Duration,
     /// Whether `X-Forwarded-*` headers shape links.
     pub forwarded_headers: bool,
+    /// Whether the service serves TLS: links default to `https`.
+    pub https: bool,
 }
 
 /// Wraps `router` in the common layers.
 pub fn with_common_layers(router: Router, metrics: Metrics, options: &StackOptions) -> Router {
     let forwarded = ForwardedHeaders(options.forwarded_headers);
+    let scheme = RequestScheme(if options.https { "https" } else { "http" });
     router
         .layer(
             ServiceBuilder::new()
@@ -62,7 +69,8 @@ pub fn with_common_layers(router: Router, metrics: Metrics, options: &StackOptio
                 .layer(CatchPanicLayer::new())
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout))
                 .layer(DefaultBodyLimit::max(options.max_body_bytes))
-                .layer(axum::Extension(forwarded)),
+                .layer(axum::Extension(forwarded))
+                .layer(axum::Extension(scheme)),
         )
 }
 
@@ -210,6 +218,7 @@ fn reuse_port_listener(address: std::net::SocketAddr) -> std::io::Result<tokio::
 /// socket, so the kernel spreads new connections over the cores.
 pub async fn serve_on_each_core(
     listener: tokio::net::TcpListener,
+    tls: Option<ServerTls>,
     router: Router,
     limits: ConnectionLimits,
     stop: tokio_util::sync::CancellationToken,
@@ -219,7 +228,7 @@ pub async fn serve_on_each_core(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut finished = Vec::with_capacity(cores);
     for core in 0..cores {
-        let (router, stop) = (router.clone(), stop.clone());
+        let (router, stop, tls) = (router.clone(), stop.clone(), tls.clone());
         let inherited = first.take();
         let (done, finished_rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
@@ -234,7 +243,7 @@ pub async fn serve_on_each_core(
                                 Some(listener) => tokio::net::TcpListener::from_std(listener)?,
                                 None => reuse_port_listener(address)?,
                             };
-                            serve(listener, router, limits, stop).await
+                            serve(listener, tls.as_ref(), router, limits, stop).await
                         })
                     });
                 let _ = done.send(result);

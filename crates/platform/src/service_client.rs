@@ -12,7 +12,10 @@
 //!   health component and a Prometheus gauge. A service with no instance known is looked up
 //!   in a registry fetched at once, and if still unknown answered "unavailable" without
 //!   counting as a breaker failure (it has not failed, it is not there yet);
-//! * the incoming request's `x-request-id` travels on every outgoing call.
+//! * the incoming request's `x-request-id` travels on every outgoing call;
+//! * an instance registered with its secure port enabled is called over https, trusting what
+//!   `factura.ssl.client.*` says ([`crate::tls`]); `spring.cloud.openfeign.httpclient.disable-ssl-validation`
+//!   trusts any certificate, as with OpenFeign's Apache HttpClient 5.
 //!
 //! Errors say which service, which call and what happened ([`RemoteError`]).
 
@@ -30,6 +33,7 @@ use crate::{
     resilience::{BreakerConfig, CircuitBreaker, State},
     server::{REQUEST_ID, current_request_id},
     settings::{FromSection, Section, SettingsError},
+    tls::ClientTlsSettings,
 };
 
 /// Why a remote call failed.
@@ -137,7 +141,17 @@ impl ServiceClient {
             .section(&format!("spring.cloud.openfeign.client.config.{service}"))
             .or("spring.cloud.openfeign.client.config.default")
             .bind()?;
-        let http = reqwest::Client::builder()
+        let mut tls = ClientTlsSettings::platform(&settings)?;
+        // OpenFeign's Apache HttpClient 5 switch, honoured the same way.
+        if settings.flag(
+            "spring.cloud.openfeign.httpclient.disable-ssl-validation",
+            false,
+        )? {
+            tls.use_insecure_trust_manager = true;
+            tls.trusted_x509_certificates.clear();
+        }
+        let http = tls
+            .reqwest_builder()?
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()?;

@@ -7,6 +7,8 @@
 //! what it started.
 
 pub mod eureka;
+pub mod git_http;
+pub mod tls;
 
 use std::{net::SocketAddr, time::Duration};
 

@@ -9,3 +9,4 @@ mod helpers;
 mod resilience;
 mod robustness;
 mod routing;
+mod tls;

@@ -34,6 +34,7 @@ use super::{
 use crate::{
     settings::{FromSection, Section, ServerSettings, Settings, SettingsError, split_list},
     started::Started,
+    tls::ClientTlsSettings,
 };
 
 /// What an instance id must have escaped to be one path segment (`host:app:port` stays as is,
@@ -113,6 +114,12 @@ pub struct InstanceSettings {
     pub prefer_ip_address: bool,
     /// `non-secure-port` (default the bound port).
     pub non_secure_port: Option<u16>,
+    /// `non-secure-port-enabled` (default true).
+    pub non_secure_port_enabled: bool,
+    /// `secure-port-enabled`: announce an https port (default false).
+    pub secure_port_enabled: bool,
+    /// `secure-port` (default the bound port).
+    pub secure_port: Option<u16>,
     /// `virtual-host-name` (default `spring.application.name`).
     pub virtual_host_name: Option<String>,
     /// `secure-virtual-host-name` (default `spring.application.name`).
@@ -134,6 +141,9 @@ impl FromSection for InstanceSettings {
             ip_address: section.get("ip-address"),
             prefer_ip_address: section.flag("prefer-ip-address", false)?,
             non_secure_port: section.parse("non-secure-port")?,
+            non_secure_port_enabled: section.flag("non-secure-port-enabled", true)?,
+            secure_port_enabled: section.flag("secure-port-enabled", false)?,
+            secure_port: section.parse("secure-port")?,
             virtual_host_name: section.get("virtual-host-name"),
             secure_virtual_host_name: section.get("secure-virtual-host-name"),
             lease_renewal_interval: seconds(
@@ -248,6 +258,17 @@ impl ClientConfig {
         let whole_seconds = |d: Duration| (d.as_secs_f64().ceil() as i64).max(1);
         instance.lease_info.renewal_interval_in_secs = whole_seconds(own.lease_renewal_interval);
         instance.lease_info.duration_in_secs = whole_seconds(own.lease_expiration_duration);
+        // `secure-port-enabled` announces the port as https (what callers then use, Spring's
+        // `EurekaServiceInstance.isSecure`); a TLS-only service also sets
+        // `non-secure-port-enabled=false`, as with Spring.
+        instance.port.enabled = own.non_secure_port_enabled;
+        if own.secure_port_enabled {
+            let secure_port = own.secure_port.unwrap_or(local_addr.port());
+            instance.secure_port.enabled = true;
+            instance.secure_port.port = secure_port;
+            instance.secure_health_check_url =
+                Some(format!("https://{host}:{secure_port}/actuator/health"));
+        }
         let base = format!("http://{host}:{port}");
         instance.home_page_url = Some(format!("{base}/"));
         instance.status_page_url = Some(format!("{base}/actuator/info"));
@@ -355,8 +376,13 @@ pub struct DiscoveryClient {
 
 impl DiscoveryClient {
     /// A client for `config` that keeps `cache` fresh.
-    pub fn new(config: ClientConfig, cache: RegistryCache) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+    pub fn new(
+        config: ClientConfig,
+        tls: &ClientTlsSettings,
+        cache: RegistryCache,
+    ) -> anyhow::Result<Self> {
+        let http = tls
+            .reqwest_builder()?
             .connect_timeout(Duration::from_secs(2))
             .timeout(CALL_TIMEOUT)
             .build()
@@ -654,7 +680,10 @@ pub async fn run(started: Started, cache: RegistryCache) {
     if !config.register && !config.fetch {
         return;
     }
-    let client = match DiscoveryClient::new(config, cache) {
+    let client = match ClientTlsSettings::platform(&settings)
+        .map_err(anyhow::Error::from)
+        .and_then(|tls| DiscoveryClient::new(config, &tls, cache))
+    {
         Ok(client) => Arc::new(client),
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "discovery client not started");

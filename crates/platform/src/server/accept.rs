@@ -12,6 +12,9 @@
 //! * a connection the server ends is closed lingering ([`WriteTracked`]), so a client still
 //!   sending a refused body gets the answer instead of a reset.
 //!
+//! * with TLS (`server.ssl.*`), the handshake runs in the connection's own task, bounded by the
+//!   handshake timeout, so a silent client never holds up the next connection.
+//!
 //! Graceful stop: when `stop` fires the listener closes, each connection finishes the request
 //! it is serving and closes, and [`serve`] returns once all have.
 
@@ -33,20 +36,22 @@ use hyper::body::{Frame, Incoming};
 use hyper_util::{rt::TokioExecutor, server::conn::auto::Builder};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    net::{TcpListener, TcpStream},
+    net::TcpListener,
     time::{Instant, Sleep},
 };
 use tokio_util::sync::CancellationToken;
 
 pub use crate::settings::ConnectionLimits;
+use crate::tls::ServerTls;
 
 /// The read buffer hyper never goes below: a header limit under it is rounded up.
 const SMALLEST_READ_BUFFER: usize = 8192;
 
 /// Serves `router` on `listener` under `limits` until `stop` fires and the open connections
-/// have finished.
+/// have finished; with `tls`, each connection is TLS-terminated first.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<&ServerTls>,
     router: Router,
     limits: ConnectionLimits,
     stop: CancellationToken,
@@ -79,8 +84,18 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let (builder, router, stop) = (builder.clone(), router.clone(), stop.clone());
+        // The certificate in force when the connection arrives (a reload swaps it).
+        let acceptor = tls.map(ServerTls::acceptor);
         connections.spawn(async move {
-            serve_connection(&builder, stream, peer, router, limits, stop).await;
+            match acceptor {
+                None => serve_connection(&builder, stream, peer, router, limits, stop).await,
+                Some(acceptor) => match acceptor.handshake(stream).await {
+                    Ok(stream) => {
+                        serve_connection(&builder, stream, peer, router, limits, stop).await;
+                    }
+                    Err(error) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                },
+            }
             drop(slot);
         });
     }
@@ -99,14 +114,16 @@ fn is_per_connection(e: &io::Error) -> bool {
     )
 }
 
-async fn serve_connection(
+async fn serve_connection<S>(
     builder: &Builder<TokioExecutor>,
-    stream: TcpStream,
+    stream: S,
     peer: SocketAddr,
     router: Router,
     limits: ConnectionLimits,
     stop: CancellationToken,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity::new());
     let io = WriteTracked {
         stream: Some(stream),
@@ -258,18 +275,19 @@ const LINGER_PAUSE: Duration = Duration::from_secs(1);
 /// connection and the client could lose the answer already sent. Instead the write side is
 /// shut down (the answer, then FIN) and what the client still sends is read and discarded
 /// for a while ([`LINGER_FOR`]), as nginx and Apache do.
-struct WriteTracked {
-    stream: Option<TcpStream>,
+/// Over TLS the same holds for the encrypted stream (its shutdown sends `close_notify` first).
+struct WriteTracked<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
+    stream: Option<S>,
     activity: Arc<Activity>,
 }
 
-impl WriteTracked {
-    fn stream(&mut self) -> Pin<&mut TcpStream> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> WriteTracked<S> {
+    fn stream(&mut self) -> Pin<&mut S> {
         Pin::new(self.stream.as_mut().expect("present until dropped"))
     }
 }
 
-impl Drop for WriteTracked {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for WriteTracked<S> {
     fn drop(&mut self) {
         let (Some(stream), Ok(runtime)) =
             (self.stream.take(), tokio::runtime::Handle::try_current())
@@ -280,7 +298,7 @@ impl Drop for WriteTracked {
     }
 }
 
-async fn linger(mut stream: TcpStream) {
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let _ = stream.shutdown().await;
     let until = Instant::now() + LINGER_FOR;
@@ -293,7 +311,7 @@ async fn linger(mut stream: TcpStream) {
     }
 }
 
-impl AsyncRead for WriteTracked {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncRead for WriteTracked<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -303,7 +321,7 @@ impl AsyncRead for WriteTracked {
     }
 }
 
-impl AsyncWrite for WriteTracked {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for WriteTracked<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -325,9 +343,7 @@ impl AsyncWrite for WriteTracked {
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream
-            .as_ref()
-            .is_some_and(TcpStream::is_write_vectored)
+        self.stream.as_ref().is_some_and(S::is_write_vectored)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
