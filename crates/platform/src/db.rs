@@ -100,6 +100,21 @@ impl Database {
         Ok(())
     }
 
+    /// Applies the platform's own tables (idempotency keys), tracked in `_platform_migrations`
+    /// so that they never mix with the service's migration history.
+    pub async fn migrate_platform(&self) -> anyhow::Result<()> {
+        let mut migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator.dangerous_set_table_name("_platform_migrations");
+        migrator
+            .run(&self.pool)
+            .await
+            .context("applying the platform's migrations")?;
+        Ok(())
+    }
+
     /// The connection pool.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
@@ -151,6 +166,7 @@ pub async fn open(
     let url = context.settings.current().datasource_url();
     let db = Database::connect(&url).await?;
     db.migrate(migrations.sqlite, migrations.postgres).await?;
+    db.migrate_platform().await?;
     db.register_health(&context.health);
     tracing::info!(database = %redact(&url), "database ready");
     Ok(db)

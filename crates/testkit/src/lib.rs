@@ -64,6 +64,16 @@ impl TestDatabase {
         }
     }
 
+    /// The same database for a second instance of a service: it owns nothing, so the database
+    /// lives as long as `self` does (and `self` drops it).
+    pub fn shared(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            postgres_admin: None,
+            _dir: None,
+        }
+    }
+
     /// Drops the PostgreSQL database (SQLite files go with the temporary directory).
     pub async fn drop_database(&self) {
         let Some((server, name)) = &self.postgres_admin else {

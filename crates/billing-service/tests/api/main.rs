@@ -7,3 +7,4 @@ mod helpers;
 
 mod bills;
 mod faults;
+mod idempotency;
