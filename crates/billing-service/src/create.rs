@@ -4,9 +4,13 @@
 //! 1. the body's shape and rules (400 in Spring Data REST's `errors` shape, every problem listed);
 //! 2. the customer and every product exist — asked concurrently of the other services
 //!    (an unknown one is a 400 naming it; an unreachable service is a 503 saying which);
-//! 3. bill and items are stored in one transaction, each item priced from inventory now.
+//! 3. every line's quantity is reserved in inventory (not enough stock: 409 naming the
+//!    product and what is available), then bill and items are stored in one transaction, each
+//!    item priced from inventory now — the steps of the [`saga`], which gives the stock back if
+//!    the bill cannot be stored.
 //!
-//! Answers 201 with `Location: …/bills/{id}` and the full bill.
+//! Answers 201 with `Location: …/bills/{id}` and the full bill. `Idempotency-Key` is honoured
+//! by the platform's guard around this handler ([`platform::idempotency`]).
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -32,7 +36,8 @@ use serde_json::{Map, Value};
 
 use crate::{
     Billing, invoice,
-    repo::{self, NewBill, NewItem, When},
+    repo::{self, NewBill, NewItem},
+    saga,
 };
 
 /// Most lines one bill may have.
@@ -72,9 +77,7 @@ pub async fn create_bill(
     body_format(&headers, false)?;
     let request = parse_request(&parse_object(&body)?)?;
     let bill = price(&billing, &request).await?;
-    let id = repo::insert(&billing.db, &bill, When::Always)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("insert returned no id"))?;
+    let id = saga::create_bill(&billing, &bill).await?;
     let stored = repo::load(&billing.db, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("bill {id} vanished after insert"))?;

@@ -55,6 +55,8 @@ pub struct FullBill {
     id: i64,
     billing_date: String,
     customer_id: i64,
+    /// `DRAFT`, `ISSUED`, `PAID` or `CANCELLED`.
+    status: String,
     product_items: Vec<FullItem>,
     customer: Option<Customer>,
     /// Sum of the line amounts.
@@ -144,6 +146,7 @@ pub async fn assemble(billing: &Billing, bill: StoredBill) -> Result<FullBill, A
         id: bill.id,
         billing_date,
         customer_id: bill.customer_id,
+        status: bill.status,
         product_items: items,
         customer,
         total,

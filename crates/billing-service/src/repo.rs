@@ -1,5 +1,6 @@
 //! Bills as billing's own code needs them: a bill with its items in one read, and a new bill
-//! with its items stored in one transaction (so a bill is never half-stored).
+//! with its items stored in one transaction (so a bill is never half-stored) — together with
+//! the end of its stock saga ([`insert_reserved`]).
 
 use platform::{
     ApiError,
@@ -17,6 +18,8 @@ pub struct StoredBill {
     pub billing_date: i64,
     /// Whose bill it is.
     pub customer_id: i64,
+    /// `DRAFT`, `ISSUED`, `PAID` or `CANCELLED`.
+    pub status: String,
     /// Its lines, in id order.
     pub items: Vec<StoredItem>,
 }
@@ -62,10 +65,11 @@ pub struct NewItem {
 
 /// The bill `id` with its items, if it exists.
 pub async fn load(db: &Database, id: i64) -> Result<Option<StoredBill>, ApiError> {
-    let Some(row) = sqlx::query("SELECT id, billing_date, customer_id FROM bills WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
+    let Some(row) =
+        sqlx::query("SELECT id, billing_date, customer_id, status FROM bills WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?
     else {
         return Ok(None);
     };
@@ -91,6 +95,7 @@ pub async fn load(db: &Database, id: i64) -> Result<Option<StoredBill>, ApiError
         id: row.try_get(0)?,
         billing_date: row.try_get(1)?,
         customer_id: row.try_get(2)?,
+        status: row.try_get(3)?,
         items,
     }))
 }
@@ -125,11 +130,45 @@ pub async fn insert(db: &Database, bill: &NewBill, when: When) -> Result<Option<
             return Ok(None);
         }
     }
+    let id = insert_rows(&mut tx, bill, None).await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+/// Stores `bill`, whose stock inventory holds under `reservation`, and ends the saga of that
+/// reservation, in one transaction; `None` (and nothing stored) when the saga is no longer
+/// `RESERVING` — recovery took it over and gives the stock back.
+pub async fn insert_reserved(
+    db: &Database,
+    bill: &NewBill,
+    reservation: &str,
+) -> Result<Option<i64>, ApiError> {
+    let mut tx = db.begin_write().await?;
+    let ended = sqlx::query("DELETE FROM sagas WHERE id = $1 AND state = 'RESERVING'")
+        .bind(reservation)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if ended == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let id = insert_rows(&mut tx, bill, Some(reservation)).await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+async fn insert_rows(
+    tx: &mut sqlx::AnyConnection,
+    bill: &NewBill,
+    reservation: Option<&str>,
+) -> Result<i64, ApiError> {
     let id: i64 = sqlx::query(
-        "INSERT INTO bills (version, billing_date, customer_id) VALUES (0, $1, $2) RETURNING id",
+        "INSERT INTO bills (version, billing_date, customer_id, reservation_id) VALUES (0, $1, $2, $3) RETURNING id",
     )
     .bind(bill.billing_date)
     .bind(bill.customer_id)
+    .bind(reservation)
     .fetch_one(&mut *tx)
     .await?
     .try_get(0)?;
@@ -145,6 +184,5 @@ pub async fn insert(db: &Database, bill: &NewBill, when: When) -> Result<Option<
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
-    Ok(Some(id))
+    Ok(id)
 }

@@ -13,7 +13,7 @@
 //!
 //! Overselling is impossible: each line is one `UPDATE … SET quantity = quantity - n WHERE
 //! quantity >= n`, which PostgreSQL re-checks under the row lock when writers race, and SQLite
-//! runs the transaction under its write lock (`BEGIN IMMEDIATE`). Lines are taken in product
+//! runs the transaction under its write lock ([`Database::begin_write`]). Lines are taken in product
 //! order, so two reservations never wait for each other in a cycle.
 
 use axum::{
@@ -26,14 +26,14 @@ use axum::{
 };
 use platform::{
     ApiError,
-    db::{Backend, Database},
+    db::Database,
     error::FieldError,
     hal::BaseUrl,
     resource::input::{body_format, parse_object},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::{Any, Row as _, Transaction};
+use sqlx::Row as _;
 
 /// Most lines one reservation may have.
 pub const MAX_LINES: usize = 500;
@@ -132,13 +132,6 @@ fn parse_lines(body: &serde_json::Map<String, Value>) -> Result<Vec<Line>, ApiEr
     }
 }
 
-async fn begin(db: &Database) -> Result<Transaction<'static, Any>, ApiError> {
-    Ok(match db.backend() {
-        Backend::Sqlite => db.pool().begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => db.pool().begin().await?,
-    })
-}
-
 /// A stored reservation.
 struct Stored {
     state: String,
@@ -208,7 +201,7 @@ async fn reserve(
     check_id(&id)?;
     body_format(&headers, false)?;
     let lines = parse_lines(&parse_object(&body)?)?;
-    let mut tx = begin(&db).await?;
+    let mut tx = db.begin_write().await?;
     let now = platform::time::now_millis();
     let inserted = sqlx::query(
         "INSERT INTO reservations (id, state, created_at) VALUES ($1, 'RESERVED', $2) ON CONFLICT (id) DO NOTHING",
@@ -285,7 +278,7 @@ async fn release(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     check_id(&id)?;
-    let mut tx = begin(&db).await?;
+    let mut tx = db.begin_write().await?;
     let now = platform::time::now_millis();
     // An id never reserved is recorded as released, so that its reservation cannot come later.
     sqlx::query(

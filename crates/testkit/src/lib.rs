@@ -181,6 +181,16 @@ impl TestService {
         definition: &'static ServiceDefinition,
         properties: &[(&str, &str)],
     ) -> Self {
+        Self::start_killable_with_database(definition, properties, TestDatabase::new()).await
+    }
+
+    /// [`TestService::start_killable`] on `database` (another instance's, through
+    /// [`TestDatabase::shared`], to see what a crash leaves behind for the others).
+    pub async fn start_killable_with_database(
+        definition: &'static ServiceDefinition,
+        properties: &[(&str, &str)],
+        database: TestDatabase,
+    ) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -190,7 +200,6 @@ impl TestService {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let database = TestDatabase::new();
         let url = database.url.clone();
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let task = runtime.spawn(async move {

@@ -8,3 +8,4 @@ mod helpers;
 mod bills;
 mod faults;
 mod idempotency;
+mod saga;
