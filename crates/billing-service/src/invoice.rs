@@ -57,6 +57,10 @@ pub struct FullBill {
     customer_id: i64,
     /// `DRAFT`, `ISSUED`, `PAID` or `CANCELLED`.
     status: String,
+    /// `FAC-2026-000001`, once issued (null for a draft).
+    invoice_number: Option<String>,
+    /// When it was issued (null for a draft).
+    issued_at: Option<String>,
     product_items: Vec<FullItem>,
     customer: Option<Customer>,
     /// Sum of the line amounts.
@@ -147,6 +151,8 @@ pub async fn assemble(billing: &Billing, bill: StoredBill) -> Result<FullBill, A
         billing_date,
         customer_id: bill.customer_id,
         status: bill.status,
+        invoice_number: bill.invoice_number,
+        issued_at: bill.issued_at.map(chrono_iso),
         product_items: items,
         customer,
         total,

@@ -10,7 +10,8 @@
 //! * [`saga`]: the stock each bill holds in inventory-service, reserved before the bill is
 //!   stored, given back when it cannot be or when the bill is cancelled, and recovered from
 //!   sagas an instance left unfinished;
-//! * [`lifecycle`]: what happens to a bill after it is made (`POST /bills/{id}/cancel`);
+//! * [`lifecycle`]: what happens to a bill after it is made (`POST /bills/{id}/issue`,
+//!   `POST /bills/{id}/cancel`); [`numbering`]: the gap-free invoice numbers issuing gives;
 //! * [`repo`]: the SQL that reads a bill with its items and stores a new one atomically;
 //! * [`clients`]: the typed clients for the two remote services (the Feign role);
 //! * [`seed`]: the first bill, created in the background once the other services answer.
@@ -19,6 +20,7 @@ pub mod clients;
 pub mod create;
 pub mod invoice;
 pub mod lifecycle;
+pub mod numbering;
 pub mod repo;
 pub mod saga;
 pub mod seed;
@@ -124,6 +126,8 @@ pub struct Billing {
     pub products: ProductClient,
     /// `factura.billing.saga.*`.
     pub saga: saga::SagaSettings,
+    /// `factura.billing.invoice.*`.
+    pub numbering: numbering::NumberingSettings,
 }
 
 /// Opens the database, mounts the resources and the invoice endpoints, starts the seeder.
@@ -142,6 +146,7 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
         customers: CustomerClient::new(&context)?,
         products: ProductClient::new(&context)?,
         saga: settings.bind("factura.billing.saga")?,
+        numbering: settings.bind("factura.billing.invoice")?,
     });
     let seeder = billing.clone();
     context.on_start(move |started| seed::seed_first_bill(seeder, started.shutdown));

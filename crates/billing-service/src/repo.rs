@@ -20,6 +20,10 @@ pub struct StoredBill {
     pub customer_id: i64,
     /// `DRAFT`, `ISSUED`, `PAID` or `CANCELLED`.
     pub status: String,
+    /// The invoice number, once issued.
+    pub invoice_number: Option<String>,
+    /// When it was issued, epoch milliseconds.
+    pub issued_at: Option<i64>,
     /// Its lines, in id order.
     pub items: Vec<StoredItem>,
 }
@@ -66,7 +70,7 @@ pub struct NewItem {
 /// The bill `id` with its items, if it exists.
 pub async fn load(db: &Database, id: i64) -> Result<Option<StoredBill>, ApiError> {
     let Some(row) =
-        sqlx::query("SELECT id, billing_date, customer_id, status FROM bills WHERE id = $1")
+        sqlx::query("SELECT id, billing_date, customer_id, status, invoice_number, issued_at FROM bills WHERE id = $1")
             .bind(id)
             .fetch_optional(db.pool())
             .await?
@@ -96,6 +100,8 @@ pub async fn load(db: &Database, id: i64) -> Result<Option<StoredBill>, ApiError
         billing_date: row.try_get(1)?,
         customer_id: row.try_get(2)?,
         status: row.try_get(3)?,
+        invoice_number: row.try_get(4)?,
+        issued_at: row.try_get(5)?,
         items,
     }))
 }

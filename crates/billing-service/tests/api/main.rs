@@ -8,4 +8,5 @@ mod helpers;
 mod bills;
 mod faults;
 mod idempotency;
+mod numbering;
 mod saga;

@@ -14,12 +14,12 @@ use crate::helpers::{registered, wait_for_instances};
 
 /// Discovery, customer-service, `inventories` inventory-services on one database and the
 /// billing instances on another.
-struct Fleet {
-    discovery: TestService,
-    customers: TestService,
-    inventory: Vec<TestService>,
-    billing: Vec<TestService>,
-    http: reqwest::Client,
+pub(crate) struct Fleet {
+    pub(crate) discovery: TestService,
+    pub(crate) customers: TestService,
+    pub(crate) inventory: Vec<TestService>,
+    pub(crate) billing: Vec<TestService>,
+    pub(crate) http: reqwest::Client,
 }
 
 /// Billing's settings in these tests: timeouts generous enough for a loaded machine, recovery
@@ -34,11 +34,15 @@ const SAGA: &[(&str, &str)] = &[
 ];
 
 impl Fleet {
-    async fn start(inventories: usize, billings: usize) -> Self {
+    pub(crate) async fn start(inventories: usize, billings: usize) -> Self {
         Self::start_with(inventories, billings, &[]).await
     }
 
-    async fn start_with(inventories: usize, billings: usize, extra: &[(&str, &str)]) -> Self {
+    pub(crate) async fn start_with(
+        inventories: usize,
+        billings: usize,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let discovery = TestService::start(&discovery_service::SERVICE, &[]).await;
         let props = registered(&discovery);
         let props = testkit::as_pairs(&props);
@@ -94,12 +98,12 @@ impl Fleet {
         fleet
     }
 
-    async fn stock(&self, product: i64) -> i64 {
+    pub(crate) async fn stock(&self, product: i64) -> i64 {
         stock(&self.http, &self.inventory[0], product).await
     }
 
     /// A new product with `quantity` in stock; its id.
-    async fn product(&self, quantity: i64) -> i64 {
+    pub(crate) async fn product(&self, quantity: i64) -> i64 {
         let response = self
             .http
             .post(self.inventory[0].url("/products"))
@@ -114,7 +118,7 @@ impl Fleet {
             .unwrap()
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         for instance in self.billing.into_iter().rev() {
             instance.stop().await;
         }
@@ -138,7 +142,7 @@ async fn stock(http: &reqwest::Client, inventory: &TestService, product: i64) ->
     body["quantity"].as_i64().unwrap()
 }
 
-async fn post_bill(
+pub(crate) async fn post_bill(
     http: &reqwest::Client,
     billing: &TestService,
     body: &Value,
@@ -154,7 +158,7 @@ async fn post_bill(
 }
 
 /// One number from billing's database.
-async fn count(database: &TestDatabase, sql: &str) -> i64 {
+pub(crate) async fn count(database: &TestDatabase, sql: &str) -> i64 {
     use sqlx::Row as _;
     let db = Database::connect(&database.url).await.unwrap();
     let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
@@ -170,7 +174,7 @@ async fn count(database: &TestDatabase, sql: &str) -> i64 {
 const RESERVED_BILLS: &str = "SELECT COUNT(*) FROM bills WHERE reservation_id IS NOT NULL";
 const OPEN_SAGAS: &str = "SELECT COUNT(*) FROM sagas";
 
-fn lines(product: i64, quantity: i64) -> Value {
+pub(crate) fn lines(product: i64, quantity: i64) -> Value {
     json!({ "customerId": 1, "productItems": [ { "productId": product, "quantity": quantity } ] })
 }
 
