@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
-    Billing,
+    Billing, amounts,
     clients::{Customer, Product},
     repo::{self, StoredBill},
 };
@@ -61,10 +61,16 @@ pub struct FullBill {
     invoice_number: Option<String>,
     /// When it was issued (null for a draft).
     issued_at: Option<String>,
+    /// The credit note that cancelled the invoice, if one did.
+    credit_note_number: Option<String>,
     product_items: Vec<FullItem>,
     customer: Option<Customer>,
     /// Sum of the line amounts.
     total: Money,
+    /// The payments received.
+    amount_paid: Money,
+    /// What is still to be paid (total − credit note − payments).
+    amount_due: Money,
     /// False when `missing` is not empty.
     complete: bool,
     missing: Vec<Missing>,
@@ -119,19 +125,11 @@ pub async fn assemble(billing: &Billing, bill: StoredBill) -> Result<FullBill, A
         }
     }
 
-    let mut total = Money::default();
+    let total = amounts::total(&bill)?;
+    let amount_due = amounts::amount_due(&bill)?;
     let mut items = Vec::with_capacity(bill.items.len());
     for item in bill.items {
-        let amount = item
-            .price
-            .line_amount(item.quantity, item.discount)
-            .ok_or_else(|| anyhow::anyhow!("line amount of item {} overflows", item.id))?;
-        total = Money::from_cents(
-            total
-                .cents()
-                .checked_add(amount.cents())
-                .ok_or_else(|| anyhow::anyhow!("bill {} total overflows", bill.id))?,
-        );
+        let amount = amounts::line_amount(&item)?;
         items.push(FullItem {
             id: item.id,
             product_id: item.product_id,
@@ -153,9 +151,12 @@ pub async fn assemble(billing: &Billing, bill: StoredBill) -> Result<FullBill, A
         status: bill.status,
         invoice_number: bill.invoice_number,
         issued_at: bill.issued_at.map(chrono_iso),
+        credit_note_number: bill.credit_note_number,
         product_items: items,
         customer,
         total,
+        amount_paid: bill.paid,
+        amount_due,
         complete: missing.is_empty(),
         missing,
     })

@@ -10,12 +10,13 @@
 //! * [`saga`]: the stock each bill holds in inventory-service, reserved before the bill is
 //!   stored, given back when it cannot be or when the bill is cancelled, and recovered from
 //!   sagas an instance left unfinished;
-//! * [`lifecycle`]: what happens to a bill after it is made (`POST /bills/{id}/issue`,
-//!   `POST /bills/{id}/cancel`); [`numbering`]: the gap-free invoice numbers issuing gives;
+//! * [`lifecycle`]: what happens to a bill after it is made — issue, payments, cancellation
+//!   by credit note — ([`numbering`]: the gap-free numbers; [`amounts`]: what a bill comes to);
 //! * [`repo`]: the SQL that reads a bill with its items and stores a new one atomically;
 //! * [`clients`]: the typed clients for the two remote services (the Feign role);
 //! * [`seed`]: the first bill, created in the background once the other services answer.
 
+pub mod amounts;
 pub mod clients;
 pub mod create;
 pub mod invoice;
@@ -126,7 +127,7 @@ pub struct Billing {
     pub products: ProductClient,
     /// `factura.billing.saga.*`.
     pub saga: saga::SagaSettings,
-    /// `factura.billing.invoice.*`.
+    /// `factura.billing.invoice.*` and `factura.billing.credit-note.*`.
     pub numbering: numbering::NumberingSettings,
 }
 
@@ -146,7 +147,7 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
         customers: CustomerClient::new(&context)?,
         products: ProductClient::new(&context)?,
         saga: settings.bind("factura.billing.saga")?,
-        numbering: settings.bind("factura.billing.invoice")?,
+        numbering: settings.bind("factura.billing")?,
     });
     let seeder = billing.clone();
     context.on_start(move |started| seed::seed_first_bill(seeder, started.shutdown));
@@ -165,6 +166,9 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
         "/fullBill/{id}",
         get(invoice::full_bill).with_state(billing.clone()),
     )
-    .merge(lifecycle::routes(billing));
+    .merge(lifecycle::routes(
+        billing,
+        platform::idempotency::Idempotency::from_settings(db.clone(), &settings)?,
+    ));
     context.into_application(routes).await
 }

@@ -9,7 +9,9 @@
 //!
 //! Settings (`factura.billing.invoice.*`): `prefix` (`FAC`) and `pattern`
 //! (`{prefix}-{year}-{number:06}` → `FAC-2026-000001`); `{number:0N}` pads to N digits. The
-//! pattern must name `{year}` and `{number}`, since numbers restart every year.
+//! pattern must name `{year}` and `{number}`, since numbers restart every year. Credit notes
+//! are numbered the same way in their own series (`factura.billing.credit-note.*`, prefix
+//! `AV`: `AV-2026-000001`).
 
 use platform::{
     ApiError,
@@ -19,6 +21,8 @@ use sqlx::Row as _;
 
 /// The series of invoices in `document_sequences`.
 pub const INVOICES: &str = "INVOICE";
+/// The series of credit notes.
+pub const CREDIT_NOTES: &str = "CREDIT_NOTE";
 
 /// One piece of a number pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,37 +88,66 @@ impl NumberPattern {
     }
 }
 
-/// `factura.billing.invoice.*`.
+/// One numbered series: its prefix and pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NumberingSettings {
-    /// `prefix` (`FAC`).
+pub struct Series {
+    /// `prefix`.
     pub prefix: String,
     /// `pattern` (`{prefix}-{year}-{number:06}`).
     pub pattern: NumberPattern,
 }
 
-impl FromSection for NumberingSettings {
-    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
-        let raw = section.get_or("pattern", "{prefix}-{year}-{number:06}");
+impl Series {
+    fn read(
+        section: &Section<'_>,
+        name: &str,
+        default_prefix: &str,
+    ) -> Result<Self, SettingsError> {
+        let field = format!("{name}.pattern");
+        let raw = section.get_or(&field, "{prefix}-{year}-{number:06}");
         let pattern = NumberPattern::parse(&raw).map_err(|problem| SettingsError::Invalid {
-            key: section.key("pattern"),
+            key: section.key(&field),
             value: raw.clone(),
             expected: format!(
                 "a pattern of text, {{prefix}}, {{year}} and {{number}} or {{number:0N}}, with {problem}"
             ),
         })?;
         Ok(Self {
-            prefix: section.get_or("prefix", "FAC"),
+            prefix: section.get_or(&format!("{name}.prefix"), default_prefix),
             pattern,
         })
     }
-}
 
-impl NumberingSettings {
     /// The formatted number `number` of `year`.
     pub fn format(&self, year: i32, number: i64) -> String {
         self.pattern.format(&self.prefix, year, number)
     }
+}
+
+/// `factura.billing.invoice.*` (prefix `FAC`) and `factura.billing.credit-note.*` (prefix
+/// `AV`, for *avoir*), each with its own `pattern`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberingSettings {
+    /// Invoices.
+    pub invoice: Series,
+    /// Credit notes.
+    pub credit_note: Series,
+}
+
+impl FromSection for NumberingSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            invoice: Series::read(section, "invoice", "FAC")?,
+            credit_note: Series::read(section, "credit-note", "AV")?,
+        })
+    }
+}
+
+/// The UTC year of `millis`, the year whose series a document issued then is numbered in.
+pub fn year_of(millis: i64) -> Result<i32, ApiError> {
+    platform::time::from_millis(millis)
+        .map(|t| chrono::Datelike::year(&t))
+        .ok_or_else(|| anyhow::anyhow!("the clock is out of range").into())
 }
 
 /// Takes the next number of `series` in `year`, inside the caller's transaction.
@@ -168,7 +201,7 @@ mod tests {
         let settings = platform::Settings::from_sources(Vec::new())
             .with_override("factura.billing.invoice.pattern", "{number}");
         let error = settings
-            .bind::<NumberingSettings>("factura.billing.invoice")
+            .bind::<NumberingSettings>("factura.billing")
             .unwrap_err()
             .to_string();
         assert!(error.contains("factura.billing.invoice.pattern"), "{error}");

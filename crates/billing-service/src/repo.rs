@@ -24,6 +24,10 @@ pub struct StoredBill {
     pub invoice_number: Option<String>,
     /// When it was issued, epoch milliseconds.
     pub issued_at: Option<i64>,
+    /// The number of the credit note that cancelled it, if one did.
+    pub credit_note_number: Option<String>,
+    /// The sum of the payments received.
+    pub paid: Money,
     /// Its lines, in id order.
     pub items: Vec<StoredItem>,
 }
@@ -69,11 +73,24 @@ pub struct NewItem {
 
 /// The bill `id` with its items, if it exists.
 pub async fn load(db: &Database, id: i64) -> Result<Option<StoredBill>, ApiError> {
-    let Some(row) =
-        sqlx::query("SELECT id, billing_date, customer_id, status, invoice_number, issued_at FROM bills WHERE id = $1")
-            .bind(id)
-            .fetch_optional(db.pool())
-            .await?
+    let mut conn = db.pool().acquire().await?;
+    load_on(&mut conn, id).await
+}
+
+/// [`load`] on `conn` (inside a transaction, to read what it sees).
+pub async fn load_on(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+) -> Result<Option<StoredBill>, ApiError> {
+    let Some(row) = sqlx::query(
+        "SELECT b.id, b.billing_date, b.customer_id, b.status, b.invoice_number, b.issued_at, \
+         c.credit_note_number, \
+         (SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) FROM payments p WHERE p.bill_id = b.id) \
+         FROM bills b LEFT JOIN credit_notes c ON c.bill_id = b.id WHERE b.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
     else {
         return Ok(None);
     };
@@ -81,7 +98,7 @@ pub async fn load(db: &Database, id: i64) -> Result<Option<StoredBill>, ApiError
         "SELECT id, product_id, quantity, price, discount FROM product_items WHERE bill_id = $1 ORDER BY id",
     )
     .bind(id)
-    .fetch_all(db.pool())
+    .fetch_all(&mut *conn)
     .await?;
     let items = rows
         .iter()
@@ -102,6 +119,8 @@ pub async fn load(db: &Database, id: i64) -> Result<Option<StoredBill>, ApiError
         status: row.try_get(3)?,
         invoice_number: row.try_get(4)?,
         issued_at: row.try_get(5)?,
+        credit_note_number: row.try_get(6)?,
+        paid: Money::from_cents(row.try_get(7)?),
         items,
     }))
 }
@@ -170,11 +189,10 @@ async fn insert_rows(
     reservation: Option<&str>,
 ) -> Result<i64, ApiError> {
     let id: i64 = sqlx::query(
-        "INSERT INTO bills (version, billing_date, customer_id, reservation_id) VALUES (0, $1, $2, $3) RETURNING id",
+        "INSERT INTO bills (version, billing_date, customer_id) VALUES (0, $1, $2) RETURNING id",
     )
     .bind(bill.billing_date)
     .bind(bill.customer_id)
-    .bind(reservation)
     .fetch_one(&mut *tx)
     .await?
     .try_get(0)?;
@@ -189,6 +207,14 @@ async fn insert_rows(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    }
+    // Set last: from then on the database keeps the lines as they are (they hold that stock).
+    if let Some(reservation) = reservation {
+        sqlx::query("UPDATE bills SET reservation_id = $1 WHERE id = $2")
+            .bind(reservation)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(id)
 }

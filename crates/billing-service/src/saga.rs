@@ -13,7 +13,8 @@
 //!  recovery:     a saga row older than stale-after (its instance died, or its request was cut
 //!                off) is claimed by any instance and released — at start and every
 //!                recovery-interval
-//!  cancel:       bill CANCELLED + saga RELEASING in one transaction → DELETE … → row deleted
+//!  cancel:       bill CANCELLED (+ credit note if it was issued) + saga RELEASING in one
+//!                transaction → DELETE /reservations/r-… → saga row deleted
 //! ```
 //!
 //! Every inventory step is idempotent by the reservation id, and a release recorded first keeps
@@ -35,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     Billing,
     clients::ReservedLine,
+    numbering::Series,
     repo::{self, NewBill},
 };
 
@@ -215,28 +217,44 @@ async fn release(billing: &Billing, id: &str, claimed_at: i64) {
     }
 }
 
-/// Cancels the bill `bill_id` if it is still `from`; gives its stock back. `Ok(false)` when
-/// the bill is not in that state (anymore).
-pub async fn cancel_bill(billing: &Billing, bill_id: i64, from: &str) -> Result<bool, ApiError> {
+/// Cancels the bill `bill_id` — a DRAFT as it is, an ISSUED or PAID invoice with a credit note
+/// numbered in `credit_notes` — and gives its stock back. `Ok(false)` when the bill is
+/// already cancelled (or missing).
+pub async fn cancel_bill(
+    billing: &Billing,
+    bill_id: i64,
+    credit_notes: &Series,
+) -> Result<bool, ApiError> {
     let now = platform::time::now_millis();
     let mut tx = billing.db.begin_write().await?;
-    let changed = sqlx::query(
-        "UPDATE bills SET status = 'CANCELLED', version = version + 1 WHERE id = $1 AND status = $2",
+    let Some(row) = sqlx::query(
+        "UPDATE bills SET status = 'CANCELLED', version = version + 1 \
+         WHERE id = $1 AND status IN ('DRAFT', 'ISSUED', 'PAID') \
+         RETURNING invoice_number, reservation_id",
     )
     .bind(bill_id)
-    .bind(from)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?
-    .rows_affected();
-    if changed == 0 {
+    else {
         tx.rollback().await?;
         return Ok(false);
-    }
-    let reservation: Option<String> = sqlx::query("SELECT reservation_id FROM bills WHERE id = $1")
+    };
+    let invoice_number: Option<String> = row.try_get(0)?;
+    let reservation: Option<String> = row.try_get(1)?;
+    if invoice_number.is_some() {
+        // An issued invoice is never undone: a credit note, in its own series, negates it.
+        let year = crate::numbering::year_of(now)?;
+        let number =
+            crate::numbering::next_number(&mut tx, crate::numbering::CREDIT_NOTES, year).await?;
+        sqlx::query(
+            "INSERT INTO credit_notes (bill_id, credit_note_number, issued_at) VALUES ($1, $2, $3)",
+        )
         .bind(bill_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .bind(credit_notes.format(year, number))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
     if let Some(reservation) = &reservation {
         sqlx::query(
             "INSERT INTO sagas (id, state, bill_id, lines, updated_at) VALUES ($1, 'RELEASING', $2, '[]', $3)",

@@ -97,9 +97,16 @@ impl ApiError {
     }
 }
 
+/// How a rule the database enforces (a trigger) starts its message: such an error is the
+/// client's conflict with that rule, answered 409 with the rule's words.
+pub const RULE_VIOLATION: &str = "rule: ";
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
+            sqlx::Error::Database(db) if db.message().starts_with(RULE_VIOLATION) => {
+                ApiError::Conflict(db.message()[RULE_VIOLATION.len()..].to_owned())
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 ApiError::Conflict("a row with the same unique value already exists".into())
             }

@@ -8,5 +8,6 @@ mod helpers;
 mod bills;
 mod faults;
 mod idempotency;
+mod lifecycle;
 mod numbering;
 mod saga;

@@ -118,6 +118,16 @@ impl Fleet {
             .unwrap()
     }
 
+    /// Waits until billing has seeded its first bill.
+    pub(crate) async fn complete_seed(&self) {
+        let (http, url) = (self.http.clone(), self.billing[0].url("/fullBill/1"));
+        eventually("the seeded bill", Duration::from_secs(20), || async {
+            let body: Value = http.get(&url).send().await.ok()?.json().await.ok()?;
+            (body["complete"] == true).then_some(())
+        })
+        .await;
+    }
+
     pub(crate) async fn stop(self) {
         for instance in self.billing.into_iter().rev() {
             instance.stop().await;

@@ -58,8 +58,8 @@ const FRACTION: &str = "a fractional quantity is refused rather than truncated (
 const FULL_BILL: &str = "the full bill adds each line's amount, the exact total, and which \
     parts could not be filled in while a service is down; the seed's has neither";
 const BILL_LIFECYCLE: &str = "the full bill says where the bill is in its lifecycle (`status`: \
-    DRAFT, ISSUED, PAID or CANCELLED) and, once issued, its invoice number and date; the seed's \
-    bills have no lifecycle";
+    DRAFT, ISSUED, PAID or CANCELLED), once issued its invoice number and date, the amounts paid \
+    and still due, and the credit note that cancelled it; the seed's bills have no lifecycle";
 const FULL_BILL_404: &str = "an unknown bill is a 404; the seed's controller fails with a 500 \
     (NoSuchElementException)";
 const URI_REGRESSION: &str = "association URIs in request bodies (`\"bill\": \"…/bills/1\"`) \
@@ -238,7 +238,14 @@ pub(crate) fn apply(rules: Rules, part: Part) -> Rules {
             "GET the full bill at the end",
             "POST a bill with its lines",
         ] {
-            for path in ["body/status", "body/invoiceNumber", "body/issuedAt"] {
+            for path in [
+                "body/status",
+                "body/invoiceNumber",
+                "body/issuedAt",
+                "body/creditNoteNumber",
+                "body/amountPaid",
+                "body/amountDue",
+            ] {
                 rules = rules.depart(scenario, path, BILL_LIFECYCLE);
             }
         }
