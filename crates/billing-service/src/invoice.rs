@@ -34,8 +34,10 @@ pub struct FullItem {
     quantity: i64,
     price: Money,
     discount: Value,
-    /// `price × quantity × (1 − discount)`, rounded to the cent.
+    /// `price × quantity × (1 − discount)`, rounded to the cent: the line before tax.
     amount: Money,
+    /// The line's VAT rate.
+    vat_rate: Value,
     product: Option<Product>,
 }
 
@@ -65,11 +67,19 @@ pub struct FullBill {
     credit_note_number: Option<String>,
     product_items: Vec<FullItem>,
     customer: Option<Customer>,
-    /// Sum of the line amounts.
+    /// Sum of the line amounts (the seed's total, before tax).
     total: Money,
+    /// The same sum, named for what it is.
+    total_before_tax: Money,
+    /// The VAT, per rate.
+    taxes: Vec<amounts::TaxLine>,
+    /// The sum of the taxes.
+    total_tax: Money,
+    /// What the customer pays: before tax + tax.
+    total_after_tax: Money,
     /// The payments received.
     amount_paid: Money,
-    /// What is still to be paid (total − credit note − payments).
+    /// What is still to be paid (total after tax − credit note − payments).
     amount_due: Money,
     /// False when `missing` is not empty.
     complete: bool,
@@ -125,8 +135,9 @@ pub async fn assemble(billing: &Billing, bill: StoredBill) -> Result<FullBill, A
         }
     }
 
-    let total = amounts::total(&bill)?;
-    let amount_due = amounts::amount_due(&bill)?;
+    let default_rate = billing.vat.default_rate;
+    let totals = amounts::totals(&bill, default_rate)?;
+    let amount_due = amounts::amount_due(&bill, default_rate)?;
     let mut items = Vec::with_capacity(bill.items.len());
     for item in bill.items {
         let amount = amounts::line_amount(&item)?;
@@ -137,6 +148,7 @@ pub async fn assemble(billing: &Billing, bill: StoredBill) -> Result<FullBill, A
             price: item.price,
             discount: item.discount.to_json_number(),
             amount,
+            vat_rate: amounts::rate_of(&item, default_rate).to_json_number(),
             product: products
                 .get(&item.product_id)
                 .and_then(|r| r.as_ref().ok())
@@ -154,7 +166,11 @@ pub async fn assemble(billing: &Billing, bill: StoredBill) -> Result<FullBill, A
         credit_note_number: bill.credit_note_number,
         product_items: items,
         customer,
-        total,
+        total: totals.before_tax,
+        total_before_tax: totals.before_tax,
+        total_tax: totals.tax,
+        total_after_tax: totals.after_tax,
+        taxes: totals.by_rate,
         amount_paid: bill.paid,
         amount_due,
         complete: missing.is_empty(),

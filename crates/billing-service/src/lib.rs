@@ -129,6 +129,8 @@ pub struct Billing {
     pub saga: saga::SagaSettings,
     /// `factura.billing.invoice.*` and `factura.billing.credit-note.*`.
     pub numbering: numbering::NumberingSettings,
+    /// `factura.billing.vat.*`.
+    pub vat: amounts::VatSettings,
 }
 
 /// Opens the database, mounts the resources and the invoice endpoints, starts the seeder.
@@ -148,6 +150,7 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
         products: ProductClient::new(&context)?,
         saga: settings.bind("factura.billing.saga")?,
         numbering: settings.bind("factura.billing")?,
+        vat: settings.bind("factura.billing.vat")?,
     });
     let seeder = billing.clone();
     context.on_start(move |started| seed::seed_first_bill(seeder, started.shutdown));

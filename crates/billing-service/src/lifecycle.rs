@@ -95,6 +95,16 @@ async fn issue(
     let now = platform::time::now_millis();
     let year = numbering::year_of(now)?;
     let mut tx = billing.db.begin_write().await?;
+    // Lines written without a VAT rate get the default now, for good: first, while the
+    // lines of a draft can still be written.
+    sqlx::query(
+        "UPDATE product_items SET vat_rate = $1 WHERE bill_id = $2 AND vat_rate IS NULL \
+         AND EXISTS (SELECT 1 FROM bills WHERE id = $2 AND status = 'DRAFT')",
+    )
+    .bind(billing.vat.default_rate.units())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     let issued = sqlx::query(
         "UPDATE bills SET status = 'ISSUED', version = version + 1 WHERE id = $1 AND status = 'DRAFT'",
     )
@@ -232,7 +242,7 @@ async fn pay(
     let bill = repo::load_on(&mut tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("bill {id} vanished while paying it"))?;
-    let due = amounts::amount_due(&bill)?;
+    let due = amounts::amount_due(&bill, billing.vat.default_rate)?;
     if amount.cents() > due.cents() {
         tx.rollback().await?;
         return Err(ApiError::Conflict(format!(
@@ -300,7 +310,7 @@ async fn payments(
     let body = json!({
         "_embedded": { "payments": items },
         "amountPaid": bill.paid,
-        "amountDue": amounts::amount_due(&bill)?,
+        "amountDue": amounts::amount_due(&bill, billing.vat.default_rate)?,
         "_links": {
             "self": { "href": base.href(&format!("/bills/{id}/payments")) },
             "bill": { "href": base.href(&format!("/bills/{id}")) }
@@ -333,6 +343,7 @@ async fn credit_note(
         .fetch_one(billing.db.pool())
         .await?
         .try_get(0)?;
+    let default_rate = billing.vat.default_rate;
     let mut lines = Vec::with_capacity(bill.items.len());
     for item in &bill.items {
         lines.push(json!({
@@ -341,8 +352,10 @@ async fn credit_note(
             "price": item.price,
             "discount": item.discount.to_json_number(),
             "amount": Money::from_cents(-amounts::line_amount(item)?.cents()),
+            "vatRate": amounts::rate_of(item, default_rate).to_json_number(),
         }));
     }
+    let totals = amounts::totals(&bill, default_rate)?.negated();
     let href = base.href(&format!("/bills/{id}/creditNote"));
     let body = json!({
         "creditNoteNumber": number,
@@ -351,7 +364,11 @@ async fn credit_note(
         "billId": id,
         "customerId": bill.customer_id,
         "productItems": lines,
-        "total": Money::from_cents(-amounts::total(&bill)?.cents()),
+        "total": totals.before_tax,
+        "totalBeforeTax": totals.before_tax,
+        "taxes": totals.by_rate,
+        "totalTax": totals.tax,
+        "totalAfterTax": totals.after_tax,
         "_links": {
             "self": { "href": href },
             "creditNote": { "href": href },

@@ -45,6 +45,8 @@ pub struct StoredItem {
     pub price: Money,
     /// Discount on the line (0 when none was given).
     pub discount: Rate,
+    /// VAT rate; none on a line written without one (the default applies until issue).
+    pub vat_rate: Option<Rate>,
 }
 
 /// A bill to store.
@@ -69,6 +71,8 @@ pub struct NewItem {
     pub price: Money,
     /// Discount on the line.
     pub discount: Rate,
+    /// VAT rate.
+    pub vat_rate: Rate,
 }
 
 /// The bill `id` with its items, if it exists.
@@ -95,7 +99,7 @@ pub async fn load_on(
         return Ok(None);
     };
     let rows = sqlx::query(
-        "SELECT id, product_id, quantity, price, discount FROM product_items WHERE bill_id = $1 ORDER BY id",
+        "SELECT id, product_id, quantity, price, discount, vat_rate FROM product_items WHERE bill_id = $1 ORDER BY id",
     )
     .bind(id)
     .fetch_all(&mut *conn)
@@ -109,6 +113,7 @@ pub async fn load_on(
                 quantity: r.try_get(2)?,
                 price: Money::from_cents(r.try_get(3)?),
                 discount: Rate::from_units(r.try_get::<Option<i64>, _>(4)?.unwrap_or(0)),
+                vat_rate: r.try_get::<Option<i64>, _>(5)?.map(Rate::from_units),
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
@@ -198,13 +203,14 @@ async fn insert_rows(
     .try_get(0)?;
     for item in &bill.items {
         sqlx::query(
-            "INSERT INTO product_items (version, product_id, quantity, price, discount, bill_id) VALUES (0, $1, $2, $3, $4, $5)",
+            "INSERT INTO product_items (version, product_id, quantity, price, discount, bill_id, vat_rate) VALUES (0, $1, $2, $3, $4, $5, $6)",
         )
         .bind(item.product_id)
         .bind(item.quantity)
         .bind(item.price.cents())
         .bind(item.discount.units())
         .bind(id)
+        .bind(item.vat_rate.units())
         .execute(&mut *tx)
         .await?;
     }

@@ -11,3 +11,4 @@ mod idempotency;
 mod lifecycle;
 mod numbering;
 mod saga;
+mod vat;
