@@ -191,11 +191,16 @@ async fn a_billing_process_sigkilled_mid_saga_gives_the_stock_back_when_restarte
         &database,
         &[("factura.billing.saga.stale-after", "1s")],
     );
+    let restarted = std::time::Instant::now();
     let second_port = billing_port(&http, &discovery, &[first_port]).await;
     eventually("the stock given back", Duration::from_secs(30), || async {
         (stock(&http, &inventory, 2).await == 8).then_some(())
     })
     .await;
+    eprintln!(
+        "after SIGKILL mid-saga: stock given back {:?} after the restart (stale-after 1 s)",
+        restarted.elapsed()
+    );
     assert_eq!(count(&database, "SELECT COUNT(*) FROM sagas").await, 0);
     assert_eq!(
         count(
