@@ -13,7 +13,8 @@
 //!   and customer are fixed (the database refuses any change: 409 naming the rule);
 //! * `POST /bills/{id}/payments` `{"amount": 100.5, "reference": "…"}`: a payment against an
 //!   ISSUED invoice, at most the amount still due; the one that settles it makes it PAID.
-//!   `GET /bills/{id}/payments` lists them with the amount paid and due;
+//!   `GET /bills/{id}/payments` lists them with the amount paid and due,
+//!   `GET /bills/{id}/payments/{n}` is one;
 //! * `POST /bills/{id}/cancel`: a DRAFT is cancelled as it is; an ISSUED or PAID invoice by a
 //!   credit note that references it and negates every line (`GET /bills/{id}/creditNote`).
 //!   Either way its stock goes back to inventory (through the [`saga`](crate::saga)).
@@ -58,6 +59,7 @@ pub fn routes(billing: Arc<Billing>, idempotent: Idempotency) -> Router {
         .route("/bills/{id}/issue", post(issue))
         .route("/bills/{id}/cancel", post(cancel))
         .route("/bills/{id}/payments", get(payments).merge(record))
+        .route("/bills/{id}/payments/{payment}", get(payment))
         .route("/bills/{id}/creditNote", get(credit_note))
         .with_state(billing)
 }
@@ -316,6 +318,39 @@ async fn payments(
             "bill": { "href": base.href(&format!("/bills/{id}")) }
         }
     });
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/hal+json"),
+    );
+    Ok(response)
+}
+
+async fn payment(
+    State(billing): State<Arc<Billing>>,
+    base: BaseUrl,
+    Path((id, payment)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = bill_id(&id)?;
+    let payment: i64 = payment
+        .parse()
+        .map_err(|_| ApiError::bad_request("a payment id is a whole number".to_owned()))?;
+    let row = sqlx::query(
+        "SELECT amount, paid_at, reference FROM payments WHERE bill_id = $1 AND id = $2",
+    )
+    .bind(id)
+    .bind(payment)
+    .fetch_optional(billing.db.pool())
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("bill {id} has no payment {payment}")))?;
+    let body = payment_model(
+        &base,
+        id,
+        payment,
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+    );
     let mut response = Json(body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -158,6 +158,21 @@ async fn partial_payments_leave_the_rest_due_and_the_last_one_makes_it_paid() {
     assert_eq!(payment["amount"], 300.25);
     assert_eq!(payment["amountDue"], 539.75);
     assert_eq!(payment["reference"], "wire 1");
+    let href = payment["_links"]["self"]["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let one: Value = fleet
+        .http
+        .get(&href)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["amount"], 300.25);
+    assert_eq!(one["_links"]["self"]["href"], href.as_str());
     assert_eq!(
         payment["_links"]["bill"]["href"],
         fleet.billing[0].url(&format!("/bills/{id}"))
