@@ -49,16 +49,22 @@ use sqlx::Row as _;
 
 use crate::{Billing, amounts, invoice, numbering, repo, saga};
 
-/// The routes; payments go through the `Idempotency-Key` guard like every create.
+/// The routes; every `POST` goes through the `Idempotency-Key` guard like every create (a
+/// retried issue gets the first answer, not "already ISSUED").
 pub fn routes(billing: Arc<Billing>, idempotent: Idempotency) -> Router {
-    let record = post(pay).layer(middleware::from_fn_with_state(
-        idempotent,
-        idempotency::guard,
-    ));
+    let guarded = |route: axum::routing::MethodRouter<Arc<Billing>>| {
+        route.layer(middleware::from_fn_with_state(
+            idempotent.clone(),
+            idempotency::guard,
+        ))
+    };
     Router::new()
-        .route("/bills/{id}/issue", post(issue))
-        .route("/bills/{id}/cancel", post(cancel))
-        .route("/bills/{id}/payments", get(payments).merge(record))
+        .route("/bills/{id}/issue", guarded(post(issue)))
+        .route("/bills/{id}/cancel", guarded(post(cancel)))
+        .route(
+            "/bills/{id}/payments",
+            get(payments).merge(guarded(post(pay))),
+        )
         .route("/bills/{id}/payments/{payment}", get(payment))
         .route("/bills/{id}/creditNote", get(credit_note))
         .with_state(billing)

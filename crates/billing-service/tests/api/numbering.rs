@@ -38,6 +38,18 @@ async fn draft(fleet: &Fleet, instance: usize, product: i64) -> i64 {
 #[tokio::test]
 async fn issuing_gives_the_next_number_of_the_year_once() {
     let fleet = Fleet::start(1, 1).await;
+    // Last year's series has nothing to do with this year's.
+    let db = Database::connect(&fleet.billing[0].database.url)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO document_sequences (series, year, last_number) VALUES ('INVOICE', $1, 57)",
+    )
+    .bind(i64::from(year() - 1))
+    .execute(db.pool())
+    .await
+    .unwrap();
+    db.close().await;
     let (first, second) = (draft(&fleet, 0, 3).await, draft(&fleet, 0, 3).await);
     let (status, issued) = issue(&fleet, 0, second).await;
     assert_eq!(status, StatusCode::OK, "{issued}");
@@ -47,6 +59,57 @@ async fn issuing_gives_the_next_number_of_the_year_once() {
     let (_, issued) = issue(&fleet, 0, first).await;
     assert_eq!(issued["invoiceNumber"], format!("FAC-{}-000002", year()));
 
+    // Issuing again with the key of the first issue replays it; without, it is refused.
+    let retried = |key: &'static str| {
+        let (http, url) = (
+            fleet.http.clone(),
+            fleet.billing[0].url(&format!("/bills/{first}/issue")),
+        );
+        async move {
+            let response = http
+                .post(url)
+                .header("idempotency-key", key)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, keyed) = retried("issue-first").await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "the first issue had no key: {keyed}"
+    );
+    let third = draft(&fleet, 0, 3).await;
+    let keyed_issue = |key: &'static str| {
+        let (http, url) = (
+            fleet.http.clone(),
+            fleet.billing[0].url(&format!("/bills/{third}/issue")),
+        );
+        async move {
+            let response = http
+                .post(url)
+                .header("idempotency-key", key)
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let once = keyed_issue("issue-third").await;
+    assert_eq!(once.0, StatusCode::OK);
+    assert!(
+        once.1.contains(&format!("FAC-{}-000003", year())),
+        "{}",
+        once.1
+    );
+    assert_eq!(
+        keyed_issue("issue-third").await,
+        once,
+        "replayed, not refused"
+    );
     let (status, error) = issue(&fleet, 0, first).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
