@@ -13,7 +13,7 @@ use axum::{
 use platform::Settings;
 use regex::Regex;
 
-use crate::{definition::gateway_setting, pattern::Pattern};
+use crate::{definition::gateway_section, pattern::Pattern};
 
 /// One path pattern's CORS rules.
 #[derive(Debug, Clone, Default)]
@@ -122,9 +122,12 @@ impl Cors {
             }
             rules.push((pattern, rule));
         }
-        let answers_unrouted_preflights =
-            gateway_setting(settings, "globalcors.add-to-simple-url-handler-mapping")
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let answers_unrouted_preflights = gateway_section(settings, "globalcors")
+            .flag("add-to-simple-url-handler-mapping", false)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "ignoring a CORS setting");
+                false
+            });
         Self {
             rules,
             answers_unrouted_preflights,

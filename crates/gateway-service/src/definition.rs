@@ -10,7 +10,10 @@
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
-use platform::{Settings, settings::canonical_key};
+use platform::{
+    Settings,
+    settings::{Section, canonical_key},
+};
 use serde_json::{Value, json};
 
 /// The newer property prefix (Spring Cloud Gateway 4.3+); wins over the old one.
@@ -259,23 +262,18 @@ impl RouteDefinition {
     }
 }
 
-/// A gateway setting under either prefix, the new one winning (`discovery.locator.enabled`).
-pub fn gateway_setting(settings: &Settings, key: &str) -> Option<String> {
-    settings
-        .get(&format!("{NEW_PREFIX}.{key}"))
-        .or_else(|| settings.get(&format!("{OLD_PREFIX}.{key}")))
-}
-
-/// A boolean gateway setting.
-pub fn gateway_flag(settings: &Settings, key: &str, default: bool) -> bool {
-    match gateway_setting(settings, key) {
-        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "on" => true,
-            "false" | "no" | "off" => false,
-            _ => default,
-        },
-        None => default,
-    }
+/// The gateway's settings under `sub` (`httpclient`, `discovery.locator`; `""` for the top):
+/// under the new prefix, field by field falling back to the old one, as Spring Cloud Gateway
+/// 4.3 reads both.
+pub fn gateway_section<'a>(settings: &'a Settings, sub: &str) -> Section<'a> {
+    let under = |prefix: &str| {
+        if sub.is_empty() {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}.{sub}")
+        }
+    };
+    settings.section(&under(NEW_PREFIX)).or(&under(OLD_PREFIX))
 }
 
 /// The properties of a *list* setting (`routes`, `default-filters`), keyed canonically after

@@ -31,7 +31,7 @@ use platform::{
 };
 
 use crate::{
-    definition::{NEW_PREFIX, OLD_PREFIX},
+    definition::{NEW_PREFIX, OLD_PREFIX, gateway_section},
     error::{ClientFault, ProxyError},
     filter::Filter,
     headers::remove_hop_by_hop,
@@ -69,10 +69,7 @@ impl HttpClientSettings {
     pub fn from_settings(
         settings: &platform::Settings,
     ) -> Result<Self, platform::settings::SettingsError> {
-        settings
-            .section(&format!("{}.httpclient", crate::definition::NEW_PREFIX))
-            .or(&format!("{}.httpclient", crate::definition::OLD_PREFIX))
-            .bind()
+        gateway_section(settings, "httpclient").bind()
     }
 }
 
@@ -131,14 +128,11 @@ pub fn backend_tls(settings: &platform::Settings) -> Result<BackendTls, Settings
             &format!("{OLD_PREFIX}.httpclient.ssl"),
         ],
     )?;
-    let handshake_timeout = settings
-        .section(&format!("{NEW_PREFIX}.httpclient.ssl"))
-        .or(&format!("{OLD_PREFIX}.httpclient.ssl"))
-        .duration_or(
-            "handshake-timeout",
-            DurationUnit::Millis,
-            Duration::from_secs(10),
-        )?;
+    let handshake_timeout = gateway_section(settings, "httpclient.ssl").duration_or(
+        "handshake-timeout",
+        DurationUnit::Millis,
+        Duration::from_secs(10),
+    )?;
     Ok(BackendTls {
         config: Arc::new(tls.client_config()?),
         handshake_timeout,

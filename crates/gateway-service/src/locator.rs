@@ -15,7 +15,7 @@ use platform::{
 };
 
 use crate::{
-    definition::{Definition, RouteDefinition, gateway_flag, gateway_setting, list_definitions},
+    definition::{Definition, RouteDefinition, gateway_section, list_definitions},
     spel::{self, Expression},
 };
 
@@ -83,10 +83,11 @@ impl Locator {
     /// The locator, when `discovery.locator.enabled`; `Err` names a setting that does not
     /// parse.
     pub fn from_settings(settings: &Settings) -> Result<Option<Self>, String> {
-        if !gateway_flag(settings, "discovery.locator.enabled", false) {
+        let section = gateway_section(settings, "discovery.locator");
+        if !section.flag("enabled", false).map_err(|e| e.to_string())? {
             return Ok(None);
         }
-        let setting = |key: &str| gateway_setting(settings, &format!("discovery.locator.{key}"));
+        let setting = |key: &str| section.get(key);
         let expression = |key: &str, default: &str| -> Result<Expression, String> {
             let text = setting(key).filter(|t| !t.trim().is_empty());
             Expression::parse(text.as_deref().unwrap_or(default))
@@ -125,11 +126,9 @@ impl Locator {
         Ok(Some(Self {
             route_id_prefix: setting("route-id-prefix")
                 .unwrap_or_else(|| "ReactiveCompositeDiscoveryClient_".into()),
-            lower_case_service_id: gateway_flag(
-                settings,
-                "discovery.locator.lower-case-service-id",
-                false,
-            ),
+            lower_case_service_id: section
+                .flag("lower-case-service-id", false)
+                .map_err(|e| e.to_string())?,
             include,
             url: expression("url-expression", "'lb://'+serviceId")?,
             predicates,
@@ -244,10 +243,7 @@ impl spel::Root for Instance<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use platform::{
-        discovery::{Application, Applications, InstanceInfo},
-        settings::PropertySource,
-    };
+    use platform::discovery::{Application, Applications, InstanceInfo};
 
     fn registry() -> Applications {
         let mut hidden = InstanceInfo::new("hidden", "127.0.0.1", "127.0.0.1", 9002);
@@ -270,11 +266,24 @@ mod tests {
     fn locator(properties: &[(&str, &str)]) -> Locator {
         let mut all = vec![("spring.cloud.gateway.discovery.locator.enabled", "true")];
         all.extend_from_slice(properties);
-        let settings = Settings::from_sources(vec![PropertySource::new(
-            "test",
-            all.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        )]);
-        Locator::from_settings(&settings).unwrap().unwrap()
+        Locator::from_settings(&Settings::from_pairs(&all))
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_flag_that_is_not_a_boolean_is_reported_under_either_prefix() {
+        for key in [
+            "spring.cloud.gateway.discovery.locator.enabled",
+            "spring.cloud.gateway.server.webflux.discovery.locator.lower-case-service-id",
+        ] {
+            let settings = Settings::from_pairs(&[
+                ("spring.cloud.gateway.discovery.locator.enabled", "true"),
+                (key, "maybe"),
+            ]);
+            let error = Locator::from_settings(&settings).unwrap_err();
+            assert!(error.contains(key), "{error}");
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ use regex::Regex;
 use crate::{
     cors::{Cors, CorsDecision},
     definition::{
-        Definition, RouteDefinition, default_filters, gateway_setting, routes_from_settings,
+        Definition, RouteDefinition, default_filters, gateway_section, routes_from_settings,
     },
     error::{ProxyError, error_response},
     filter::{Exchange, Filter},
@@ -84,7 +84,8 @@ struct Options {
 impl Options {
     fn from_settings(settings: &platform::Settings) -> (Self, Vec<String>) {
         let mut errors = Vec::new();
-        let trusted_proxies = gateway_setting(settings, "trusted-proxies")
+        let trusted_proxies = gateway_section(settings, "")
+            .get("trusted-proxies")
             .filter(|t| !t.trim().is_empty())
             .and_then(|t| match Regex::new(&format!("^(?:{t})$")) {
                 Ok(r) => Some(r),
