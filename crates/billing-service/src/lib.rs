@@ -31,7 +31,7 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use platform::{
     Application, ServiceContext, ServiceDefinition,
-    db::{self, Database, Migrations},
+    db::{self, Database},
     money::{Money, Rate},
     resource::{self, Child, Field, Matching, ResourceSpec, Search},
 };
@@ -87,9 +87,6 @@ pub static PRODUCT_ITEMS: ResourceSpec = ResourceSpec {
     children: &[],
 };
 
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
 /// How `factura` runs this service.
 pub const SERVICE: ServiceDefinition = ServiceDefinition {
     name: "billing-service",
@@ -135,14 +132,7 @@ pub struct Billing {
 
 /// Opens the database, mounts the resources and the invoice endpoints, starts the seeder.
 pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
-    let db = db::open(
-        &context,
-        Migrations {
-            sqlite: &SQLITE,
-            postgres: &POSTGRES,
-        },
-    )
-    .await?;
+    let db = db::open(&context, platform::migrations!()).await?;
     let settings = context.settings.current();
     let billing = Arc::new(Billing {
         db: db.clone(),

@@ -9,7 +9,7 @@ use axum::{Json, Router, extract::State, routing::get};
 use platform::{
     Application, ServiceContext, ServiceDefinition,
     app::SharedSettings,
-    db::{self, Migrations},
+    db,
     resource::{self, Field, Matching, ResourceSpec, Search},
 };
 use serde_json::{Value, json};
@@ -46,9 +46,6 @@ pub static CUSTOMERS: ResourceSpec = ResourceSpec {
     children: &[],
 };
 
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
 /// How `factura` runs this service.
 pub const SERVICE: ServiceDefinition = ServiceDefinition {
     name: "customer-service",
@@ -59,14 +56,7 @@ pub const SERVICE: ServiceDefinition = ServiceDefinition {
 
 /// Opens the database and mounts the customer resource.
 pub async fn build(context: ServiceContext) -> anyhow::Result<Application> {
-    let db = db::open(
-        &context,
-        Migrations {
-            sqlite: &SQLITE,
-            postgres: &POSTGRES,
-        },
-    )
-    .await?;
+    let db = db::open(&context, platform::migrations!()).await?;
     let routes = resource::mount(
         &[&CUSTOMERS],
         &db,

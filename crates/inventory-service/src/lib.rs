@@ -8,8 +8,7 @@
 pub mod reservations;
 
 use platform::{
-    Application, ServiceContext, ServiceDefinition,
-    db::{self, Migrations},
+    Application, ServiceContext, ServiceDefinition, db,
     money::Money,
     resource::{self, Field, Matching, ResourceSpec, Search},
 };
@@ -39,9 +38,6 @@ pub static PRODUCTS: ResourceSpec = ResourceSpec {
     children: &[],
 };
 
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
 /// How `factura` runs this service.
 pub const SERVICE: ServiceDefinition = ServiceDefinition {
     name: "inventory-service",
@@ -52,14 +48,7 @@ pub const SERVICE: ServiceDefinition = ServiceDefinition {
 
 /// Opens the database and mounts the product resource.
 pub async fn build(context: ServiceContext) -> anyhow::Result<Application> {
-    let db = db::open(
-        &context,
-        Migrations {
-            sqlite: &SQLITE,
-            postgres: &POSTGRES,
-        },
-    )
-    .await?;
+    let db = db::open(&context, platform::migrations!()).await?;
     let routes = resource::mount(
         &[&PRODUCTS],
         &db,

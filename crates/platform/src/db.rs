@@ -238,13 +238,28 @@ impl Database {
     }
 }
 
-/// A service's embedded migrations, one directory per backend.
+/// A service's embedded migrations, one directory per backend; [`migrations!`](crate::migrations)
+/// embeds a crate's `migrations/sqlite` and `migrations/postgres`.
 #[derive(Debug, Clone, Copy)]
 pub struct Migrations {
     /// DDL for SQLite.
     pub sqlite: &'static Migrator,
     /// DDL for PostgreSQL.
     pub postgres: &'static Migrator,
+}
+
+/// The calling crate's `migrations/sqlite` and `migrations/postgres` directories, embedded at
+/// compile time, as a [`Migrations`](crate::db::Migrations).
+#[macro_export]
+macro_rules! migrations {
+    () => {{
+        static SQLITE: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/sqlite");
+        static POSTGRES: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/postgres");
+        $crate::db::Migrations {
+            sqlite: &SQLITE,
+            postgres: &POSTGRES,
+        }
+    }};
 }
 
 /// Connects to `spring.datasource.url`, applies the migrations and registers the `db` health
