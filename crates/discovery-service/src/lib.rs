@@ -134,6 +134,7 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
             2_000,
         )?,
         peer_timeout: millis(&settings, "eureka.server.peer-node-read-timeout-ms", 5_000)?,
+        tls: platform::tls::ClientTlsSettings::platform(&settings)?,
     };
     let replicated = registry.clone();
     context.on_start(move |started| async move {

@@ -73,3 +73,36 @@ async fn every_service_serves_https_with_and_without_required_client_certificate
         }
     }
 }
+
+#[tokio::test]
+async fn a_service_loads_its_configuration_from_an_https_config_server_requiring_client_certificates()
+ {
+    let ca = TestCa::new("config-ca");
+    let config_repo = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config_repo.path().join("customer-service.yml"),
+        "greeting: loaded-over-tls\n",
+    )
+    .unwrap();
+    let mut config_settings = ca.service_settings("config-service", "need");
+    config_settings.push((
+        "spring.cloud.config.server.native.search-locations".into(),
+        config_repo.path().display().to_string(),
+    ));
+    let config = TestService::start(&config_service::SERVICE, &as_pairs(&config_settings)).await;
+
+    let import = format!("configserver:https://127.0.0.1:{}", config.addr.port());
+    let mut settings = ca.service_settings("customer-service", "none");
+    settings.extend([
+        ("spring.cloud.config.enabled".to_owned(), "true".to_owned()),
+        ("spring.config.import".to_owned(), import),
+    ]);
+    let customers = TestService::start(&customer_service::SERVICE, &as_pairs(&settings)).await;
+    assert_eq!(
+        customers.settings.current().get("greeting").as_deref(),
+        Some("loaded-over-tls"),
+        "the remote source came over https with the client certificate"
+    );
+    customers.stop().await;
+    config.stop().await;
+}

@@ -12,9 +12,10 @@
 //! * **Clients** ([`ClientTlsSettings`]): whom to trust and which certificate to present, one
 //!   section (`factura.ssl.client.*`, the role the JVM's trust store plays for a Spring fleet)
 //!   under each client's own Spring keys (the gateway's `spring.cloud.gateway.httpclient.ssl.*`,
-//!   the config server's `git.skip-ssl-validation`): `trusted-x509-certificates` (only those CAs),
-//!   else `use-insecure-trust-manager` (development only), else the `ssl-bundle`'s truststore,
-//!   else the system's roots; the bundle's keystore is the client certificate.
+//!   the config server's `git.skip-ssl-validation`), in Spring Cloud Gateway's order: an
+//!   `ssl-bundle` decides alone (its truststore, else the system's roots; its keystore is the
+//!   client certificate), else `trusted-x509-certificates` (only those CAs), else
+//!   `use-insecure-trust-manager` (development only), else the system's roots.
 //!
 //! PEM values are file locations (`file:` optional) or the PEM text itself, as Spring Boot takes
 //! them. Every problem with a setting is a [`SettingsError`] naming the key, so a service with a
@@ -586,11 +587,16 @@ pub struct ClientTlsSettings {
     /// `use-insecure-trust-manager` (default false): accept any server certificate.
     /// For development only; a warning is logged when a client is built with it.
     pub use_insecure_trust_manager: bool,
-    /// `trusted-x509-certificates`: PEM CA files (a list); when set, the only CAs trusted.
+    /// `trusted-x509-certificates`: PEM CA files (a list); when set (and no bundle), the only
+    /// CAs trusted.
     pub trusted_x509_certificates: Vec<PemSource>,
-    /// `ssl-bundle`: its truststore is trusted (unless the list above is set) and its keystore
-    /// is the client certificate presented to servers that ask.
+    /// `ssl-bundle`: its truststore is trusted (the system's roots when it has none) and its
+    /// keystore is the client certificate presented to servers that ask.
     pub ssl_bundle: Option<PemBundle>,
+    /// Set by a client's own switch (`git.skip-ssl-validation`, OpenFeign's
+    /// `disable-ssl-validation`): any server certificate passes, whatever else is configured;
+    /// the bundle's client certificate is still presented.
+    pub skip_validation: bool,
 }
 
 impl FromSection for ClientTlsSettings {
@@ -620,6 +626,7 @@ impl FromSection for ClientTlsSettings {
             use_insecure_trust_manager: section.flag("use-insecure-trust-manager", false)?,
             trusted_x509_certificates: trusted,
             ssl_bundle,
+            skip_validation: false,
         })
     }
 }
@@ -650,17 +657,24 @@ impl ClientTlsSettings {
             Some(bundle) => bundle.stores.roots()?,
             None => None,
         };
-        let builder = if !self.trusted_x509_certificates.is_empty() {
+        // Spring Cloud Gateway's order (HttpClientSslConfigurer): a bundle decides alone (its
+        // truststore, else the system's roots); else the listed CAs; else the insecure manager.
+        let builder = if self.skip_validation {
+            tracing::warn!("TLS client skips certificate validation; for development only");
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
+        } else if let Some(roots) = bundle_roots {
+            builder.with_root_certificates(roots)
+        } else if self.ssl_bundle.is_none() && !self.trusted_x509_certificates.is_empty() {
             builder.with_root_certificates(roots_from(&self.trusted_x509_certificates)?)
-        } else if self.use_insecure_trust_manager {
+        } else if self.ssl_bundle.is_none() && self.use_insecure_trust_manager {
             tracing::warn!(
                 "TLS client trusts any server certificate (use-insecure-trust-manager); for development only"
             );
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
-        } else if let Some(roots) = bundle_roots {
-            builder.with_root_certificates(roots)
         } else {
             let verifier = rustls_platform_verifier::Verifier::new(provider())
                 .map_err(|e| invalid_tls(CLIENT_PREFIX, &e))?;

@@ -151,6 +151,11 @@ async fn a_backend_requiring_client_certificates_gets_the_ssl_bundle_s_certifica
             "spring.ssl.bundle.pem.gateway-client.keystore.private-key",
             &gateway_certificate.private_key.display().to_string(),
         ),
+        // With a bundle, SCG trusts what the bundle trusts (the list above no longer counts).
+        (
+            "spring.ssl.bundle.pem.gateway-client.truststore.certificate",
+            &ca_file,
+        ),
     ] {
         properties.push((key.to_owned(), value.to_owned()));
     }
