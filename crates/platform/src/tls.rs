@@ -3,7 +3,8 @@
 //!
 //! * **Servers** ([`ServerTls`]): Spring Boot's `server.ssl.*` PEM keys, or `server.ssl.bundle`
 //!   naming a `spring.ssl.bundle.pem.<name>`; client certificates by `server.ssl.client-auth`
-//!   (`none`, `want`, `need`), checked against the trust certificate; ALPN offers `h2` when
+//!   (`none`, `want`, `need`), checked against the trust certificate; `server.ssl.enabled-protocols`
+//!   (`TLSv1.2`, `TLSv1.3`; cipher suites are rustls's and cannot be chosen); ALPN offers `h2` when
 //!   `server.http2.enabled` (Spring's default: HTTP/1.1 only). A bundle with `reload-on-update`
 //!   is re-read when its files change and then stay unchanged for
 //!   `spring.ssl.bundle.watch.file.quiet-period` (Spring's file watcher, done here by a periodic
@@ -290,11 +291,38 @@ pub struct ServerSslSettings {
     /// `spring.ssl.bundle.watch.file.quiet-period` (default 10 s): how long changed files must
     /// stay unchanged before a bundle is reloaded.
     pub quiet_period: Duration,
+    /// `server.ssl.enabled-protocols` (`TLSv1.2`, `TLSv1.3`; default both).
+    pub enabled_protocols: Vec<&'static rustls::SupportedProtocolVersion>,
 }
 
 impl FromSection for ServerSslSettings {
     fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
         let settings = section.settings();
+        if let Some(value) = section.get("ssl.ciphers") {
+            return Err(SettingsError::Invalid {
+                key: section.key("ssl.ciphers"),
+                value,
+                expected: "nothing: cipher suites are rustls's safe defaults and cannot be chosen"
+                    .into(),
+            });
+        }
+        let mut enabled_protocols = Vec::new();
+        for protocol in section.list("ssl.enabled-protocols") {
+            enabled_protocols.push(match protocol.to_ascii_uppercase().as_str() {
+                "TLSV1.2" => &rustls::version::TLS12,
+                "TLSV1.3" => &rustls::version::TLS13,
+                _ => {
+                    return Err(SettingsError::Invalid {
+                        key: section.key("ssl.enabled-protocols"),
+                        value: protocol,
+                        expected: "TLSv1.2 and/or TLSv1.3".into(),
+                    });
+                }
+            });
+        }
+        if enabled_protocols.is_empty() {
+            enabled_protocols = rustls::DEFAULT_VERSIONS.to_vec();
+        }
         for unsupported in ["ssl.key-store", "ssl.trust-store"] {
             if let Some(value) = section.get(unsupported) {
                 return Err(SettingsError::Invalid {
@@ -350,6 +378,7 @@ impl FromSection for ServerSslSettings {
             stores,
             client_auth,
             http2: section.flag("http2.enabled", false)?,
+            enabled_protocols,
             quiet_period: settings.duration_or(
                 "spring.ssl.bundle.watch.file.quiet-period",
                 DurationUnit::Millis,
@@ -379,7 +408,7 @@ impl ServerSslSettings {
             expected: "a certificate and its private key".into(),
         })?;
         let builder = ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(&self.enabled_protocols)
             .map_err(|e| invalid_tls("server.ssl", &e))?;
         let builder = match self.client_auth {
             ClientAuth::None => builder.with_no_client_auth(),

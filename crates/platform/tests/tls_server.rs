@@ -1,6 +1,6 @@
 //! TLS on the serving side, on a service built from the platform's own parts: Spring Boot's
 //! `server.ssl.*` PEM keys and SSL bundles, client certificates (`client-auth` none, want,
-//! need), HTTP/2 by ALPN when `server.http2.enabled`, a bundle with `reload-on-update` picking
+//! need), `enabled-protocols`, HTTP/2 by ALPN when `server.http2.enabled`, a bundle with `reload-on-update` picking
 //! up a rotated certificate without a restart, and bad TLS settings refused before the port is
 //! bound (exit code 78).
 
@@ -107,6 +107,30 @@ async fn pem_files_serve_https_over_http1_unless_http2_is_enabled() {
 }
 
 #[tokio::test]
+async fn enabled_protocols_limit_the_tls_versions_offered() {
+    let ca = TestCa::new("probe-ca");
+    let mut settings = ca.server("probe").server_ssl();
+    settings.extend(props(&[("server.ssl.enabled-protocols", "TLSv1.2")]));
+    let probe = start(&settings).await;
+    let ca_pem = std::fs::read(&ca.certificate).unwrap();
+    let client = |min: reqwest::tls::Version| {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca_pem).unwrap()])
+            .tls_version_min(min)
+            .build()
+            .unwrap()
+    };
+    let tls12 = health(&client(reqwest::tls::Version::TLS_1_2), &probe).await;
+    assert_eq!(tls12.expect("TLS 1.2 is offered").status(), 200);
+    assert!(
+        health(&client(reqwest::tls::Version::TLS_1_3), &probe)
+            .await
+            .is_err(),
+        "a client insisting on TLS 1.3 finds no common version"
+    );
+}
+
+#[tokio::test]
 async fn client_certificates_are_required_with_need_and_checked_when_given_with_want() {
     let ca = TestCa::new("trusted-ca");
     let stranger_ca = TestCa::new("stranger-ca");
@@ -209,6 +233,22 @@ async fn unusable_tls_settings_are_configuration_errors_naming_the_key() {
     let key = certificate.private_key.display().to_string();
     let other_key = other.private_key.display().to_string();
     let cases: Vec<(Vec<(String, String)>, &str)> = vec![
+        (
+            props(&[
+                ("server.ssl.certificate", &cert),
+                ("server.ssl.certificate-private-key", &key),
+                ("server.ssl.enabled-protocols", "TLSv1.1"),
+            ]),
+            "server.ssl.enabled-protocols",
+        ),
+        (
+            props(&[
+                ("server.ssl.certificate", &cert),
+                ("server.ssl.certificate-private-key", &key),
+                ("server.ssl.ciphers", "TLS_AES_128_GCM_SHA256"),
+            ]),
+            "server.ssl.ciphers",
+        ),
         (
             props(&[
                 ("server.ssl.certificate", "/nonexistent/cert.pem"),
