@@ -298,6 +298,13 @@ pub struct ServerSslSettings {
 impl FromSection for ServerSslSettings {
     fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
         let settings = section.settings();
+        if section.get("ssl.key-password").is_some() {
+            return Err(SettingsError::Invalid {
+                key: section.key("ssl.key-password"),
+                value: "******".into(),
+                expected: "no password: encrypted private keys are not supported, decrypt the key (openssl pkcs8 -nocrypt)".into(),
+            });
+        }
         if let Some(value) = section.get("ssl.ciphers") {
             return Err(SettingsError::Invalid {
                 key: section.key("ssl.ciphers"),
