@@ -1,9 +1,15 @@
 //! Every service serves https with Spring Boot's `server.ssl.*` keys, with client
 //! certificates not asked for and with them required: the six real services started
 //! in-process on `127.0.0.1:0`, each with its own certificate from one test CA; links in
-//! responses say `https`.
+//! responses say `https`; a service loading its configuration over https; and the whole system
+//! run by `factura up` over mutual TLS.
+
+mod support;
+
+use std::time::Duration;
 
 use platform::ServiceDefinition;
+use support::{start_up, wait_for_line};
 use testkit::{
     TestService, as_pairs,
     tls::{TestCa, https_url},
@@ -105,4 +111,61 @@ async fn a_service_loads_its_configuration_from_an_https_config_server_requiring
     );
     customers.stop().await;
     config.stop().await;
+}
+
+#[tokio::test]
+async fn up_runs_the_whole_system_over_mutual_tls() {
+    let offset = 18_000;
+    let ca = TestCa::new("up-ca");
+    let data = tempfile::tempdir().unwrap();
+    let mut args = vec!["--".to_owned()];
+    for (key, value) in ca.service_settings("fleet", "need") {
+        args.push(format!("--{key}={value}"));
+    }
+    args.extend([
+        "--eureka.instance.secure-port-enabled=true".to_owned(),
+        "--eureka.instance.non-secure-port-enabled=false".to_owned(),
+        "--eureka.client.registry-fetch-interval-seconds=0.5".to_owned(),
+        "--eureka.instance.lease-renewal-interval-in-seconds=1".to_owned(),
+    ]);
+    let (up, lines) = start_up(offset, data.path(), &args);
+    let startup = wait_for_line(&lines, "Press Ctrl-C to stop", Duration::from_secs(120));
+    assert!(
+        startup.iter().any(|l| l.contains("gateway-service")
+            && l.contains(&format!("https://localhost:{}", 9999 + offset))),
+        "https URLs listed: {startup:?}"
+    );
+
+    let caller = ca.client_trusting(Some(&ca.client("caller")));
+    let gateway = format!("https://127.0.0.1:{}", 9999 + offset);
+    let bill: serde_json::Value = testkit::eventually(
+        "a full bill through the https gateway",
+        Duration::from_secs(60),
+        || async {
+            let response = caller
+                .get(format!("{gateway}/fullBill/1"))
+                .send()
+                .await
+                .ok()?;
+            let bill: serde_json::Value = response.json().await.ok()?;
+            (bill["customer"]["name"] == "Hassan").then_some(bill)
+        },
+    )
+    .await;
+    assert_eq!(
+        bill["productItems"].as_array().map(Vec::len),
+        Some(3),
+        "{bill}"
+    );
+    assert!(
+        ca.client_trusting(None)
+            .get(format!("{gateway}/customers/1"))
+            .send()
+            .await
+            .is_err(),
+        "a caller without a client certificate is refused"
+    );
+
+    let status = up.terminate().await;
+    assert!(status.success(), "factura up exits cleanly: {status}");
 }
