@@ -96,6 +96,23 @@ async fn pem_files_serve_https_over_http1_unless_http2_is_enabled() {
         "h2 chosen by ALPN"
     );
 
+    // The PEM text itself as the value, as Spring Boot also takes it.
+    let inline = props(&[
+        (
+            "server.ssl.certificate",
+            &std::fs::read_to_string(&certificate.certificate).unwrap(),
+        ),
+        (
+            "server.ssl.certificate-private-key",
+            &std::fs::read_to_string(&certificate.private_key).unwrap(),
+        ),
+    ]);
+    let probe = start(&inline).await;
+    let response = health(&client, &probe)
+        .await
+        .expect("https with inline PEM");
+    assert_eq!(response.status(), 200);
+
     // `server.ssl.enabled=false` leaves the files configured but serves plain http.
     let mut disabled = certificate.server_ssl();
     disabled.extend(props(&[("server.ssl.enabled", "false")]));
