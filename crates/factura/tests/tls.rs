@@ -166,6 +166,39 @@ async fn up_runs_the_whole_system_over_mutual_tls() {
         "a caller without a client certificate is refused"
     );
 
+    // `factura status` reads the https registry with the trust and client certificate given in
+    // the environment, and lists the secure instances' https URLs.
+    let client = ca.client("status");
+    let listed = tokio::process::Command::new(env!("CARGO_BIN_EXE_factura"))
+        .args(["status", "--discovery"])
+        .arg(format!("https://127.0.0.1:{}/eureka", 8761 + offset))
+        .env("FACTURA_SSL_CLIENT_SSLBUNDLE", "status-client")
+        .env(
+            "SPRING_SSL_BUNDLE_PEM_STATUSCLIENT_KEYSTORE_CERTIFICATE",
+            &client.certificate,
+        )
+        .env(
+            "SPRING_SSL_BUNDLE_PEM_STATUSCLIENT_KEYSTORE_PRIVATEKEY",
+            &client.private_key,
+        )
+        .env(
+            "SPRING_SSL_BUNDLE_PEM_STATUSCLIENT_TRUSTSTORE_CERTIFICATE",
+            &ca.certificate,
+        )
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("https://127.0.0.1:{}", 8081 + offset)),
+        "{stdout}"
+    );
+
     let status = up.terminate().await;
     assert!(status.success(), "factura up exits cleanly: {status}");
 }
