@@ -56,10 +56,17 @@ pub struct BackendTls {
     /// `server.http2.enabled`: offer h2 to https backends by ALPN, as SCG then does (HTTP/1.1
     /// otherwise). Upgrades (WebSocket) go over HTTP/1.1-only connections.
     pub http2: bool,
+    /// What `config` was built from: an unchanged section keeps it (and the pooled connections
+    /// built for it) across route rebuilds.
+    settings: ClientTlsSettings,
 }
 
-/// The gateway's backend TLS from `settings`.
-pub fn backend_tls(settings: &platform::Settings) -> Result<BackendTls, SettingsError> {
+/// The gateway's backend TLS from `settings`; `previous` itself when nothing it was built from
+/// changed (route rebuilds happen on every registry change).
+pub fn backend_tls(
+    settings: &platform::Settings,
+    previous: Option<&BackendTls>,
+) -> Result<BackendTls, SettingsError> {
     let tls = ClientTlsSettings::bind(
         settings,
         &[
@@ -75,10 +82,17 @@ pub fn backend_tls(settings: &platform::Settings) -> Result<BackendTls, Settings
             DurationUnit::Millis,
             Duration::from_secs(10),
         )?;
+    let http2 = settings.flag("server.http2.enabled", false)?;
+    if let Some(previous) = previous.filter(|p| {
+        p.settings == tls && p.handshake_timeout == handshake_timeout && p.http2 == http2
+    }) {
+        return Ok(previous.clone());
+    }
     Ok(BackendTls {
         config: Arc::new(tls.client_config()?),
         handshake_timeout,
-        http2: settings.flag("server.http2.enabled", false)?,
+        http2,
+        settings: tls,
     })
 }
 
@@ -86,7 +100,7 @@ pub fn backend_tls(settings: &platform::Settings) -> Result<BackendTls, Settings
 /// error is reported with the other settings errors).
 pub fn fallback_tls() -> BackendTls {
     let settings = platform::Settings::default();
-    backend_tls(&settings).unwrap_or_else(|_| BackendTls {
+    backend_tls(&settings, None).unwrap_or_else(|_| BackendTls {
         config: Arc::new(
             rustls::ClientConfig::builder_with_provider(platform::tls::provider())
                 .with_safe_default_protocol_versions()
@@ -96,6 +110,7 @@ pub fn fallback_tls() -> BackendTls {
         ),
         handshake_timeout: Duration::from_secs(10),
         http2: false,
+        settings: ClientTlsSettings::default(),
     })
 }
 

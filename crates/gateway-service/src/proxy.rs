@@ -83,7 +83,10 @@ struct Options {
 }
 
 impl Options {
-    fn from_settings(settings: &platform::Settings) -> (Self, Vec<String>) {
+    fn from_settings(
+        settings: &platform::Settings,
+        previous: Option<&Options>,
+    ) -> (Self, Vec<String>) {
         let mut errors = Vec::new();
         let trusted_proxies = gateway_setting(settings, "trusted-proxies")
             .filter(|t| !t.trim().is_empty())
@@ -113,7 +116,8 @@ impl Options {
             Ok(ssl) if ssl.enabled => "https",
             _ => "http",
         };
-        let backend_tls = crate::forward::backend_tls(settings).unwrap_or_else(|e| {
+        let previous_tls = previous.map(|p| &p.backend_tls);
+        let backend_tls = crate::forward::backend_tls(settings, previous_tls).unwrap_or_else(|e| {
             errors.push(e.to_string());
             crate::forward::fallback_tls()
         });
@@ -163,7 +167,7 @@ impl Gateway {
     pub fn new(settings: SharedSettings, registry: RegistryCache) -> anyhow::Result<Self> {
         let current = settings.current();
         let limiter = RateLimiter::from_settings(&current)?;
-        let (options, _) = Options::from_settings(&current);
+        let (options, _) = Options::from_settings(&current, None);
         Ok(Self {
             table: ArcSwap::from_pointee(RouteTable::default()),
             options: ArcSwap::from_pointee(options),
@@ -215,7 +219,7 @@ impl Gateway {
     /// problems found (the routes concerned are left out).
     pub fn rebuild(&self) -> Vec<String> {
         let settings = self.settings.current();
-        let (options, mut errors) = Options::from_settings(&settings);
+        let (options, mut errors) = Options::from_settings(&settings, Some(&self.options.load()));
         let (definitions, route_errors) = routes_from_settings(&settings);
         errors.extend(route_errors);
         let defaults = default_filters(&settings).unwrap_or_else(|e| {

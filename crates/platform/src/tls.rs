@@ -352,7 +352,8 @@ impl FromSection for ServerSslSettings {
             private_key: PemSource::optional(section, "ssl.certificate-private-key")?,
             trust_certificate: PemSource::optional(section, "ssl.trust-certificate")?,
         };
-        let configured = bundle.is_some() || stores.certificate.is_some();
+        let configured =
+            bundle.is_some() || stores.certificate.is_some() || stores.private_key.is_some();
         let enabled_key = section.key("ssl.enabled");
         let enabled = section.flag("ssl.enabled", true)? && configured;
         if !configured && settings.flag(&enabled_key, false)? {
@@ -617,8 +618,8 @@ impl axum::serve::Listener for TlsListener {
 
 /// Whom a client trusts and which certificate it presents: `factura.ssl.client.*`, under a
 /// client's own keys where it has them (same field names: Spring Cloud Gateway's
-/// `spring.cloud.gateway.httpclient.ssl.*`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `spring.cloud.gateway.httpclient.ssl.*`). The default trusts the system's roots.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ClientTlsSettings {
     /// `use-insecure-trust-manager` (default false): accept any server certificate.
     /// For development only; a warning is logged when a client is built with it.

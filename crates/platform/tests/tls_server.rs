@@ -301,6 +301,10 @@ async fn unusable_tls_settings_are_configuration_errors_naming_the_key() {
             "server.ssl.enabled",
         ),
         (
+            props(&[("server.ssl.certificate-private-key", &key)]),
+            "server.ssl.certificate-private-key",
+        ),
+        (
             props(&[("server.ssl.bundle", "missing")]),
             "server.ssl.bundle",
         ),
