@@ -29,11 +29,11 @@ mod yaml_dump;
 
 use std::{sync::Arc, time::Duration};
 
-use anyhow::Context as _;
 use platform::{
     Application, ServiceContext, ServiceDefinition,
     actuator::Health,
-    cipher::{DEFAULT_SALT, TextEncryptor},
+    cipher::EncryptSettings,
+    security::UserSettings,
     settings::{DurationUnit, Settings, split_list},
     tls::ClientTlsSettings,
 };
@@ -148,18 +148,7 @@ async fn open_backend(settings: &Settings) -> anyhow::Result<Backend> {
 }
 
 fn server_state(settings: &Settings, backend: Backend) -> anyhow::Result<ServerState> {
-    let encryptor = match settings.get("encrypt.key").filter(|k| !k.is_empty()) {
-        Some(key) => {
-            if key.contains("RSA PRIVATE KEY") || key.starts_with("ssh-") {
-                anyhow::bail!(
-                    "encrypt.key: only symmetric keys are supported, not RSA or ssh keys"
-                );
-            }
-            let salt = settings.get_or("encrypt.salt", DEFAULT_SALT);
-            Some(TextEncryptor::new(&key, &salt).context("encrypt.salt")?)
-        }
-        None => None,
-    };
+    let encryptor = settings.bind::<EncryptSettings>("encrypt")?.encryptor;
     let mut prefix = settings.get_or(&format!("{SERVER}.prefix"), "");
     prefix = prefix.trim_end_matches('/').to_owned();
     if !prefix.is_empty() && !prefix.starts_with('/') {
@@ -176,14 +165,8 @@ fn server_state(settings: &Settings, backend: Backend) -> anyhow::Result<ServerS
         }
     }
     let credentials = settings
-        .get("spring.security.user.password")
-        .filter(|p| !p.is_empty())
-        .map(|password| {
-            (
-                settings.get_or("spring.security.user.name", "user"),
-                password,
-            )
-        });
+        .bind::<UserSettings>("spring.security.user")?
+        .credentials()?;
     Ok(ServerState {
         backend,
         prefix,

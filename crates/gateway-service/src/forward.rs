@@ -32,11 +32,78 @@ use platform::{
 
 use crate::{
     definition::{NEW_PREFIX, OLD_PREFIX},
-    error::{ProxyError, error_response},
+    error::{ClientFault, ProxyError},
     filter::Filter,
     headers::remove_hop_by_hop,
     table::{Route, Target},
 };
+
+/// `spring.cloud.gateway[.server.webflux].httpclient.*`, bound once: the backend client's
+/// timeouts, which a route's `connect-timeout`/`response-timeout` metadata override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpClientSettings {
+    /// `connect-timeout`, whole milliseconds as Spring's `Integer` (Netty's 30 s by default).
+    pub connect_timeout: Duration,
+    /// `response-timeout`, a `Duration` (`5s`, `PT5S`; bare numbers are milliseconds): how long
+    /// the backend may take to start answering, and then pause between two pieces of its
+    /// answer, as Reactor Netty's. Spring has no default; factura waits 60 s (a frozen backend
+    /// costs a 504, never a hung client); `0` or `-1` waits forever.
+    pub response_timeout: Option<Duration>,
+}
+
+/// The response timeout when none is configured (Spring waits forever; see
+/// [`HttpClientSettings::response_timeout`]).
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Default for HttpClientSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(30),
+            response_timeout: Some(DEFAULT_RESPONSE_TIMEOUT),
+        }
+    }
+}
+
+impl HttpClientSettings {
+    /// The section under the new prefix, field by field falling back to the old one.
+    pub fn from_settings(
+        settings: &platform::Settings,
+    ) -> Result<Self, platform::settings::SettingsError> {
+        settings
+            .section(&format!("{}.httpclient", crate::definition::NEW_PREFIX))
+            .or(&format!("{}.httpclient", crate::definition::OLD_PREFIX))
+            .bind()
+    }
+}
+
+impl platform::settings::FromSection for HttpClientSettings {
+    fn from_section(
+        section: &platform::settings::Section<'_>,
+    ) -> Result<Self, platform::settings::SettingsError> {
+        let defaults = Self::default();
+        let response_timeout = match section.get("response-timeout").as_deref().map(str::trim) {
+            None => defaults.response_timeout,
+            Some("-1" | "0") => None,
+            Some(_) => Some(section.duration_or(
+                "response-timeout",
+                platform::settings::DurationUnit::Millis,
+                DEFAULT_RESPONSE_TIMEOUT,
+            )?)
+            .filter(|d| !d.is_zero()),
+        };
+        Ok(Self {
+            connect_timeout: Duration::from_millis(
+                section
+                    .parse_or(
+                        "connect-timeout",
+                        defaults.connect_timeout.as_millis() as u64,
+                    )?
+                    .max(1),
+            ),
+            response_timeout,
+        })
+    }
+}
 
 /// Largest request body kept in memory so it can be sent again.
 pub const REPLAY_LIMIT: u64 = 64 * 1024;
@@ -231,6 +298,34 @@ impl BodySource {
     }
 }
 
+/// Watches the client's request body on its way upstream, so that a failed exchange is
+/// blamed on the right side: a body that breaks (bad chunked framing, a pause beyond the
+/// connection timeout) is the client's fault (400/408), not the backend's (502).
+#[derive(Debug, Clone, Default)]
+pub struct ClientBodyWatch(std::sync::Arc<std::sync::OnceLock<ClientFault>>);
+
+impl ClientBodyWatch {
+    /// `body`, reporting its failure to this watch.
+    pub fn watch(&self, body: Body) -> Body {
+        let fault = self.0.clone();
+        Body::new(body.map_err(move |e| {
+            let timed_out = std::error::Error::source(&e)
+                .is_some_and(|inner| inner.is::<platform::server::BodyTimedOut>());
+            let _ = fault.set(if timed_out {
+                ClientFault::TimedOut
+            } else {
+                ClientFault::Malformed
+            });
+            e
+        }))
+    }
+
+    /// How the client's body failed, if it did.
+    pub fn fault(&self) -> Option<ClientFault> {
+        self.0.get().copied()
+    }
+}
+
 /// One call to the backend, as the wrapping filters see it.
 pub struct Call<'a> {
     /// The route being served.
@@ -255,6 +350,8 @@ pub struct Call<'a> {
     pub upgrade: Option<hyper::upgrade::OnUpgrade>,
     /// Set by a CircuitBreaker whose call failed: the `forward:` target to re-dispatch to.
     pub fallback: Option<String>,
+    /// Whether the client's body broke on the way.
+    pub client_body: ClientBodyWatch,
 }
 
 impl std::fmt::Debug for Call<'_> {
@@ -319,7 +416,8 @@ pub fn through_layers<'a, 'b: 'a>(
                 };
                 let failure = match &result {
                     Ok(response) => cb.status_codes.contains(&response.status()),
-                    Err(_) => true,
+                    // The client's broken body says nothing about the backend.
+                    Err(e) => !matches!(e, ProxyError::ClientBody(_)),
                 };
                 breaker.record(!failure);
                 if failure {
@@ -340,7 +438,7 @@ pub async fn attempt(
     let (bases, balanced): (Vec<(Scheme, Authority)>, bool) = match &call.route.target {
         Target::Fixed(scheme, authority) => (vec![(scheme.clone(), authority.clone())], false),
         Target::Balanced(service) => {
-            let instances = balancer.candidates(service);
+            let instances = balancer.candidates_or_fetch(service).await;
             if instances.is_empty() {
                 return Err(ProxyError::NoInstance(service.clone()));
             }
@@ -368,6 +466,8 @@ pub async fn attempt(
     let client = client_for(call.connect_timeout, call.tls, call.upgrade.is_some());
     let timeout = call.response_timeout;
     let mut refused = String::new();
+    let mut connect_timed_out = false;
+    let mut untrusted_certificate = false;
     for (i, (scheme, base)) in bases.iter().enumerate() {
         let Some(body) = call.body.for_attempt() else {
             return Err(ProxyError::Upstream(
@@ -402,18 +502,65 @@ pub async fn attempt(
             Ok(response) => return Ok(downstream_response(response, call)),
             Err(e) if e.is_connect() => {
                 tracing::debug!(backend = %base, error = %e, "connection refused; next instance");
+                connect_timed_out |= is_timeout(&e);
+                untrusted_certificate = is_certificate_refusal(&e);
                 refused = format!("{base}: {}", error_chain(&e));
                 if !call.body.replayable() {
                     break;
                 }
             }
-            Err(e) => return Err(ProxyError::Upstream(error_chain(&e))),
+            Err(e) => {
+                if let Some(fault) = call.client_body.fault() {
+                    return Err(ProxyError::ClientBody(fault));
+                }
+                tracing::warn!(backend = %base, error = %error_chain(&e), "the backend failed");
+                return Err(ProxyError::Upstream(error_chain(&e)));
+            }
         }
+    }
+    if connect_timed_out {
+        tracing::warn!(detail = %refused, "no backend connection within the connect timeout");
+        return Err(ProxyError::Timeout);
     }
     Err(ProxyError::Connect {
         balanced,
         detail: refused,
+        untrusted_certificate,
     })
+}
+
+/// Whether an error (or one of its causes) is rustls refusing the backend's certificate.
+/// `io::Error` hides the error it wraps from `source()`, so wrapped ones are opened too.
+fn is_certificate_refusal(e: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return matches!(
+            tls,
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+        );
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        && is_certificate_refusal(inner)
+    {
+        return true;
+    }
+    e.source().is_some_and(is_certificate_refusal)
+}
+
+/// Whether an error (or one of its causes) is an I/O timeout: a connect timeout.
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(error) = current {
+        if error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 /// The backend's answer on its way to the client: a 101 becomes a tunnel, hop-by-hop headers
@@ -429,7 +576,14 @@ fn downstream_response(
         return response.map(|_| Body::empty());
     }
     remove_hop_by_hop(response.headers_mut(), false);
-    response.map(Body::new)
+    // The response timeout also bounds each pause of the answer, as Reactor Netty's does: a
+    // backend frozen half-way through its body ends the exchange instead of hanging it.
+    match call.response_timeout {
+        Some(pause) => {
+            response.map(|body| Body::new(platform::server::PauseLimitedBody::new(body, pause)))
+        }
+        None => response.map(Body::new),
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -442,8 +596,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
-/// Reads a small body into memory when it may be sent again; streams it otherwise.
-pub async fn body_source(body: Body, may_repeat: bool) -> Result<BodySource, Response<Body>> {
+/// Reads a small body into memory when it may be sent again; streams it otherwise. A body
+/// that breaks while it is read is answered as `client_body` says (400 or 408).
+pub async fn body_source(
+    body: Body,
+    may_repeat: bool,
+    client_body: &ClientBodyWatch,
+) -> Result<BodySource, ProxyError> {
     if body.is_end_stream() || body.size_hint().exact() == Some(0) {
         return Ok(BodySource::Empty);
     }
@@ -456,10 +615,65 @@ pub async fn body_source(body: Body, may_repeat: bool) -> Result<BodySource, Res
         .await
     {
         Ok(collected) => Ok(BodySource::Buffered(collected.to_bytes())),
-        Err(e) => Err(error_response(
-            StatusCode::BAD_REQUEST,
-            &format!("Could not read the request body: {e}"),
-            "",
-        )),
+        Err(e) => {
+            tracing::debug!(error = %e, "the client's request body could not be read");
+            Err(ProxyError::ClientBody(
+                client_body.fault().unwrap_or(ClientFault::Malformed),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> platform::Settings {
+        platform::Settings::from_sources(vec![platform::settings::PropertySource::new(
+            "test",
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )])
+    }
+
+    #[test]
+    fn httpclient_settings_bind_under_either_prefix_with_springs_units() {
+        let defaults = HttpClientSettings::from_settings(&settings(&[])).unwrap();
+        assert_eq!(defaults, HttpClientSettings::default());
+        assert_eq!(defaults.connect_timeout, Duration::from_secs(30));
+        assert_eq!(defaults.response_timeout, Some(DEFAULT_RESPONSE_TIMEOUT));
+        let old = HttpClientSettings::from_settings(&settings(&[
+            ("spring.cloud.gateway.httpclient.connect-timeout", "1000"),
+            ("spring.cloud.gateway.httpclient.response-timeout", "5s"),
+        ]))
+        .unwrap();
+        assert_eq!(old.connect_timeout, Duration::from_secs(1));
+        assert_eq!(old.response_timeout, Some(Duration::from_secs(5)));
+        let new = HttpClientSettings::from_settings(&settings(&[
+            (
+                "spring.cloud.gateway.server.webflux.httpclient.response-timeout",
+                "PT0.25S",
+            ),
+            ("spring.cloud.gateway.httpclient.response-timeout", "5s"),
+        ]))
+        .unwrap();
+        assert_eq!(new.response_timeout, Some(Duration::from_millis(250)));
+        let forever = HttpClientSettings::from_settings(&settings(&[(
+            "spring.cloud.gateway.httpclient.response-timeout",
+            "-1",
+        )]))
+        .unwrap();
+        assert_eq!(forever.response_timeout, None);
+        let bad = HttpClientSettings::from_settings(&settings(&[(
+            "spring.cloud.gateway.httpclient.connect-timeout",
+            "1s",
+        )]))
+        .unwrap_err();
+        assert!(
+            bad.to_string()
+                .contains("spring.cloud.gateway.httpclient.connect-timeout"),
+            "{bad}"
+        );
     }
 }

@@ -40,14 +40,13 @@ use platform::{
 use regex::Regex;
 
 use crate::{
-    args::parse_duration,
     cors::{Cors, CorsDecision},
     definition::{
         Definition, RouteDefinition, default_filters, gateway_setting, routes_from_settings,
     },
     error::{ProxyError, error_response},
     filter::{Exchange, Filter},
-    forward::{Call, body_source, through_layers},
+    forward::{Call, ClientBodyWatch, HttpClientSettings, body_source, through_layers},
     headers::{host_of, is_upgrade, upstream_headers},
     locator::Locator,
     path::normalise_path,
@@ -97,17 +96,10 @@ impl Options {
                     None
                 }
             });
-        let response_timeout = gateway_setting(settings, "httpclient.response-timeout")
-            .and_then(|t| parse_duration(&t).map_err(|e| errors.push(e.0)).ok())
-            .filter(|d| !d.is_zero());
-        let connect_timeout = gateway_setting(settings, "httpclient.connect-timeout")
-            .and_then(|t| {
-                t.trim()
-                    .parse::<u64>()
-                    .map_err(|e| errors.push(e.to_string()))
-                    .ok()
-            })
-            .map_or(Duration::from_secs(30), Duration::from_millis);
+        let httpclient = HttpClientSettings::from_settings(settings).unwrap_or_else(|e| {
+            errors.push(e.to_string());
+            HttpClientSettings::default()
+        });
         let locator = Locator::from_settings(settings).unwrap_or_else(|e| {
             errors.push(e);
             None
@@ -124,8 +116,8 @@ impl Options {
         (
             Self {
                 trusted_proxies,
-                response_timeout,
-                connect_timeout,
+                response_timeout: httpclient.response_timeout,
+                connect_timeout: httpclient.connect_timeout,
                 cors: Cors::from_settings(settings),
                 locator,
                 backend_tls,
@@ -167,6 +159,9 @@ impl Gateway {
     pub fn new(settings: SharedSettings, registry: RegistryCache) -> anyhow::Result<Self> {
         let current = settings.current();
         let limiter = RateLimiter::from_settings(&current)?;
+        // A bad client setting stops the start (exit 78); on a refresh it is reported and the
+        // defaults apply.
+        HttpClientSettings::from_settings(&current)?;
         let (options, _) = Options::from_settings(&current, None);
         Ok(Self {
             table: ArcSwap::from_pointee(RouteTable::default()),
@@ -492,14 +487,16 @@ impl Gateway {
             matches!(f, Filter::Retry(_))
                 || matches!(f, Filter::CircuitBreaker(cb) if cb.fallback.is_some())
         });
+        let client_body = ClientBodyWatch::default();
         let body = match body_source(
-            body,
+            client_body.watch(body),
             may_repeat || matches!(route.target, Target::Balanced(_)),
+            &client_body,
         )
         .await
         {
             Ok(body) => body,
-            Err(response) => return response,
+            Err(e) => return e.into_response(&inbound.path),
         };
         let mut path_and_query = std::mem::take(&mut ex.path);
         if let Some(q) = ex.query.as_deref().filter(|q| !q.is_empty()) {
@@ -526,6 +523,7 @@ impl Gateway {
             body,
             upgrade,
             fallback: None,
+            client_body,
         };
         let layers: Vec<&Filter> = route
             .filters

@@ -19,9 +19,10 @@ use tokio_util::sync::CancellationToken;
 pub use crate::started::{SharedSettings, Started};
 use crate::{
     actuator::{Actuator, HealthRegistry},
+    discovery::client::{EurekaClientSettings, InstanceSettings},
     metrics::Metrics,
     server::{StackOptions, with_common_layers},
-    settings::{Bootstrap, ServerSettings, Settings},
+    settings::{Bootstrap, FacturaSettings, ServerSettings, Settings},
     tls::{ClientTlsSettings, ServerTls},
 };
 
@@ -184,7 +185,10 @@ impl ServiceContext {
         self.on_start(move |started| watcher.watch(started));
         let settings = self.settings.current();
         // Register with discovery, renew, keep the registry cache fresh, cancel on stop.
-        if settings.flag("eureka.client.enabled", true)? {
+        let discovery: EurekaClientSettings = settings.bind("eureka.client")?;
+        // Bound now so that a bad instance setting stops the start before the port is bound.
+        settings.bind::<InstanceSettings>("eureka.instance")?;
+        if discovery.enabled {
             let cache = self.discovery.clone();
             self.on_start(move |started| crate::discovery::client::run(started, cache));
         }
@@ -197,7 +201,7 @@ impl ServiceContext {
             self.on_start(move |started| tls.watch(started.shutdown));
         }
         let options = StackOptions {
-            max_body_bytes: settings.parse_or("factura.max-body-bytes", 1024 * 1024)?,
+            max_body_bytes: settings.bind::<FacturaSettings>("factura")?.max_body_bytes,
             request_timeout: server.request_timeout,
             forwarded_headers: server.forward_headers_strategy != "none",
             https: tls.is_some(),
@@ -229,6 +233,7 @@ impl ServiceContext {
             listener,
             tls,
             router,
+            limits: server.connections,
             context: self,
         })
     }
@@ -241,6 +246,7 @@ pub struct Application {
     listener: TcpListener,
     tls: Option<ServerTls>,
     router: Router,
+    limits: crate::server::ConnectionLimits,
     context: ServiceContext,
 }
 
@@ -275,6 +281,7 @@ impl Application {
             listener,
             tls,
             router,
+            limits,
             context,
         } = self;
         let shutdown = context.shutdown.clone();
@@ -294,12 +301,12 @@ impl Application {
         // Served inline (not spawned), so dropping this future closes the listener too.
         let serving: BoxFuture<std::io::Result<()>> = if context.per_core {
             Box::pin(crate::server::serve_on_each_core(
-                listener, tls, router, stop,
+                listener, tls, router, limits, stop,
             ))
         } else {
-            Box::pin(
-                async move { crate::server::serve(listener, tls.as_ref(), router, stop).await },
-            )
+            Box::pin(async move {
+                crate::server::serve(listener, tls.as_ref(), router, limits, stop).await
+            })
         };
         tokio::pin!(serving);
         let outcome = tokio::select! {

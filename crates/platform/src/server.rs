@@ -1,6 +1,7 @@
 //! The HTTP stack every service runs behind, and graceful shutdown.
 //!
-//! Layers, outermost first: request id (`x-request-id`, generated when absent, echoed back),
+//! Connections are accepted and bounded (timeouts, header size, how many at once) in
+//! [`accept`]. Layers, outermost first: request id (`x-request-id`, generated when absent, echoed back),
 //! a tracing span per request, panic catching (a panic becomes a 500, never a dead service),
 //! a request timeout, error-body rendering, request metrics. Body sizes are capped by
 //! `DefaultBodyLimit` so an oversize body is a 413, not an allocation.
@@ -22,13 +23,14 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use axum::serve::ListenerExt as _;
-
 use crate::{
     hal::{ForwardedHeaders, RequestScheme},
     metrics::Metrics,
     tls::ServerTls,
 };
+
+mod accept;
+pub use accept::{BodyTimedOut, ConnectionLimits, PauseLimitedBody, serve};
 
 /// The header that carries a request's id across service hops.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -210,13 +212,15 @@ fn reuse_port_listener(address: std::net::SocketAddr) -> std::io::Result<tokio::
 }
 
 /// Serves `router` on one current-thread runtime per core until `stop` is cancelled and
-/// in-flight requests have finished. The first runtime takes `listener` (bound by
+/// in-flight requests have finished; `limits` apply to each core's connections
+/// (`max-connections` per core). The first runtime takes `listener` (bound by
 /// [`bind_shared`]); each other one listens on the same address with its own `SO_REUSEPORT`
 /// socket, so the kernel spreads new connections over the cores.
 pub async fn serve_on_each_core(
     listener: tokio::net::TcpListener,
     tls: Option<ServerTls>,
     router: Router,
+    limits: ConnectionLimits,
     stop: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
     let address = listener.local_addr()?;
@@ -239,7 +243,7 @@ pub async fn serve_on_each_core(
                                 Some(listener) => tokio::net::TcpListener::from_std(listener)?,
                                 None => reuse_port_listener(address)?,
                             };
-                            serve(listener, tls.as_ref(), router, stop).await
+                            serve(listener, tls.as_ref(), router, limits, stop).await
                         })
                     });
                 let _ = done.send(result);
@@ -250,31 +254,6 @@ pub async fn serve_on_each_core(
         done.await.unwrap_or(Ok(()))?;
     }
     Ok(())
-}
-
-/// Serves `router` on `listener` until `stop` is cancelled and in-flight requests have
-/// finished; with `tls`, each connection is TLS-terminated first (the acceptor step before hyper).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    tls: Option<&ServerTls>,
-    router: Router,
-    stop: tokio_util::sync::CancellationToken,
-) -> std::io::Result<()> {
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let stopped = async move { stop.cancelled().await };
-    match tls {
-        None => {
-            axum::serve(listener, service)
-                .with_graceful_shutdown(stopped)
-                .await
-        }
-        // `tap_io` only to get axum's `ConnectInfo<SocketAddr>` for a listener of our own.
-        Some(tls) => {
-            axum::serve(tls.listener(listener).tap_io(|_| ()), service)
-                .with_graceful_shutdown(stopped)
-                .await
-        }
-    }
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C / SIGINT or SIGTERM).

@@ -9,7 +9,9 @@
 //!   falling back to `….config.default.…`, then to Spring Cloud OpenFeign's own defaults,
 //!   connect 10 s and read 60 s);
 //! * one [`CircuitBreaker`] per remote service decides whether to call at all; its state is a
-//!   health component and a Prometheus gauge;
+//!   health component and a Prometheus gauge. A service with no instance known is looked up
+//!   in a registry fetched at once, and if still unknown answered "unavailable" without
+//!   counting as a breaker failure (it has not failed, it is not there yet);
 //! * the incoming request's `x-request-id` travels on every outgoing call;
 //! * an instance registered with its secure port enabled is called over https, trusting what
 //!   `factura.ssl.client.*` says ([`crate::tls`]); `spring.cloud.openfeign.httpclient.disable-ssl-validation`
@@ -26,7 +28,7 @@ use serde_json::json;
 use crate::{
     actuator::Health,
     app::ServiceContext,
-    balancer::LoadBalancer,
+    balancer::{Candidates, LoadBalancer},
     error::ApiError,
     resilience::{BreakerConfig, CircuitBreaker, State},
     server::{REQUEST_ID, current_request_id},
@@ -212,10 +214,16 @@ impl ServiceClient {
         call: &str,
         path: &str,
     ) -> Result<T, RemoteError> {
+        // No instance known is not the remote's failure (it may not have registered yet): it
+        // is answered before the breaker is asked and never counts against it.
+        let candidates = self.balancer.candidates_or_fetch(&self.service).await;
+        if candidates.is_empty() {
+            return Err(self.unavailable(call, "no instance is registered and UP"));
+        }
         if self.breaker.try_acquire().is_err() {
             return Err(self.unavailable(call, "circuit breaker open"));
         }
-        let result = self.get_with_failover(call, path).await;
+        let result = self.get_with_failover(call, path, &candidates).await;
         // Only the remote's own trouble counts against it: a 404 is an answer.
         let remote_failed = matches!(
             result,
@@ -234,11 +242,8 @@ impl ServiceClient {
         &self,
         call: &str,
         path: &str,
+        candidates: &Candidates,
     ) -> Result<reqwest::Response, RemoteError> {
-        let candidates = self.balancer.candidates(&self.service);
-        if candidates.is_empty() {
-            return Err(self.unavailable(call, "no instance is registered and UP"));
-        }
         let mut retried = false;
         let mut last = None;
         for instance in candidates.iter() {

@@ -23,7 +23,6 @@
 //! bad certificate exits with `EX_CONFIG` before it binds its port.
 
 use std::{
-    net::SocketAddr,
     path::PathBuf,
     sync::{Arc, OnceLock},
     time::Duration,
@@ -37,7 +36,7 @@ use rustls::{
     pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime, pem::PemObject},
     server::WebPkiClientVerifier,
 };
-use tokio::{net::TcpStream, task::JoinSet};
+use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
@@ -502,13 +501,9 @@ impl ServerTls {
         }))
     }
 
-    /// Wraps `tcp`: accepted connections come out TLS-terminated.
-    pub fn listener(&self, tcp: tokio::net::TcpListener) -> TlsListener {
-        TlsListener {
-            tcp,
-            config: Arc::clone(&self.config),
-            handshakes: JoinSet::new(),
-        }
+    /// The acceptor for the next connection, with the certificate in force now.
+    pub fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor(tokio_rustls::TlsAcceptor::from(self.config.load_full()))
     }
 
     /// Whether [`Self::watch`] has anything to do (a bundle with `reload-on-update`).
@@ -569,50 +564,24 @@ impl ServerTls {
     }
 }
 
-/// A TCP listener whose connections come out TLS-terminated. Handshakes run on their own tasks
-/// (bounded by a timeout), so a slow or silent client never holds up the next connection; a
-/// failed handshake is dropped with a debug log.
-#[derive(Debug)]
-pub struct TlsListener {
-    tcp: tokio::net::TcpListener,
-    config: Arc<ArcSwap<ServerConfig>>,
-    handshakes: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
+/// Terminates TLS on one accepted connection.
+#[derive(Clone)]
+pub struct TlsAcceptor(tokio_rustls::TlsAcceptor);
+
+impl std::fmt::Debug for TlsAcceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsAcceptor(..)")
+    }
 }
 
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            tokio::select! {
-                (tcp, peer) = axum::serve::Listener::accept(&mut self.tcp) => {
-                    let acceptor = tokio_rustls::TlsAcceptor::from(self.config.load_full());
-                    self.handshakes.spawn(async move {
-                        match tokio::time::timeout(SERVER_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                            Ok(Ok(stream)) => Some((stream, peer)),
-                            Ok(Err(error)) => {
-                                tracing::debug!(%peer, %error, "TLS handshake failed");
-                                None
-                            }
-                            Err(_) => {
-                                tracing::debug!(%peer, "TLS handshake timed out");
-                                None
-                            }
-                        }
-                    });
-                }
-                Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
-                    if let Ok(Some(accepted)) = done {
-                        return accepted;
-                    }
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
+impl TlsAcceptor {
+    /// The handshake, bounded by a timeout so that a silent client costs its own task only.
+    pub async fn handshake(&self, tcp: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
+        tokio::time::timeout(SERVER_HANDSHAKE_TIMEOUT, self.0.accept(tcp))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
+            })?
     }
 }
 

@@ -85,10 +85,14 @@ impl GitHttpServer {
         });
         let scheme = if tls.is_some() { "https" } else { "http" };
         tokio::spawn(async move {
+            let limits = Settings::from_pairs(&[])
+                .bind("server")
+                .expect("the default connection limits");
             let _ = platform::server::serve(
                 listener,
                 tls.as_ref(),
                 router,
+                limits,
                 tokio_util::sync::CancellationToken::new(),
             )
             .await;

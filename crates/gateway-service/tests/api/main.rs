@@ -3,6 +3,7 @@
 
 mod actuator;
 mod discovery;
+mod faults;
 mod filters;
 mod helpers;
 mod resilience;

@@ -217,11 +217,15 @@ async fn version_backend(ca: &TestCa) -> std::net::SocketAddr {
     let router = axum::Router::new().fallback(|request: axum::extract::Request| async move {
         format!("{:?}", request.version())
     });
+    let limits = platform::Settings::from_pairs(&[])
+        .bind("server")
+        .expect("the default connection limits");
     tokio::spawn(async move {
         platform::server::serve(
             listener,
             Some(&tls),
             router,
+            limits,
             tokio_util::sync::CancellationToken::new(),
         )
         .await
