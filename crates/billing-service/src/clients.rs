@@ -33,6 +33,27 @@ pub struct Product {
     pub quantity: i64,
 }
 
+/// One line of a stock reservation, as inventory-service reads and writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservedLine {
+    /// The product.
+    pub product_id: i64,
+    /// How many units.
+    pub quantity: i64,
+}
+
+/// A stock reservation in inventory-service (links ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    /// The id billing chose.
+    pub id: String,
+    /// `RESERVED` or `RELEASED`.
+    pub state: String,
+    /// What it holds.
+    pub lines: Vec<ReservedLine>,
+}
+
 /// `CUSTOMER-SERVICE`.
 #[derive(Debug, Clone)]
 pub struct CustomerClient(ServiceClient);
@@ -70,6 +91,36 @@ impl ProductClient {
     pub async fn product(&self, id: i64) -> Result<Product, RemoteError> {
         self.0
             .get_json(&format!("product({id})"), &format!("/products/{id}"))
+            .await
+    }
+
+    /// `PUT /reservations/{id}`: takes every line's quantity off the stock, all or nothing; the
+    /// same call again takes nothing more. Not enough stock is [`RemoteError::Refused`] (409).
+    pub async fn reserve(
+        &self,
+        id: &str,
+        lines: &[ReservedLine],
+    ) -> Result<Reservation, RemoteError> {
+        self.0
+            .send_idempotent(
+                &format!("reserve({id})"),
+                reqwest::Method::PUT,
+                &format!("/reservations/{id}"),
+                Some(&serde_json::json!({ "lines": lines })),
+            )
+            .await
+    }
+
+    /// `DELETE /reservations/{id}`: gives the stock back (once, however often it is called);
+    /// an id never reserved is recorded as released so its reservation cannot arrive later.
+    pub async fn release(&self, id: &str) -> Result<Reservation, RemoteError> {
+        self.0
+            .send_idempotent(
+                &format!("release({id})"),
+                reqwest::Method::DELETE,
+                &format!("/reservations/{id}"),
+                None,
+            )
             .await
     }
 

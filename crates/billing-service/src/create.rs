@@ -1,12 +1,17 @@
-//! `POST /bills`: a bill from `{customerId, productItems: [{productId, quantity, discount?}]}`.
+//! `POST /bills`: a bill from `{customerId, productItems: [{productId, quantity, discount?,
+//! vatRate?}]}` (a line without `vatRate` gets `factura.billing.vat.default-rate`).
 //!
 //! Checked in this order, and nothing is stored unless all pass:
 //! 1. the body's shape and rules (400 in Spring Data REST's `errors` shape, every problem listed);
 //! 2. the customer and every product exist — asked concurrently of the other services
 //!    (an unknown one is a 400 naming it; an unreachable service is a 503 saying which);
-//! 3. bill and items are stored in one transaction, each item priced from inventory now.
+//! 3. every line's quantity is reserved in inventory (not enough stock: 409 naming the
+//!    product and what is available), then bill and items are stored in one transaction, each
+//!    item priced from inventory now — the steps of the [`saga`], which gives the stock back if
+//!    the bill cannot be stored.
 //!
-//! Answers 201 with `Location: …/bills/{id}` and the full bill.
+//! Answers 201 with `Location: …/bills/{id}` and the full bill. `Idempotency-Key` is honoured
+//! by the platform's guard around this handler ([`platform::idempotency`]).
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -32,7 +37,8 @@ use serde_json::{Map, Value};
 
 use crate::{
     Billing, invoice,
-    repo::{self, NewBill, NewItem, When},
+    repo::{self, NewBill, NewItem},
+    saga,
 };
 
 /// Most lines one bill may have.
@@ -60,6 +66,8 @@ pub struct RequestLine {
     pub quantity: i64,
     /// `discount` (default none).
     pub discount: Rate,
+    /// `vatRate` (default `factura.billing.vat.default-rate`).
+    pub vat_rate: Option<Rate>,
 }
 
 /// The handler.
@@ -72,9 +80,7 @@ pub async fn create_bill(
     body_format(&headers, false)?;
     let request = parse_request(&parse_object(&body)?)?;
     let bill = price(&billing, &request).await?;
-    let id = repo::insert(&billing.db, &bill, When::Always)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("insert returned no id"))?;
+    let id = saga::create_bill(&billing, &bill).await?;
     let stored = repo::load(&billing.db, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("bill {id} vanished after insert"))?;
@@ -206,13 +212,20 @@ pub fn parse_request(body: &Map<String, Value>) -> Result<BillRequest, ApiError>
                         Some(_) => Some(Rate::default()),
                         None => None,
                     };
-                if let (Some(product), Some(quantity), Some(discount)) =
-                    (product, quantity, discount)
+                let vat_rate =
+                    match field(&mut errors, &at("vatRate"), raw("vatRate"), whole, false) {
+                        Some(FieldValue::Rate(rate)) => Some(Some(rate)),
+                        Some(_) => Some(None),
+                        None => None,
+                    };
+                if let (Some(product), Some(quantity), Some(discount), Some(vat_rate)) =
+                    (product, quantity, discount, vat_rate)
                 {
                     lines.push(RequestLine {
                         product_id: product,
                         quantity,
                         discount,
+                        vat_rate,
                     });
                 }
             }
@@ -220,7 +233,7 @@ pub fn parse_request(body: &Map<String, Value>) -> Result<BillRequest, ApiError>
         Some(other) => errors.push(error(
             "productItems",
             other,
-            "must be an array of {productId, quantity, discount}",
+            "must be an array of {productId, quantity, discount, vatRate}",
         )),
         None => errors.push(error("productItems", &null, "must not be null")),
     }
@@ -264,6 +277,7 @@ async fn price(billing: &Billing, request: &BillRequest) -> Result<NewBill, ApiE
                 quantity: line.quantity,
                 price: product.price,
                 discount: line.discount,
+                vat_rate: line.vat_rate.unwrap_or(billing.vat.default_rate),
             }),
             Err(RemoteError::NotFound { .. }) => unknown.push(error(
                 &format!("productItems[{i}].productId"),
@@ -308,7 +322,7 @@ mod tests {
     #[test]
     fn a_good_request_parses_with_default_discounts() {
         let request = parse(json!({ "customerId": 1, "productItems": [
-            { "productId": 1, "quantity": 2 }, { "productId": 3, "quantity": 1, "discount": 0.25 } ] }))
+            { "productId": 1, "quantity": 2 }, { "productId": 3, "quantity": 1, "discount": 0.25, "vatRate": 0.2 } ] }))
         .unwrap();
         assert_eq!(
             request.lines,
@@ -316,12 +330,14 @@ mod tests {
                 RequestLine {
                     product_id: 1,
                     quantity: 2,
-                    discount: Rate::default()
+                    discount: Rate::default(),
+                    vat_rate: None,
                 },
                 RequestLine {
                     product_id: 3,
                     quantity: 1,
-                    discount: Rate::from_units(2_500)
+                    discount: Rate::from_units(2_500),
+                    vat_rate: Some(Rate::from_units(2_000)),
                 }
             ]
         );

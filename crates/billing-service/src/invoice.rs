@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
-    Billing,
+    Billing, amounts,
     clients::{Customer, Product},
     repo::{self, StoredBill},
 };
@@ -34,8 +34,10 @@ pub struct FullItem {
     quantity: i64,
     price: Money,
     discount: Value,
-    /// `price × quantity × (1 − discount)`, rounded to the cent.
+    /// `price × quantity × (1 − discount)`, rounded to the cent: the line before tax.
     amount: Money,
+    /// The line's VAT rate.
+    vat_rate: Value,
     product: Option<Product>,
 }
 
@@ -55,10 +57,30 @@ pub struct FullBill {
     id: i64,
     billing_date: String,
     customer_id: i64,
+    /// `DRAFT`, `ISSUED`, `PAID` or `CANCELLED`.
+    status: String,
+    /// `FAC-2026-000001`, once issued (null for a draft).
+    invoice_number: Option<String>,
+    /// When it was issued (null for a draft).
+    issued_at: Option<String>,
+    /// The credit note that cancelled the invoice, if one did.
+    credit_note_number: Option<String>,
     product_items: Vec<FullItem>,
     customer: Option<Customer>,
-    /// Sum of the line amounts.
+    /// Sum of the line amounts (the seed's total, before tax).
     total: Money,
+    /// The same sum, named for what it is.
+    total_before_tax: Money,
+    /// The VAT, per rate.
+    taxes: Vec<amounts::TaxLine>,
+    /// The sum of the taxes.
+    total_tax: Money,
+    /// What the customer pays: before tax + tax.
+    total_after_tax: Money,
+    /// The payments received.
+    amount_paid: Money,
+    /// What is still to be paid (total after tax − credit note − payments).
+    amount_due: Money,
     /// False when `missing` is not empty.
     complete: bool,
     missing: Vec<Missing>,
@@ -113,19 +135,12 @@ pub async fn assemble(billing: &Billing, bill: StoredBill) -> Result<FullBill, A
         }
     }
 
-    let mut total = Money::default();
+    let default_rate = billing.vat.default_rate;
+    let totals = amounts::totals(&bill, default_rate)?;
+    let amount_due = amounts::amount_due(&bill, default_rate)?;
     let mut items = Vec::with_capacity(bill.items.len());
     for item in bill.items {
-        let amount = item
-            .price
-            .line_amount(item.quantity, item.discount)
-            .ok_or_else(|| anyhow::anyhow!("line amount of item {} overflows", item.id))?;
-        total = Money::from_cents(
-            total
-                .cents()
-                .checked_add(amount.cents())
-                .ok_or_else(|| anyhow::anyhow!("bill {} total overflows", bill.id))?,
-        );
+        let amount = amounts::line_amount(&item)?;
         items.push(FullItem {
             id: item.id,
             product_id: item.product_id,
@@ -133,6 +148,7 @@ pub async fn assemble(billing: &Billing, bill: StoredBill) -> Result<FullBill, A
             price: item.price,
             discount: item.discount.to_json_number(),
             amount,
+            vat_rate: amounts::rate_of(&item, default_rate).to_json_number(),
             product: products
                 .get(&item.product_id)
                 .and_then(|r| r.as_ref().ok())
@@ -144,9 +160,19 @@ pub async fn assemble(billing: &Billing, bill: StoredBill) -> Result<FullBill, A
         id: bill.id,
         billing_date,
         customer_id: bill.customer_id,
+        status: bill.status,
+        invoice_number: bill.invoice_number,
+        issued_at: bill.issued_at.map(chrono_iso),
+        credit_note_number: bill.credit_note_number,
         product_items: items,
         customer,
-        total,
+        total: totals.before_tax,
+        total_before_tax: totals.before_tax,
+        total_tax: totals.tax,
+        total_after_tax: totals.after_tax,
+        taxes: totals.by_rate,
+        amount_paid: bill.paid,
+        amount_due,
         complete: missing.is_empty(),
         missing,
     })

@@ -7,14 +7,23 @@
 //!   line amounts and total, degrading (never failing) when a remote service is down;
 //! * [`create`]: `POST /bills`, which checks the customer and products remotely, prices items
 //!   from inventory, and stores bill and items in one transaction;
+//! * [`saga`]: the stock each bill holds in inventory-service, reserved before the bill is
+//!   stored, given back when it cannot be or when the bill is cancelled, and recovered from
+//!   sagas an instance left unfinished;
+//! * [`lifecycle`]: what happens to a bill after it is made — issue, payments, cancellation
+//!   by credit note — ([`numbering`]: the gap-free numbers; [`amounts`]: what a bill comes to);
 //! * [`repo`]: the SQL that reads a bill with its items and stores a new one atomically;
 //! * [`clients`]: the typed clients for the two remote services (the Feign role);
 //! * [`seed`]: the first bill, created in the background once the other services answer.
 
+pub mod amounts;
 pub mod clients;
 pub mod create;
 pub mod invoice;
+pub mod lifecycle;
+pub mod numbering;
 pub mod repo;
+pub mod saga;
 pub mod seed;
 
 use std::sync::Arc;
@@ -116,6 +125,12 @@ pub struct Billing {
     pub customers: CustomerClient,
     /// inventory-service, through discovery.
     pub products: ProductClient,
+    /// `factura.billing.saga.*`.
+    pub saga: saga::SagaSettings,
+    /// `factura.billing.invoice.*` and `factura.billing.credit-note.*`.
+    pub numbering: numbering::NumberingSettings,
+    /// `factura.billing.vat.*`.
+    pub vat: amounts::VatSettings,
 }
 
 /// Opens the database, mounts the resources and the invoice endpoints, starts the seeder.
@@ -128,13 +143,19 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
         },
     )
     .await?;
+    let settings = context.settings.current();
     let billing = Arc::new(Billing {
         db: db.clone(),
         customers: CustomerClient::new(&context)?,
         products: ProductClient::new(&context)?,
+        saga: settings.bind("factura.billing.saga")?,
+        numbering: settings.bind("factura.billing")?,
+        vat: settings.bind("factura.billing.vat")?,
     });
     let seeder = billing.clone();
     context.on_start(move |started| seed::seed_first_bill(seeder, started.shutdown));
+    let recovery = billing.clone();
+    context.on_start(move |started| saga::recover_forever(recovery, started.shutdown));
     let create = post(create::create_bill).with_state(billing.clone());
     let routes = resource::mount_with_creators(
         &[&BILLS, &PRODUCT_ITEMS],
@@ -146,7 +167,11 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
     .await?
     .route(
         "/fullBill/{id}",
-        get(invoice::full_bill).with_state(billing),
-    );
+        get(invoice::full_bill).with_state(billing.clone()),
+    )
+    .merge(lifecycle::routes(
+        billing,
+        platform::idempotency::Idempotency::from_settings(db.clone(), &settings)?,
+    ));
     context.into_application(routes).await
 }

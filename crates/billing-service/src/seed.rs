@@ -62,6 +62,7 @@ async fn try_seed(billing: &Billing) -> Result<Option<i64>, String> {
             quantity: (i as i64 % 5) + 1,
             price: product.price,
             discount: Rate::default(),
+            vat_rate: billing.vat.default_rate,
         })
         .collect();
     let bill = NewBill {

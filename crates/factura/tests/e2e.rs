@@ -140,14 +140,23 @@ async fn whole_system(offset: u16, database: Option<&str>) {
     assert_eq!(full["customer"]["name"], "Eve");
     assert_eq!(full["total"], 516.0, "35.5 × 2 + 890 × 0.5");
 
-    // Fifty bills at once: fifty stored, none lost or duplicated, items intact.
+    // Fifty bills at once: fifty stored, none lost or duplicated, items intact, and exactly
+    // the stock they bill (1 + 2 + … + 50 = 1275) taken from inventory.
+    let response = http
+        .post(format!("{gateway}/products"))
+        .json(&json!({ "name": "Paper", "price": 4.2, "quantity": 1275 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let paper = json(response).await["id"].as_i64().unwrap();
     let creations = (1..=50).map(|quantity| {
         let http = http.clone();
         let url = format!("{gateway}/bills");
         tokio::spawn(async move {
             let response = http
                 .post(url)
-                .json(&json!({ "customerId": 2, "productItems": [{ "productId": 2, "quantity": quantity }] }))
+                .json(&json!({ "customerId": 2, "productItems": [{ "productId": paper, "quantity": quantity }] }))
                 .send()
                 .await
                 .unwrap();
@@ -177,6 +186,14 @@ async fn whole_system(offset: u16, database: Option<&str>) {
     )
     .await;
     assert_eq!(mine["page"]["totalElements"], 50);
+    let stock = json(
+        http.get(format!("{gateway}/products/{paper}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(stock["quantity"], 0, "every unit billed is reserved");
     for (id, quantity) in created.iter().step_by(7) {
         let items = json(
             http.get(format!("{gateway}/bills/{id}/productItems"))

@@ -2,7 +2,10 @@
 //! the Spring Data REST contract at `/products` (port 8082).
 //!
 //! Prices are exact (cents in storage, Spring's `double` shape on the wire). Everything HTTP
-//! comes from [`platform::resource`]; this crate only declares the entity.
+//! comes from [`platform::resource`]; this crate declares the entity, and serves the stock
+//! [`reservations`] billing's saga takes and gives back.
+
+pub mod reservations;
 
 use platform::{
     Application, ServiceContext, ServiceDefinition,
@@ -63,6 +66,7 @@ pub async fn build(context: ServiceContext) -> anyhow::Result<Application> {
         &context.settings.current(),
         "inventory-service",
     )
-    .await?;
+    .await?
+    .merge(reservations::routes(db));
     context.into_application(routes).await
 }

@@ -180,6 +180,31 @@ impl Database {
         Ok(())
     }
 
+    /// Applies the platform's own tables (idempotency keys), tracked in `_platform_migrations`
+    /// so that they never mix with the service's migration history.
+    pub async fn migrate_platform(&self) -> anyhow::Result<()> {
+        let mut migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator.dangerous_set_table_name("_platform_migrations");
+        migrator
+            .run(&self.pool)
+            .await
+            .context("applying the platform's migrations")?;
+        Ok(())
+    }
+
+    /// A transaction that writes: on SQLite it takes the write lock at `BEGIN` (`BEGIN
+    /// IMMEDIATE`), so concurrent writers queue on the busy timeout instead of failing when a
+    /// read-then-write transaction cannot upgrade its lock; on PostgreSQL a plain `BEGIN`.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// The connection pool.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
@@ -231,6 +256,7 @@ pub async fn open(
     let settings: DataSourceSettings = context.settings.current().bind("spring.datasource")?;
     let db = Database::connect(&settings).await?;
     db.migrate(migrations.sqlite, migrations.postgres).await?;
+    db.migrate_platform().await?;
     db.register_health(&context.health);
     tracing::info!(database = %redact(&settings.url), "database ready");
     Ok(db)

@@ -56,6 +56,10 @@ pub enum ApiError {
     /// 413: the body is larger than allowed.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 422: the request is well-formed but cannot be done as asked (an idempotency key reused
+    /// for a different request).
+    #[error("{0}")]
+    Unprocessable(String),
     /// 415: the body's media type is not one this endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -85,6 +89,7 @@ impl ApiError {
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -92,9 +97,16 @@ impl ApiError {
     }
 }
 
+/// How a rule the database enforces (a trigger) starts its message: such an error is the
+/// client's conflict with that rule, answered 409 with the rule's words.
+pub const RULE_VIOLATION: &str = "rule: ";
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
+            sqlx::Error::Database(db) if db.message().starts_with(RULE_VIOLATION) => {
+                ApiError::Conflict(db.message()[RULE_VIOLATION.len()..].to_owned())
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 ApiError::Conflict("a row with the same unique value already exists".into())
             }

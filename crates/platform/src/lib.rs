@@ -19,6 +19,7 @@
 //! * [`db`]: SQLite or PostgreSQL through one pool type, migrations.
 //! * [`hal`] and [`resource`]: HAL links and the generic Spring Data REST resource that
 //!   customer and inventory services (and billing) declare their entities with.
+//! * [`idempotency`]: `Idempotency-Key` on POSTs, keys kept in the service's database.
 //! * [`money`], [`time`]: exact amounts and Spring's timestamp format.
 
 pub mod actuator;
@@ -30,6 +31,7 @@ pub mod db;
 pub mod discovery;
 pub mod error;
 pub mod hal;
+pub mod idempotency;
 pub mod metrics;
 pub mod money;
 pub mod resilience;

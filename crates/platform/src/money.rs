@@ -167,6 +167,19 @@ impl Money {
         };
         i64::try_from(rounded).ok().map(Money)
     }
+
+    /// `rate` of this amount (a tax on a base), rounded to the cent half away from zero;
+    /// exact integer arithmetic. `None` on overflow.
+    pub fn share(self, rate: Rate) -> Option<Money> {
+        let scaled = i128::from(self.0).checked_mul(i128::from(rate.0))?;
+        let one = i128::from(Rate::ONE);
+        let rounded = if scaled >= 0 {
+            (scaled + one / 2) / one
+        } else {
+            (scaled - one / 2) / one
+        };
+        i64::try_from(rounded).ok().map(Money)
+    }
 }
 
 impl fmt::Display for Money {
@@ -260,6 +273,26 @@ mod tests {
         );
         assert_eq!(
             Money::from_cents(i64::MAX).line_amount(i64::MAX, Rate::default()),
+            None
+        );
+    }
+
+    #[test]
+    fn a_share_is_rounded_to_the_cent_half_away_from_zero() {
+        let rate = |text: &str| Rate::parse(text).unwrap();
+        let base = Money::from_cents(1999);
+        assert_eq!(base.share(rate("0.055")), Some(Money::from_cents(110)));
+        assert_eq!(base.share(rate("0.2")), Some(Money::from_cents(400)));
+        assert_eq!(
+            Money::from_cents(25).share(rate("0.1")),
+            Some(Money::from_cents(3))
+        );
+        assert_eq!(
+            Money::from_cents(-25).share(rate("0.1")),
+            Some(Money::from_cents(-3))
+        );
+        assert_eq!(
+            Money::from_cents(i64::MAX).share(Rate::from_units(Rate::ONE * 2)),
             None
         );
     }

@@ -346,6 +346,7 @@ pub async fn mount(
 
 /// Like [`mount`], except that the collections named in `creators` answer `POST` with the
 /// given handler instead of the generic create (billing builds bills from other services' data).
+/// Every collection `POST`, generic or not, honours `Idempotency-Key` ([`crate::idempotency`]).
 pub async fn mount_with_creators(
     specs: &[&'static ResourceSpec],
     db: &Database,
@@ -365,5 +366,6 @@ pub async fn mount_with_creators(
     for resource in &resources {
         resource.seed_if_empty().await?;
     }
-    Ok(routes(Arc::new(resources), title, creators))
+    let idempotency = crate::idempotency::Idempotency::from_settings(db.clone(), settings)?;
+    Ok(routes(Arc::new(resources), title, creators, idempotency))
 }

@@ -67,6 +67,19 @@ pub enum RemoteError {
         /// The read timeout.
         after_ms: u128,
     },
+    /// The remote refused the request with a 4xx other than 404 and said why (its `message`):
+    /// a business refusal such as not enough stock (409), or a request it found invalid.
+    #[error("{service} {call}: {message}")]
+    Refused {
+        /// The remote service.
+        service: String,
+        /// The call.
+        call: String,
+        /// The status it answered.
+        status: u16,
+        /// Its `message`.
+        message: String,
+    },
     /// The remote answered something unusable (a 4xx other than 404, or a body that does not
     /// decode).
     #[error("{service} {call}: bad response ({detail})")]
@@ -84,7 +97,9 @@ impl From<RemoteError> for ApiError {
     fn from(error: RemoteError) -> Self {
         match error {
             RemoteError::NotFound { .. } => ApiError::NotFound(error.to_string()),
-            RemoteError::BadResponse { .. } => ApiError::BadGateway(error.to_string()),
+            RemoteError::BadResponse { .. } | RemoteError::Refused { .. } => {
+                ApiError::BadGateway(error.to_string())
+            }
             RemoteError::Unavailable { .. } | RemoteError::Timeout { .. } => {
                 ApiError::Unavailable(error.to_string())
             }
@@ -214,23 +229,7 @@ impl ServiceClient {
         call: &str,
         path: &str,
     ) -> Result<T, RemoteError> {
-        // No instance known is not the remote's failure (it may not have registered yet): it
-        // is answered before the breaker is asked and never counts against it.
-        let candidates = self.balancer.candidates_or_fetch(&self.service).await;
-        if candidates.is_empty() {
-            return Err(self.unavailable(call, "no instance is registered and UP"));
-        }
-        if self.breaker.try_acquire().is_err() {
-            return Err(self.unavailable(call, "circuit breaker open"));
-        }
-        let result = self.get_with_failover(call, path, &candidates).await;
-        // Only the remote's own trouble counts against it: a 404 is an answer.
-        let remote_failed = matches!(
-            result,
-            Err(RemoteError::Unavailable { .. } | RemoteError::Timeout { .. })
-        ) || matches!(&result, Err(RemoteError::BadResponse { detail, .. }) if detail.starts_with("HTTP 5"));
-        self.breaker.record(!remote_failed);
-        let response = result?;
+        let response = self.guarded(call, reqwest::Method::GET, path, None).await?;
         let bytes = response
             .bytes()
             .await
@@ -238,17 +237,91 @@ impl ServiceClient {
         serde_json::from_slice(&bytes).map_err(|e| self.bad(call, format!("undecodable JSON: {e}")))
     }
 
-    async fn get_with_failover(
+    /// `method path` with an optional JSON body on some instance, decoded from JSON; a 4xx with
+    /// a `message` (a 409, a 400) comes back as [`RemoteError::Refused`].
+    ///
+    /// Only for requests the remote makes idempotent (`PUT`/`DELETE` of a resource whose id the
+    /// caller chose): like a GET, a call that times out or fails with 5xx is sent once more to
+    /// another instance.
+    pub async fn send_idempotent<T: DeserializeOwned>(
         &self,
         call: &str,
+        method: reqwest::Method,
         path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, RemoteError> {
+        let response = self.guarded(call, method, path, body).await?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.bad(call, format!("reading the body: {e}")))?;
+        if status.is_client_error() {
+            let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+            return Err(RemoteError::Refused {
+                service: self.service.clone(),
+                call: call.to_owned(),
+                status: status.as_u16(),
+                message,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| self.bad(call, format!("undecodable JSON: {e}")))
+    }
+
+    /// One call through the breaker, with failover over the instances.
+    ///
+    /// No instance known is not the remote's failure (it may not have registered yet): it is
+    /// answered before the breaker is asked and never counts against it. Of the rest only the
+    /// remote's own trouble counts (a 404 or a refusal is an answer).
+    async fn guarded(
+        &self,
+        call: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<reqwest::Response, RemoteError> {
+        let candidates = self.balancer.candidates_or_fetch(&self.service).await;
+        if candidates.is_empty() {
+            return Err(self.unavailable(call, "no instance is registered and UP"));
+        }
+        if self.breaker.try_acquire().is_err() {
+            return Err(self.unavailable(call, "circuit breaker open"));
+        }
+        let result = self
+            .with_failover(call, method, path, body, &candidates)
+            .await;
+        let remote_failed = matches!(
+            result,
+            Err(RemoteError::Unavailable { .. } | RemoteError::Timeout { .. })
+        ) || matches!(&result, Err(RemoteError::BadResponse { detail, .. }) if detail.starts_with("HTTP 5"));
+        self.breaker.record(!remote_failed);
+        result
+    }
+
+    async fn with_failover(
+        &self,
+        call: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
         candidates: &Candidates,
     ) -> Result<reqwest::Response, RemoteError> {
+        let writes = method != reqwest::Method::GET;
         let mut retried = false;
         let mut last = None;
         for instance in candidates.iter() {
             let url = format!("{}{path}", instance.base_url());
-            match self.attempt(call, &url).await {
+            match self.attempt(call, method.clone(), &url, body).await {
+                // A write's 4xx carries the remote's reason, read by the caller.
+                Attempt::Done(response) if writes && response.status().is_client_error() => {
+                    if response.status() == StatusCode::NOT_FOUND {
+                        return self.classify(call, response);
+                    }
+                    return Ok(response);
+                }
                 Attempt::Done(response) => return self.classify(call, response),
                 Attempt::Refused(reason) => last = Some(self.unavailable(call, &reason)),
                 Attempt::Retryable(error) => {
@@ -263,11 +336,24 @@ impl ServiceClient {
         Err(last.unwrap_or_else(|| self.unavailable(call, "no instance answered")))
     }
 
-    async fn attempt(&self, call: &str, url: &str) -> Attempt {
-        let mut request = self.http.get(url).timeout(self.read_timeout).header(
-            reqwest::header::ACCEPT,
-            "application/hal+json, application/json",
-        );
+    async fn attempt(
+        &self,
+        call: &str,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Attempt {
+        let mut request = self
+            .http
+            .request(method, url)
+            .timeout(self.read_timeout)
+            .header(
+                reqwest::header::ACCEPT,
+                "application/hal+json, application/json",
+            );
+        if let Some(body) = body {
+            request = request.json(body);
+        }
         if let Some(id) = current_request_id() {
             request = request.header(REQUEST_ID, id);
         }

@@ -112,6 +112,13 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// A connection pool on this database, for a test that checks what a service stored.
+    pub async fn open(&self) -> platform::db::Database {
+        platform::db::Database::connect(&platform::db::DataSourceSettings::from_url(&self.url))
+            .await
+            .expect("connecting to the test database")
+    }
+
     /// A fresh SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set.
     pub fn new() -> Self {
         match std::env::var(TEST_DATABASE_URL)
@@ -142,6 +149,16 @@ impl TestDatabase {
         Self {
             url: url.to_string(),
             postgres_admin: Some((server.to_owned(), name)),
+            _dir: None,
+        }
+    }
+
+    /// The same database for a second instance of a service: it owns nothing, so the database
+    /// lives as long as `self` does (and `self` drops it).
+    pub fn shared(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            postgres_admin: None,
             _dir: None,
         }
     }
@@ -253,6 +270,16 @@ impl TestService {
         definition: &'static ServiceDefinition,
         properties: &[(&str, &str)],
     ) -> Self {
+        Self::start_killable_with_database(definition, properties, TestDatabase::new()).await
+    }
+
+    /// [`TestService::start_killable`] on `database` (another instance's, through
+    /// [`TestDatabase::shared`], to see what a crash leaves behind for the others).
+    pub async fn start_killable_with_database(
+        definition: &'static ServiceDefinition,
+        properties: &[(&str, &str)],
+        database: TestDatabase,
+    ) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -262,7 +289,6 @@ impl TestService {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let database = TestDatabase::new();
         let url = database.url.clone();
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let task = runtime.spawn(async move {

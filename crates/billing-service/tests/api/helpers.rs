@@ -79,33 +79,46 @@ impl System {
     }
 
     pub(crate) async fn wait_for_instances(&self, app: &str, count: usize) {
-        if count == 0 {
-            return;
-        }
-        let url = self.discovery.url(&format!("/eureka/apps/{app}"));
-        let http = self.http.clone();
-        eventually(
-            &format!("{count} {app} instance(s) registered"),
-            Duration::from_secs(15),
-            || async {
-                let response = http
-                    .get(&url)
-                    .header("accept", "application/json")
-                    .send()
-                    .await
-                    .ok()?;
-                let body: Value = response.json().await.ok()?;
-                let instances = body["application"]["instance"]
-                    .as_array()
-                    .map_or(0, Vec::len);
-                (instances == count).then_some(())
-            },
-        )
-        .await;
-        // Billing fetches the registry every 0.2 s; give it a few rounds to see the change.
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        wait_for_instances(&self.discovery, &self.http, app, count).await;
     }
+}
 
+/// Waits until `count` instances of `app` are registered with `discovery`, then a little more
+/// so that every client's registry cache has them.
+pub(crate) async fn wait_for_instances(
+    discovery: &TestService,
+    http: &reqwest::Client,
+    app: &str,
+    count: usize,
+) {
+    if count == 0 {
+        return;
+    }
+    let url = discovery.url(&format!("/eureka/apps/{app}"));
+    let http = http.clone();
+    eventually(
+        &format!("{count} {app} instance(s) registered"),
+        Duration::from_secs(15),
+        || async {
+            let response = http
+                .get(&url)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .ok()?;
+            let body: Value = response.json().await.ok()?;
+            let instances = body["application"]["instance"]
+                .as_array()
+                .map_or(0, Vec::len);
+            (instances == count).then_some(())
+        },
+    )
+    .await;
+    // Billing fetches the registry every 0.2 s; give it a few rounds to see the change.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+}
+
+impl System {
     pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         let response = self.http.get(self.billing.url(path)).send().await.unwrap();
         let status = response.status();

@@ -7,4 +7,9 @@ mod helpers;
 
 mod bills;
 mod faults;
+mod idempotency;
+mod lifecycle;
+mod numbering;
+mod saga;
 mod tls;
+mod vat;

@@ -57,6 +57,10 @@ const FRACTION: &str = "a fractional quantity is refused rather than truncated (
     stock stay exact";
 const FULL_BILL: &str = "the full bill adds each line's amount, the exact total, and which \
     parts could not be filled in while a service is down; the seed's has neither";
+const BILL_LIFECYCLE: &str = "the full bill says where the bill is in its lifecycle (`status`: \
+    DRAFT, ISSUED, PAID or CANCELLED), once issued its invoice number and date, the amounts paid \
+    and still due, the credit note that cancelled it, and VAT (each line's rate, the tax per \
+    rate, totals before and after tax); the seed's bills have no lifecycle and no tax";
 const FULL_BILL_404: &str = "an unknown bill is a 404; the seed's controller fails with a 500 \
     (NoSuchElementException)";
 const URI_REGRESSION: &str = "association URIs in request bodies (`\"bill\": \"…/bills/1\"`) \
@@ -228,6 +232,28 @@ pub(crate) fn apply(rules: Rules, part: Part) -> Rules {
             "body/missing",
         ] {
             rules = rules.depart("*", path, FULL_BILL);
+        }
+        for scenario in [
+            "GET /fullBill/1",
+            "GET the full bill after the POST",
+            "GET the full bill at the end",
+            "POST a bill with its lines",
+        ] {
+            for path in [
+                "body/status",
+                "body/invoiceNumber",
+                "body/issuedAt",
+                "body/creditNoteNumber",
+                "body/amountPaid",
+                "body/amountDue",
+                "body/totalBeforeTax",
+                "body/taxes",
+                "body/totalTax",
+                "body/totalAfterTax",
+                "body/productItems/*/vatRate",
+            ] {
+                rules = rules.depart(scenario, path, BILL_LIFECYCLE);
+            }
         }
         rules = rules.depart("GET /fullBill/99", "*", FULL_BILL_404);
         for scenario in [

@@ -8,5 +8,6 @@ mod collection;
 mod concurrency;
 mod conditional;
 mod docs;
+mod idempotency;
 mod items;
 mod search;

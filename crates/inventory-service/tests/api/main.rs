@@ -2,6 +2,8 @@
 //! SQLite (and PostgreSQL when `TEST_DATABASE_URL` is set). The generic Spring Data REST
 //! behaviour is covered in depth by customer-service's tests; these cover what products add.
 
+mod reservations;
+
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use testkit::TestApp;

@@ -15,8 +15,9 @@ use axum::{
     body::Bytes,
     extract::{Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
+    middleware,
     response::{IntoResponse, Response},
-    routing::{MethodRouter, get},
+    routing::{MethodRouter, get, post},
 };
 use serde_json::{Map, Value as Json, json};
 
@@ -31,6 +32,7 @@ use super::{
 use crate::{
     error::{ApiError, ErrorDetail},
     hal::{BaseUrl, Link},
+    idempotency::Idempotency,
 };
 
 /// How often a PATCH without `If-Match` retries when a concurrent write changed the row. Each
@@ -114,11 +116,12 @@ struct Scope {
 
 /// The routes of every resource plus the root, `/profile` (under the base path) and
 /// `/v3/api-docs`; a collection named in `creators` gets that `POST` handler instead of the
-/// generic one.
+/// generic one. Every collection `POST` goes through `idempotency`'s `Idempotency-Key` guard.
 pub fn routes(
     resources: Arc<Vec<Resource>>,
     title: &str,
     mut creators: Vec<(&'static str, MethodRouter)>,
+    idempotency: Idempotency,
 ) -> Router {
     let config = resources
         .first()
@@ -159,19 +162,27 @@ pub fn routes(
             resource: resource.clone(),
             all: resources.clone(),
         };
-        router = router.merge(resource_routes(scope, creator));
+        router = router.merge(resource_routes(scope, creator, &idempotency));
     }
     router
 }
 
-fn resource_routes(scope: Scope, creator: Option<MethodRouter>) -> Router {
+fn resource_routes(
+    scope: Scope,
+    creator: Option<MethodRouter>,
+    idempotency: &Idempotency,
+) -> Router {
     let resource = scope.resource.clone();
     let collection = format!("{}/{}", resource.config.base_path, resource.spec.collection);
     let reads = get(list).head(head_collection).options(options_collection);
-    let collection_methods: MethodRouter = match creator {
-        Some(creator) => reads.with_state(resource.clone()).merge(creator),
-        None => reads.post(create).with_state(resource.clone()),
-    };
+    let creator = creator.unwrap_or_else(|| post(create).with_state(resource.clone()));
+    let collection_methods: MethodRouter =
+        reads
+            .with_state(resource.clone())
+            .merge(creator.layer(middleware::from_fn_with_state(
+                idempotency.clone(),
+                crate::idempotency::guard,
+            )));
     let associations = Router::new()
         .route(
             &format!("{collection}/{{id}}/{{property}}"),
