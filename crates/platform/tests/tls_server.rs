@@ -326,3 +326,58 @@ async fn unusable_tls_settings_are_configuration_errors_naming_the_key() {
         assert!(format!("{error:#}").contains(key), "{key}: {error:#}");
     }
 }
+
+#[tokio::test]
+async fn client_trust_follows_spring_cloud_gateway_s_order() {
+    let bundle_ca = TestCa::new("bundle-ca");
+    let listed_ca = TestCa::new("listed-ca");
+    let by_bundle_ca = start(&bundle_ca.server("a").server_ssl()).await;
+    let by_listed_ca = start(&listed_ca.server("b").server_ssl()).await;
+    let probes = (&by_bundle_ca, &by_listed_ca);
+    let reaches = |properties: Vec<(String, String)>| reaches(probes, properties);
+    let listed = listed_ca.certificate.display().to_string();
+    let bundle = bundle_ca.certificate.display().to_string();
+    let key = |k: &str| format!("{}.{k}", platform::tls::CLIENT_PREFIX);
+
+    // The listed CAs only; the system's roots know neither.
+    assert_eq!(
+        reaches(vec![(key("trusted-x509-certificates"), listed.clone())]).await,
+        (false, true)
+    );
+    assert_eq!(reaches(vec![]).await, (false, false));
+    // A bundle decides alone: its truststore, the list no longer counts.
+    let with_bundle = vec![
+        (key("trusted-x509-certificates"), listed.clone()),
+        (key("ssl-bundle"), "trust".to_owned()),
+        (
+            "spring.ssl.bundle.pem.trust.truststore.certificate".to_owned(),
+            bundle,
+        ),
+    ];
+    assert_eq!(reaches(with_bundle).await, (true, false));
+    // The insecure manager when nothing else is said; the list wins over it.
+    assert_eq!(
+        reaches(vec![(key("use-insecure-trust-manager"), "true".to_owned())]).await,
+        (true, true)
+    );
+    assert_eq!(
+        reaches(vec![
+            (key("use-insecure-trust-manager"), "true".to_owned()),
+            (key("trusted-x509-certificates"), listed),
+        ])
+        .await,
+        (false, true)
+    );
+}
+
+/// Whether a client with the platform trust `properties` reaches each of the two probes.
+async fn reaches(probes: (&Probe, &Probe), properties: Vec<(String, String)>) -> (bool, bool) {
+    let tls: platform::tls::ClientTlsSettings = settings(&properties)
+        .bind(platform::tls::CLIENT_PREFIX)
+        .unwrap();
+    let client = tls.reqwest_builder().unwrap().build().unwrap();
+    (
+        health(&client, probes.0).await.is_ok(),
+        health(&client, probes.1).await.is_ok(),
+    )
+}
