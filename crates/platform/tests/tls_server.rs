@@ -1,8 +1,8 @@
 //! TLS on the serving side, on a service built from the platform's own parts: Spring Boot's
 //! `server.ssl.*` PEM keys and SSL bundles, client certificates (`client-auth` none, want,
 //! need), `enabled-protocols`, HTTP/2 by ALPN when `server.http2.enabled`, a bundle with `reload-on-update` picking
-//! up a rotated certificate without a restart, and bad TLS settings refused before the port is
-//! bound (exit code 78).
+//! up a rotated certificate without a restart, bad TLS settings refused before the port is
+//! bound (exit code 78), and the clients' trust order (`factura.ssl.client.*`).
 
 use std::time::Duration;
 
