@@ -581,7 +581,29 @@ fn read_snapshot(dir: &Path, commit: ObjectId, uri: String) -> anyhow::Result<Sn
 
 #[cfg(test)]
 mod tests {
-    use super::glob_matches;
+    use super::{glob_matches, without_user_info};
+
+    #[test]
+    fn shown_uris_lose_their_user_info() {
+        assert_eq!(
+            without_user_info("https://x-access-token:ghp_secret@git.example.com/a/b.git"),
+            "https://git.example.com/a/b.git"
+        );
+        assert_eq!(
+            without_user_info("https://user@host:8443/repo"),
+            "https://host:8443/repo"
+        );
+        // An `@` in the path is not user-info.
+        assert_eq!(
+            without_user_info("https://host/team@2/repo.git"),
+            "https://host/team@2/repo.git"
+        );
+        assert_eq!(
+            without_user_info("file:///srv/config"),
+            "file:///srv/config"
+        );
+        assert_eq!(without_user_info("/srv/config"), "/srv/config");
+    }
 
     #[test]
     fn search_path_globs() {

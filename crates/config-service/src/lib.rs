@@ -91,10 +91,7 @@ async fn open_backend(settings: &Settings) -> anyhow::Result<Backend> {
         let refresh_rate: i64 = settings.parse_or(&key("git.refresh-rate"), 0)?;
         let username = settings.get(&key("git.username"));
         let mut tls = ClientTlsSettings::platform(settings)?;
-        if settings.flag(&key("git.skip-ssl-validation"), false)? {
-            tls.use_insecure_trust_manager = true;
-            tls.trusted_x509_certificates.clear();
-        }
+        tls.skip_validation = settings.flag(&key("git.skip-ssl-validation"), false)?;
         let mut tls = tls.client_config()?;
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         // JGit always fetches with forced refspecs into its own clone, so `force-pull`'s

@@ -75,6 +75,7 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
         sync_retries: server.sync_retries,
         sync_wait: server.sync_wait,
         peer_timeout: server.peer_timeout,
+        tls: platform::tls::ClientTlsSettings::platform(&settings)?,
     };
     let my_url = server.my_url;
     let replicated = registry.clone();

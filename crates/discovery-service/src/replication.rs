@@ -300,6 +300,8 @@ pub struct ReplicationConfig {
     pub sync_wait: Duration,
     /// `eureka.server.peer-node-read-timeout-ms` (5 s; Netflix's 200 ms is too tight under load).
     pub peer_timeout: Duration,
+    /// Trust for `https://` peers: the platform's `factura.ssl.client.*`.
+    pub tls: platform::tls::ClientTlsSettings,
 }
 
 /// Starts replication: installs the sender in `registry`, syncs from peers, then forwards
@@ -319,11 +321,18 @@ pub async fn run(
         .map(|u| Arc::new(Peer::new(u)))
         .collect();
     peer_set.set(peers.clone());
-    let http = match reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .timeout(config.peer_timeout)
-        .build()
-    {
+    let built = config
+        .tls
+        .reqwest_builder()
+        .map_err(|e| e.to_string())
+        .and_then(|builder| {
+            builder
+                .connect_timeout(Duration::from_secs(1))
+                .timeout(config.peer_timeout)
+                .build()
+                .map_err(|e| e.to_string())
+        });
+    let http = match built {
         Ok(http) => http,
         Err(error) => {
             tracing::error!(%error, "replication disabled: cannot build its HTTP client");

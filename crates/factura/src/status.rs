@@ -8,7 +8,13 @@ use platform::discovery::{Format, model::read_applications};
 /// Prints every registered instance with its status and URL.
 pub(crate) async fn status(discovery: &str) -> anyhow::Result<()> {
     let url = format!("{}/apps", discovery.trim_end_matches('/'));
-    let http = reqwest::Client::builder()
+    // An https discovery server with a private CA: the same trust the services read, from the
+    // environment (`FACTURA_SSL_CLIENT_TRUSTEDX509CERTIFICATES=ca.pem`).
+    let environment = platform::Settings::from_sources(vec![
+        platform::settings::PropertySource::from_environment_variables(),
+    ]);
+    let http = platform::tls::ClientTlsSettings::platform(&environment)?
+        .reqwest_builder()?
         .timeout(Duration::from_secs(5))
         .build()?;
     let response = http

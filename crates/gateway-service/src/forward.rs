@@ -117,10 +117,20 @@ pub struct BackendTls {
     pub config: Arc<rustls::ClientConfig>,
     /// `httpclient.ssl.handshake-timeout` (default 10 s, SCG's).
     pub handshake_timeout: Duration,
+    /// `server.http2.enabled`: offer h2 to https backends by ALPN, as SCG then does (HTTP/1.1
+    /// otherwise). Upgrades (WebSocket) go over HTTP/1.1-only connections.
+    pub http2: bool,
+    /// What `config` was built from: an unchanged section keeps it (and the pooled connections
+    /// built for it) across route rebuilds.
+    settings: ClientTlsSettings,
 }
 
-/// The gateway's backend TLS from `settings`.
-pub fn backend_tls(settings: &platform::Settings) -> Result<BackendTls, SettingsError> {
+/// The gateway's backend TLS from `settings`; `previous` itself when nothing it was built from
+/// changed (route rebuilds happen on every registry change).
+pub fn backend_tls(
+    settings: &platform::Settings,
+    previous: Option<&BackendTls>,
+) -> Result<BackendTls, SettingsError> {
     let tls = ClientTlsSettings::bind(
         settings,
         &[
@@ -133,9 +143,17 @@ pub fn backend_tls(settings: &platform::Settings) -> Result<BackendTls, Settings
         DurationUnit::Millis,
         Duration::from_secs(10),
     )?;
+    let http2 = settings.flag("server.http2.enabled", false)?;
+    if let Some(previous) = previous.filter(|p| {
+        p.settings == tls && p.handshake_timeout == handshake_timeout && p.http2 == http2
+    }) {
+        return Ok(previous.clone());
+    }
     Ok(BackendTls {
         config: Arc::new(tls.client_config()?),
         handshake_timeout,
+        http2,
+        settings: tls,
     })
 }
 
@@ -143,7 +161,7 @@ pub fn backend_tls(settings: &platform::Settings) -> Result<BackendTls, Settings
 /// error is reported with the other settings errors).
 pub fn fallback_tls() -> BackendTls {
     let settings = platform::Settings::default();
-    backend_tls(&settings).unwrap_or_else(|_| BackendTls {
+    backend_tls(&settings, None).unwrap_or_else(|_| BackendTls {
         config: Arc::new(
             rustls::ClientConfig::builder_with_provider(platform::tls::provider())
                 .with_safe_default_protocol_versions()
@@ -152,6 +170,8 @@ pub fn fallback_tls() -> BackendTls {
                 .with_no_client_auth(),
         ),
         handshake_timeout: Duration::from_secs(10),
+        http2: false,
+        settings: ClientTlsSettings::default(),
     })
 }
 
@@ -159,14 +179,17 @@ thread_local! {
     /// Pooled clients of this thread, by connect timeout, with the TLS configuration they were
     /// built for: each serving runtime keeps its own backend connections, so a request never
     /// waits on another thread's connection task; a refreshed TLS setting replaces the client.
-    static CLIENTS: std::cell::RefCell<HashMap<Duration, (BackendTls, HttpClient)>> =
+    static CLIENTS: std::cell::RefCell<HashMap<(Duration, bool), (BackendTls, HttpClient)>> =
         std::cell::RefCell::new(HashMap::new());
 }
 
-fn client_for(connect_timeout: Duration, tls: &BackendTls) -> HttpClient {
+/// The pooled client for these timeouts and TLS; an upgrade (WebSocket) always gets an
+/// HTTP/1.1-only one, since h2 has no `Upgrade`.
+fn client_for(connect_timeout: Duration, tls: &BackendTls, upgrade: bool) -> HttpClient {
+    let http2 = tls.http2 && !upgrade;
     CLIENTS.with(|clients| {
         let mut clients = clients.borrow_mut();
-        match clients.get(&connect_timeout) {
+        match clients.get(&(connect_timeout, http2)) {
             Some((built_for, client))
                 if Arc::ptr_eq(&built_for.config, &tls.config)
                     && built_for.handshake_timeout == tls.handshake_timeout =>
@@ -174,25 +197,30 @@ fn client_for(connect_timeout: Duration, tls: &BackendTls) -> HttpClient {
                 client.clone()
             }
             _ => {
-                let client = new_client(connect_timeout, tls);
-                clients.insert(connect_timeout, (tls.clone(), client.clone()));
+                let client = new_client(connect_timeout, tls, http2);
+                clients.insert((connect_timeout, http2), (tls.clone(), client.clone()));
                 client
             }
         }
     })
 }
 
-fn new_client(connect_timeout: Duration, tls: &BackendTls) -> HttpClient {
+fn new_client(connect_timeout: Duration, tls: &BackendTls, http2: bool) -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(connect_timeout));
     connector.enforce_http(false);
-    // HTTP/1.1 to backends, as Spring Cloud Gateway's client speaks by default.
+    // HTTP/1.1 to backends, as Spring Cloud Gateway's client speaks by default; h2 offered by
+    // ALPN with `server.http2.enabled`, as SCG's `Http2SslContextSpec`.
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config((*tls.config).clone())
         .https_or_http()
-        .enable_http1()
-        .wrap_connector(connector);
+        .enable_http1();
+    let https = if http2 {
+        https.enable_http2().wrap_connector(connector)
+    } else {
+        https.wrap_connector(connector)
+    };
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(1024)
@@ -429,7 +457,7 @@ pub async fn attempt(
             return Err(ProxyError::BadRequest("route has no backend".into()));
         }
     };
-    let client = client_for(call.connect_timeout, call.tls);
+    let client = client_for(call.connect_timeout, call.tls, call.upgrade.is_some());
     let timeout = call.response_timeout;
     let mut refused = String::new();
     let mut connect_timed_out = false;

@@ -82,7 +82,10 @@ struct Options {
 }
 
 impl Options {
-    fn from_settings(settings: &platform::Settings) -> (Self, Vec<String>) {
+    fn from_settings(
+        settings: &platform::Settings,
+        previous: Option<&Options>,
+    ) -> (Self, Vec<String>) {
         let mut errors = Vec::new();
         let trusted_proxies = gateway_section(settings, "")
             .get("trusted-proxies")
@@ -106,7 +109,8 @@ impl Options {
             Ok(ssl) if ssl.enabled => "https",
             _ => "http",
         };
-        let backend_tls = crate::forward::backend_tls(settings).unwrap_or_else(|e| {
+        let previous_tls = previous.map(|p| &p.backend_tls);
+        let backend_tls = crate::forward::backend_tls(settings, previous_tls).unwrap_or_else(|e| {
             errors.push(e.to_string());
             crate::forward::fallback_tls()
         });
@@ -159,7 +163,7 @@ impl Gateway {
         // A bad client setting stops the start (exit 78); on a refresh it is reported and the
         // defaults apply.
         HttpClientSettings::from_settings(&current)?;
-        let (options, _) = Options::from_settings(&current);
+        let (options, _) = Options::from_settings(&current, None);
         Ok(Self {
             table: ArcSwap::from_pointee(RouteTable::default()),
             options: ArcSwap::from_pointee(options),
@@ -211,7 +215,7 @@ impl Gateway {
     /// problems found (the routes concerned are left out).
     pub fn rebuild(&self) -> Vec<String> {
         let settings = self.settings.current();
-        let (options, mut errors) = Options::from_settings(&settings);
+        let (options, mut errors) = Options::from_settings(&settings, Some(&self.options.load()));
         let (definitions, route_errors) = routes_from_settings(&settings);
         errors.extend(route_errors);
         let defaults = default_filters(&settings).unwrap_or_else(|e| {

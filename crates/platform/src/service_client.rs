@@ -158,13 +158,10 @@ impl ServiceClient {
             .bind()?;
         let mut tls = ClientTlsSettings::platform(&settings)?;
         // OpenFeign's Apache HttpClient 5 switch, honoured the same way.
-        if settings.flag(
+        tls.skip_validation = settings.flag(
             "spring.cloud.openfeign.httpclient.disable-ssl-validation",
             false,
-        )? {
-            tls.use_insecure_trust_manager = true;
-            tls.trusted_x509_certificates.clear();
-        }
+        )?;
         let http = tls
             .reqwest_builder()?
             .connect_timeout(connect_timeout)

@@ -3,7 +3,8 @@
 //!
 //! * **Servers** ([`ServerTls`]): Spring Boot's `server.ssl.*` PEM keys, or `server.ssl.bundle`
 //!   naming a `spring.ssl.bundle.pem.<name>`; client certificates by `server.ssl.client-auth`
-//!   (`none`, `want`, `need`), checked against the trust certificate; ALPN offers `h2` when
+//!   (`none`, `want`, `need`), checked against the trust certificate; `server.ssl.enabled-protocols`
+//!   (`TLSv1.2`, `TLSv1.3`; cipher suites are rustls's and cannot be chosen); ALPN offers `h2` when
 //!   `server.http2.enabled` (Spring's default: HTTP/1.1 only). A bundle with `reload-on-update`
 //!   is re-read when its files change and then stay unchanged for
 //!   `spring.ssl.bundle.watch.file.quiet-period` (Spring's file watcher, done here by a periodic
@@ -12,9 +13,10 @@
 //! * **Clients** ([`ClientTlsSettings`]): whom to trust and which certificate to present, one
 //!   section (`factura.ssl.client.*`, the role the JVM's trust store plays for a Spring fleet)
 //!   under each client's own Spring keys (the gateway's `spring.cloud.gateway.httpclient.ssl.*`,
-//!   the config server's `git.skip-ssl-validation`): `trusted-x509-certificates` (only those CAs),
-//!   else `use-insecure-trust-manager` (development only), else the `ssl-bundle`'s truststore,
-//!   else the system's roots; the bundle's keystore is the client certificate.
+//!   the config server's `git.skip-ssl-validation`), in Spring Cloud Gateway's order: an
+//!   `ssl-bundle` decides alone (its truststore, else the system's roots; its keystore is the
+//!   client certificate), else `trusted-x509-certificates` (only those CAs), else
+//!   `use-insecure-trust-manager` (development only), else the system's roots.
 //!
 //! PEM values are file locations (`file:` optional) or the PEM text itself, as Spring Boot takes
 //! them. Every problem with a setting is a [`SettingsError`] naming the key, so a service with a
@@ -288,11 +290,45 @@ pub struct ServerSslSettings {
     /// `spring.ssl.bundle.watch.file.quiet-period` (default 10 s): how long changed files must
     /// stay unchanged before a bundle is reloaded.
     pub quiet_period: Duration,
+    /// `server.ssl.enabled-protocols` (`TLSv1.2`, `TLSv1.3`; default both).
+    pub enabled_protocols: Vec<&'static rustls::SupportedProtocolVersion>,
 }
 
 impl FromSection for ServerSslSettings {
     fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
         let settings = section.settings();
+        if section.get("ssl.key-password").is_some() {
+            return Err(SettingsError::Invalid {
+                key: section.key("ssl.key-password"),
+                value: "******".into(),
+                expected: "no password: encrypted private keys are not supported, decrypt the key (openssl pkcs8 -nocrypt)".into(),
+            });
+        }
+        if let Some(value) = section.get("ssl.ciphers") {
+            return Err(SettingsError::Invalid {
+                key: section.key("ssl.ciphers"),
+                value,
+                expected: "nothing: cipher suites are rustls's safe defaults and cannot be chosen"
+                    .into(),
+            });
+        }
+        let mut enabled_protocols = Vec::new();
+        for protocol in section.list("ssl.enabled-protocols") {
+            enabled_protocols.push(match protocol.to_ascii_uppercase().as_str() {
+                "TLSV1.2" => &rustls::version::TLS12,
+                "TLSV1.3" => &rustls::version::TLS13,
+                _ => {
+                    return Err(SettingsError::Invalid {
+                        key: section.key("ssl.enabled-protocols"),
+                        value: protocol,
+                        expected: "TLSv1.2 and/or TLSv1.3".into(),
+                    });
+                }
+            });
+        }
+        if enabled_protocols.is_empty() {
+            enabled_protocols = rustls::DEFAULT_VERSIONS.to_vec();
+        }
         for unsupported in ["ssl.key-store", "ssl.trust-store"] {
             if let Some(value) = section.get(unsupported) {
                 return Err(SettingsError::Invalid {
@@ -315,7 +351,8 @@ impl FromSection for ServerSslSettings {
             private_key: PemSource::optional(section, "ssl.certificate-private-key")?,
             trust_certificate: PemSource::optional(section, "ssl.trust-certificate")?,
         };
-        let configured = bundle.is_some() || stores.certificate.is_some();
+        let configured =
+            bundle.is_some() || stores.certificate.is_some() || stores.private_key.is_some();
         let enabled_key = section.key("ssl.enabled");
         let enabled = section.flag("ssl.enabled", true)? && configured;
         if !configured && settings.flag(&enabled_key, false)? {
@@ -348,6 +385,7 @@ impl FromSection for ServerSslSettings {
             stores,
             client_auth,
             http2: section.flag("http2.enabled", false)?,
+            enabled_protocols,
             quiet_period: settings.duration_or(
                 "spring.ssl.bundle.watch.file.quiet-period",
                 DurationUnit::Millis,
@@ -377,7 +415,7 @@ impl ServerSslSettings {
             expected: "a certificate and its private key".into(),
         })?;
         let builder = ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(&self.enabled_protocols)
             .map_err(|e| invalid_tls("server.ssl", &e))?;
         let builder = match self.client_auth {
             ClientAuth::None => builder.with_no_client_auth(),
@@ -549,17 +587,22 @@ impl TlsAcceptor {
 
 /// Whom a client trusts and which certificate it presents: `factura.ssl.client.*`, under a
 /// client's own keys where it has them (same field names: Spring Cloud Gateway's
-/// `spring.cloud.gateway.httpclient.ssl.*`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `spring.cloud.gateway.httpclient.ssl.*`). The default trusts the system's roots.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ClientTlsSettings {
     /// `use-insecure-trust-manager` (default false): accept any server certificate.
     /// For development only; a warning is logged when a client is built with it.
     pub use_insecure_trust_manager: bool,
-    /// `trusted-x509-certificates`: PEM CA files (a list); when set, the only CAs trusted.
+    /// `trusted-x509-certificates`: PEM CA files (a list); when set (and no bundle), the only
+    /// CAs trusted.
     pub trusted_x509_certificates: Vec<PemSource>,
-    /// `ssl-bundle`: its truststore is trusted (unless the list above is set) and its keystore
-    /// is the client certificate presented to servers that ask.
+    /// `ssl-bundle`: its truststore is trusted (the system's roots when it has none) and its
+    /// keystore is the client certificate presented to servers that ask.
     pub ssl_bundle: Option<PemBundle>,
+    /// Set by a client's own switch (`git.skip-ssl-validation`, OpenFeign's
+    /// `disable-ssl-validation`): any server certificate passes, whatever else is configured;
+    /// the bundle's client certificate is still presented.
+    pub skip_validation: bool,
 }
 
 impl FromSection for ClientTlsSettings {
@@ -589,6 +632,7 @@ impl FromSection for ClientTlsSettings {
             use_insecure_trust_manager: section.flag("use-insecure-trust-manager", false)?,
             trusted_x509_certificates: trusted,
             ssl_bundle,
+            skip_validation: false,
         })
     }
 }
@@ -619,17 +663,24 @@ impl ClientTlsSettings {
             Some(bundle) => bundle.stores.roots()?,
             None => None,
         };
-        let builder = if !self.trusted_x509_certificates.is_empty() {
+        // Spring Cloud Gateway's order (HttpClientSslConfigurer): a bundle decides alone (its
+        // truststore, else the system's roots); else the listed CAs; else the insecure manager.
+        let builder = if self.skip_validation {
+            tracing::warn!("TLS client skips certificate validation; for development only");
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
+        } else if let Some(roots) = bundle_roots {
+            builder.with_root_certificates(roots)
+        } else if self.ssl_bundle.is_none() && !self.trusted_x509_certificates.is_empty() {
             builder.with_root_certificates(roots_from(&self.trusted_x509_certificates)?)
-        } else if self.use_insecure_trust_manager {
+        } else if self.ssl_bundle.is_none() && self.use_insecure_trust_manager {
             tracing::warn!(
                 "TLS client trusts any server certificate (use-insecure-trust-manager); for development only"
             );
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
-        } else if let Some(roots) = bundle_roots {
-            builder.with_root_certificates(roots)
         } else {
             let verifier = rustls_platform_verifier::Verifier::new(provider())
                 .map_err(|e| invalid_tls(CLIENT_PREFIX, &e))?;

@@ -1,8 +1,8 @@
 //! TLS on the serving side, on a service built from the platform's own parts: Spring Boot's
 //! `server.ssl.*` PEM keys and SSL bundles, client certificates (`client-auth` none, want,
-//! need), HTTP/2 by ALPN when `server.http2.enabled`, a bundle with `reload-on-update` picking
-//! up a rotated certificate without a restart, and bad TLS settings refused before the port is
-//! bound (exit code 78).
+//! need), `enabled-protocols`, HTTP/2 by ALPN when `server.http2.enabled`, a bundle with `reload-on-update` picking
+//! up a rotated certificate without a restart, bad TLS settings refused before the port is
+//! bound (exit code 78), and the clients' trust order (`factura.ssl.client.*`).
 
 use std::time::Duration;
 
@@ -96,6 +96,23 @@ async fn pem_files_serve_https_over_http1_unless_http2_is_enabled() {
         "h2 chosen by ALPN"
     );
 
+    // The PEM text itself as the value, as Spring Boot also takes it.
+    let inline = props(&[
+        (
+            "server.ssl.certificate",
+            &std::fs::read_to_string(&certificate.certificate).unwrap(),
+        ),
+        (
+            "server.ssl.certificate-private-key",
+            &std::fs::read_to_string(&certificate.private_key).unwrap(),
+        ),
+    ]);
+    let probe = start(&inline).await;
+    let response = health(&client, &probe)
+        .await
+        .expect("https with inline PEM");
+    assert_eq!(response.status(), 200);
+
     // `server.ssl.enabled=false` leaves the files configured but serves plain http.
     let mut disabled = certificate.server_ssl();
     disabled.extend(props(&[("server.ssl.enabled", "false")]));
@@ -104,6 +121,30 @@ async fn pem_files_serve_https_over_http1_unless_http2_is_enabled() {
         .await
         .expect("plain http");
     assert_eq!(plain.status(), 200);
+}
+
+#[tokio::test]
+async fn enabled_protocols_limit_the_tls_versions_offered() {
+    let ca = TestCa::new("probe-ca");
+    let mut settings = ca.server("probe").server_ssl();
+    settings.extend(props(&[("server.ssl.enabled-protocols", "TLSv1.2")]));
+    let probe = start(&settings).await;
+    let ca_pem = std::fs::read(&ca.certificate).unwrap();
+    let client = |min: reqwest::tls::Version| {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca_pem).unwrap()])
+            .tls_version_min(min)
+            .build()
+            .unwrap()
+    };
+    let tls12 = health(&client(reqwest::tls::Version::TLS_1_2), &probe).await;
+    assert_eq!(tls12.expect("TLS 1.2 is offered").status(), 200);
+    assert!(
+        health(&client(reqwest::tls::Version::TLS_1_3), &probe)
+            .await
+            .is_err(),
+        "a client insisting on TLS 1.3 finds no common version"
+    );
 }
 
 #[tokio::test]
@@ -211,6 +252,22 @@ async fn unusable_tls_settings_are_configuration_errors_naming_the_key() {
     let cases: Vec<(Vec<(String, String)>, &str)> = vec![
         (
             props(&[
+                ("server.ssl.certificate", &cert),
+                ("server.ssl.certificate-private-key", &key),
+                ("server.ssl.enabled-protocols", "TLSv1.1"),
+            ]),
+            "server.ssl.enabled-protocols",
+        ),
+        (
+            props(&[
+                ("server.ssl.certificate", &cert),
+                ("server.ssl.certificate-private-key", &key),
+                ("server.ssl.ciphers", "TLS_AES_128_GCM_SHA256"),
+            ]),
+            "server.ssl.ciphers",
+        ),
+        (
+            props(&[
                 ("server.ssl.certificate", "/nonexistent/cert.pem"),
                 ("server.ssl.certificate-private-key", &key),
             ]),
@@ -244,6 +301,10 @@ async fn unusable_tls_settings_are_configuration_errors_naming_the_key() {
             "server.ssl.enabled",
         ),
         (
+            props(&[("server.ssl.certificate-private-key", &key)]),
+            "server.ssl.certificate-private-key",
+        ),
+        (
             props(&[("server.ssl.bundle", "missing")]),
             "server.ssl.bundle",
         ),
@@ -264,4 +325,59 @@ async fn unusable_tls_settings_are_configuration_errors_naming_the_key() {
         assert!(is_configuration_error(&error), "{settings:?}: {error:#}");
         assert!(format!("{error:#}").contains(key), "{key}: {error:#}");
     }
+}
+
+#[tokio::test]
+async fn client_trust_follows_spring_cloud_gateway_s_order() {
+    let bundle_ca = TestCa::new("bundle-ca");
+    let listed_ca = TestCa::new("listed-ca");
+    let by_bundle_ca = start(&bundle_ca.server("a").server_ssl()).await;
+    let by_listed_ca = start(&listed_ca.server("b").server_ssl()).await;
+    let probes = (&by_bundle_ca, &by_listed_ca);
+    let reaches = |properties: Vec<(String, String)>| reaches(probes, properties);
+    let listed = listed_ca.certificate.display().to_string();
+    let bundle = bundle_ca.certificate.display().to_string();
+    let key = |k: &str| format!("{}.{k}", platform::tls::CLIENT_PREFIX);
+
+    // The listed CAs only; the system's roots know neither.
+    assert_eq!(
+        reaches(vec![(key("trusted-x509-certificates"), listed.clone())]).await,
+        (false, true)
+    );
+    assert_eq!(reaches(vec![]).await, (false, false));
+    // A bundle decides alone: its truststore, the list no longer counts.
+    let with_bundle = vec![
+        (key("trusted-x509-certificates"), listed.clone()),
+        (key("ssl-bundle"), "trust".to_owned()),
+        (
+            "spring.ssl.bundle.pem.trust.truststore.certificate".to_owned(),
+            bundle,
+        ),
+    ];
+    assert_eq!(reaches(with_bundle).await, (true, false));
+    // The insecure manager when nothing else is said; the list wins over it.
+    assert_eq!(
+        reaches(vec![(key("use-insecure-trust-manager"), "true".to_owned())]).await,
+        (true, true)
+    );
+    assert_eq!(
+        reaches(vec![
+            (key("use-insecure-trust-manager"), "true".to_owned()),
+            (key("trusted-x509-certificates"), listed),
+        ])
+        .await,
+        (false, true)
+    );
+}
+
+/// Whether a client with the platform trust `properties` reaches each of the two probes.
+async fn reaches(probes: (&Probe, &Probe), properties: Vec<(String, String)>) -> (bool, bool) {
+    let tls: platform::tls::ClientTlsSettings = settings(&properties)
+        .bind(platform::tls::CLIENT_PREFIX)
+        .unwrap();
+    let client = tls.reqwest_builder().unwrap().build().unwrap();
+    (
+        health(&client, probes.0).await.is_ok(),
+        health(&client, probes.1).await.is_ok(),
+    )
 }

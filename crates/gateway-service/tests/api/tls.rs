@@ -151,6 +151,11 @@ async fn a_backend_requiring_client_certificates_gets_the_ssl_bundle_s_certifica
             "spring.ssl.bundle.pem.gateway-client.keystore.private-key",
             &gateway_certificate.private_key.display().to_string(),
         ),
+        // With a bundle, SCG trusts what the bundle trusts (the list above no longer counts).
+        (
+            "spring.ssl.bundle.pem.gateway-client.truststore.certificate",
+            &ca_file,
+        ),
     ] {
         properties.push((key.to_owned(), value.to_owned()));
     }
@@ -195,4 +200,75 @@ async fn a_gateway_serving_tls_tells_backends_the_client_used_https() {
     );
     gateway.stop().await;
     customers.stop().await;
+}
+
+/// An https backend (h2 offered by ALPN) answering the HTTP version each request came over.
+async fn version_backend(ca: &TestCa) -> std::net::SocketAddr {
+    let mut ssl = ca.server("versions").server_ssl();
+    ssl.push(("server.http2.enabled".into(), "true".into()));
+    let settings = platform::Settings::from_sources(vec![platform::settings::PropertySource::new(
+        "backend", ssl,
+    )]);
+    let tls = platform::tls::ServerTls::from_settings(&settings)
+        .unwrap()
+        .expect("TLS configured");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().fallback(|request: axum::extract::Request| async move {
+        format!("{:?}", request.version())
+    });
+    let limits = platform::Settings::from_pairs(&[])
+        .bind("server")
+        .expect("the default connection limits");
+    tokio::spawn(async move {
+        platform::server::serve(
+            listener,
+            Some(&tls),
+            router,
+            limits,
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+    });
+    addr
+}
+
+#[tokio::test]
+async fn backends_get_http2_by_alpn_only_when_server_http2_is_enabled() {
+    let ca = TestCa::new("h2-ca");
+    let backend = version_backend(&ca).await;
+    let p = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    let mut properties = vec![
+        p("spring.cloud.gateway.routes[0].id", "versions"),
+        p(
+            "spring.cloud.gateway.routes[0].uri",
+            &format!("https://127.0.0.1:{}", backend.port()),
+        ),
+        p(
+            "spring.cloud.gateway.routes[0].predicates[0]",
+            "Path=/version/**",
+        ),
+        p(
+            "spring.cloud.gateway.httpclient.ssl.trusted-x509-certificates",
+            &ca.certificate.display().to_string(),
+        ),
+    ];
+    for (http2, expected) in [(false, "HTTP/1.1"), (true, "HTTP/2.0")] {
+        if http2 {
+            properties.push(p("server.http2.enabled", "true"));
+        }
+        let gateway = Gateway::start(&as_pairs(&properties)).await;
+        let response = client()
+            .get(gateway.url("/version/x"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.text().await.unwrap(),
+            expected,
+            "server.http2.enabled={http2}"
+        );
+        gateway.stop().await;
+    }
 }
