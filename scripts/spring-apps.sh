@@ -43,6 +43,9 @@ if [ ! -f "$out/.complete" ]; then
         touch "$out.tmp/.complete"
         rm -rf "$out"
         mv "$out.tmp" "$out"
+        # Older builds of this line (earlier versions of the apps) only fill the disk; the two
+        # most recent others stay for checkouts (worktrees, CI clones) that still use them.
+        ls -dt "$cache/$profile"-* 2>/dev/null | grep -vxF "$out" | tail -n +3 | xargs -r rm -rf
     fi
 fi
 echo "$out"

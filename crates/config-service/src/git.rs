@@ -10,8 +10,11 @@
 //!   so every request for that commit is served from memory; `version` is the commit id.
 //!
 //! Remotes: `file://` and paths (the system `git upload-pack`), `ssh://` (the system `ssh`), and
-//! plain `http://` with `…git.username/password` sent as basic auth, as Spring's JGit does.
-//! No TLS transport is compiled in; `https://` needs gix's `blocking-http-transport-reqwest-rust-tls`.
+//! `http://` and `https://` with `…git.username/password` sent as basic auth, as Spring's JGit
+//! does (a hosted repository's token works as the password). https trusts what
+//! `factura.ssl.client.*` says ([`platform::tls`]), or anything with `…git.skip-ssl-validation`.
+//! Credentials never reach a log line or an error body: messages name the remote with its
+//! user-info removed ([`GitOptions::shown_uri`]).
 //!
 //! gix's network and object access is blocking, so it runs in `spawn_blocking`; one fetch runs
 //! at a time, and a fetch that hangs past `…git.timeout` is reported and left to finish on its
@@ -55,6 +58,71 @@ pub(crate) struct GitOptions {
     pub(crate) credentials: Option<(String, String)>,
     /// `basedir`: where the clone lives; a temporary directory when unset.
     pub(crate) basedir: Option<PathBuf>,
+    /// The TLS client configuration for `https://` remotes (trust, `skip-ssl-validation`).
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+}
+
+impl GitOptions {
+    /// The remote as logs and error bodies show it: any `user:password@` removed.
+    pub(crate) fn shown_uri(&self) -> String {
+        without_user_info(&self.uri)
+    }
+}
+
+/// Points an https connection at the platform's TLS configuration (gix's reqwest transport
+/// otherwise builds its own client, trusting the system's roots only).
+fn use_platform_tls<T>(
+    connection: &mut gix::remote::Connection<'_, '_, '_, T>,
+    tls: &Arc<rustls::ClientConfig>,
+    connect_timeout: Duration,
+) where
+    T: gix::protocol::transport::client::blocking_io::Transport,
+{
+    use gix::protocol::transport::client::blocking_io::http;
+    let remote = connection.remote();
+    let Some(url) = remote.url(gix::remote::Direction::Fetch) else {
+        return;
+    };
+    if url.scheme != gix::url::Scheme::Https {
+        return;
+    }
+    let url = url.to_bstring();
+    let mut options = remote
+        .repo()
+        .transport_options(
+            AsRef::<gix::bstr::BStr>::as_ref(&url),
+            remote.name().map(|n| n.as_bstr()),
+        )
+        .ok()
+        .flatten()
+        .and_then(|options| options.downcast::<http::Options>().ok())
+        .map(|options| *options)
+        .unwrap_or_default();
+    let tls = Arc::clone(tls);
+    let backend = http::reqwest::Options {
+        configure_client: Some(Box::new(move |builder| {
+            Ok(builder
+                .connect_timeout(connect_timeout)
+                .tls_backend_preconfigured((*tls).clone()))
+        })),
+        configure_request: None,
+    };
+    options.backend = Some(Arc::new(Mutex::new(backend)));
+    connection.set_transport_options(Box::new(options));
+}
+
+/// `uri` with the user-info of a URL removed (`https://user:token@host/x` → `https://host/x`).
+pub(crate) fn without_user_info(uri: &str) -> String {
+    match uri.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => uri.to_owned(),
+            }
+        }
+        None => uri.to_owned(),
+    }
 }
 
 /// Branches and tags as of the last successful fetch.
@@ -117,9 +185,21 @@ impl GitBackend {
         })
     }
 
-    /// The configured remote (for source names).
-    pub(crate) fn uri(&self) -> &str {
-        &self.options.uri
+    /// The configured remote as it may be shown (no credentials).
+    pub(crate) fn uri(&self) -> String {
+        self.options.shown_uri()
+    }
+
+    /// `text` with the password and the remote's user-info taken out, whatever produced it
+    /// (gix and reqwest errors may quote the URL they were given).
+    fn redacted(&self, text: &str) -> String {
+        let mut text = text.replace(&self.options.uri, &self.options.shown_uri());
+        if let Some((_, password)) = &self.options.credentials
+            && !password.is_empty()
+        {
+            text = text.replace(password.as_str(), "******");
+        }
+        text
     }
 
     /// Clones or fetches once, then swaps in the new refs. Errors are recorded and returned;
@@ -140,7 +220,7 @@ impl GitBackend {
             Ok(Err(join)) => Err(anyhow::anyhow!("git task failed: {join}")),
             Err(_) => Err(anyhow::anyhow!(
                 "git fetch from {} took longer than {:?}",
-                self.options.uri,
+                self.options.shown_uri(),
                 self.options.timeout
             )),
         };
@@ -155,7 +235,7 @@ impl GitBackend {
                 self.refs.store(Some(refs));
                 *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 if changed {
-                    tracing::info!(uri = %self.options.uri, "git repository refs updated");
+                    tracing::info!(uri = %self.options.shown_uri(), "git repository refs updated");
                     // Warm the default label's snapshot so the next request is served from memory.
                     if let Err(error) = self.resolve(None).await {
                         tracing::warn!(%error, "default label unavailable");
@@ -164,10 +244,10 @@ impl GitBackend {
                 Ok(())
             }
             Err(error) => {
-                let message = format!("{error:#}");
-                tracing::warn!(uri = %self.options.uri, error = %message, "git fetch failed; serving the last good state");
-                *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
-                Err(error)
+                let message = self.redacted(&format!("{error:#}"));
+                tracing::warn!(uri = %self.options.shown_uri(), error = %message, "git fetch failed; serving the last good state");
+                *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.clone());
+                Err(anyhow::anyhow!(message))
             }
         }
     }
@@ -222,31 +302,35 @@ impl GitBackend {
                 .context("adding the tag refspec")?;
             let mut connection = remote
                 .connect(gix::remote::Direction::Fetch)
-                .with_context(|| format!("connecting to {}", self.options.uri))?;
+                .with_context(|| format!("connecting to {}", self.options.shown_uri()))?;
             if let Some(helper) = self.credentials_helper() {
                 connection.set_credentials(helper);
             }
+            use_platform_tls(&mut connection, &self.options.tls, self.options.timeout);
             connection
                 .prepare_fetch(gix::progress::Discard, Default::default())
-                .with_context(|| format!("fetching from {}", self.options.uri))?
+                .with_context(|| format!("fetching from {}", self.options.shown_uri()))?
                 .receive(gix::progress::Discard, &interrupt)
-                .with_context(|| format!("fetching from {}", self.options.uri))?;
+                .with_context(|| format!("fetching from {}", self.options.shown_uri()))?;
             repo
         } else {
             if self.dir.exists() {
                 std::fs::remove_dir_all(&self.dir).ok();
             }
-            let mut prepare = gix::prepare_clone(self.options.uri.as_str(), &self.dir)
-                .with_context(|| format!("cloning {}", self.options.uri))?;
-            if let Some(helper) = self.credentials_helper() {
-                prepare = prepare.configure_connection(move |connection| {
-                    connection.set_credentials(helper.clone());
-                    Ok(())
-                });
-            }
+            let prepare = gix::prepare_clone(self.options.uri.as_str(), &self.dir)
+                .with_context(|| format!("cloning {}", self.options.shown_uri()))?;
+            let helper = self.credentials_helper();
+            let (tls, timeout) = (Arc::clone(&self.options.tls), self.options.timeout);
             let (repo, _) = prepare
+                .configure_connection(move |connection| {
+                    if let Some(helper) = &helper {
+                        connection.set_credentials(helper.clone());
+                    }
+                    use_platform_tls(connection, &tls, timeout);
+                    Ok(())
+                })
                 .fetch_only(gix::progress::Discard, &interrupt)
-                .with_context(|| format!("cloning {}", self.options.uri))?;
+                .with_context(|| format!("cloning {}", self.options.shown_uri()))?;
             repo
         };
         read_refs(&repo)
@@ -285,7 +369,7 @@ impl GitBackend {
             return Ok(Arc::clone(snapshot));
         }
         let dir = self.dir.clone();
-        let uri = self.options.uri.trim_end_matches('/').to_owned();
+        let uri = self.options.shown_uri().trim_end_matches('/').to_owned();
         let snapshot = tokio::task::spawn_blocking(move || read_snapshot(&dir, commit, uri))
             .await
             .map_err(|e| RepoError::Internal(e.to_string()))?

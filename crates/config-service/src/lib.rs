@@ -13,7 +13,8 @@
 //!
 //! Configured with Spring's own keys: `spring.cloud.config.server.git.uri` (with `default-label`,
 //! `try-master-branch`, `search-paths`, `refresh-rate`, `username`, `password`, `basedir`,
-//! `timeout`) selects git;
+//! `timeout`, `skip-ssl-validation`, `clone-on-start`, `force-pull`) selects git (https remotes
+//! trust what `factura.ssl.client.*` says);
 //! otherwise `spring.cloud.config.server.native.search-locations` (default `./config-repo`).
 //! `encrypt.key` (`ENCRYPT_KEY`) and `encrypt.salt` enable `{cipher}` values;
 //! `spring.security.user.password` turns on basic auth (user `spring.security.user.name`,
@@ -28,12 +29,13 @@ mod yaml_dump;
 
 use std::{sync::Arc, time::Duration};
 
-use anyhow::Context as _;
 use platform::{
     Application, ServiceContext, ServiceDefinition,
     actuator::Health,
-    cipher::{DEFAULT_SALT, TextEncryptor},
+    cipher::EncryptSettings,
+    security::UserSettings,
     settings::{DurationUnit, Settings, split_list},
+    tls::ClientTlsSettings,
 };
 use serde_json::json;
 
@@ -88,6 +90,17 @@ async fn open_backend(settings: &Settings) -> anyhow::Result<Backend> {
     {
         let refresh_rate: i64 = settings.parse_or(&key("git.refresh-rate"), 0)?;
         let username = settings.get(&key("git.username"));
+        let mut tls = ClientTlsSettings::platform(settings)?;
+        if settings.flag(&key("git.skip-ssl-validation"), false)? {
+            tls.use_insecure_trust_manager = true;
+            tls.trusted_x509_certificates.clear();
+        }
+        let mut tls = tls.client_config()?;
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // JGit always fetches with forced refspecs into its own clone, so `force-pull`'s
+        // "discard local changes" holds whatever it says; it is read so a bad value is refused.
+        settings.flag(&key("git.force-pull"), false)?;
+        let clone_on_start = settings.flag(&key("git.clone-on-start"), false)?;
         let options = GitOptions {
             uri: uri.trim().to_owned(),
             default_label: settings
@@ -103,11 +116,19 @@ async fn open_backend(settings: &Settings) -> anyhow::Result<Backend> {
             credentials: username
                 .map(|u| (u, settings.get(&key("git.password")).unwrap_or_default())),
             basedir: settings.get(&key("git.basedir")).map(Into::into),
+            tls: Arc::new(tls),
         };
         let git = Arc::new(GitBackend::new(options)?);
-        // Clone before serving, so the first requests find the repository; a remote that is
-        // down is reported and retried in the background rather than stopping the service.
+        // Clone before serving, so the first requests find the repository. With
+        // `clone-on-start` (Spring's fail-fast switch) a clone that fails stops the start;
+        // otherwise it is reported and retried in the background.
         if let Err(error) = git.sync().await {
+            if clone_on_start {
+                anyhow::bail!(
+                    "cannot clone the configuration repository {} (spring.cloud.config.server.git.clone-on-start=true): {error:#}",
+                    git.uri()
+                );
+            }
             tracing::error!(uri = %git.uri(), error = %format!("{error:#}"), "cannot clone the configuration repository; will keep trying");
         }
         return Ok(Backend::Git(git));
@@ -130,18 +151,7 @@ async fn open_backend(settings: &Settings) -> anyhow::Result<Backend> {
 }
 
 fn server_state(settings: &Settings, backend: Backend) -> anyhow::Result<ServerState> {
-    let encryptor = match settings.get("encrypt.key").filter(|k| !k.is_empty()) {
-        Some(key) => {
-            if key.contains("RSA PRIVATE KEY") || key.starts_with("ssh-") {
-                anyhow::bail!(
-                    "encrypt.key: only symmetric keys are supported, not RSA or ssh keys"
-                );
-            }
-            let salt = settings.get_or("encrypt.salt", DEFAULT_SALT);
-            Some(TextEncryptor::new(&key, &salt).context("encrypt.salt")?)
-        }
-        None => None,
-    };
+    let encryptor = settings.bind::<EncryptSettings>("encrypt")?.encryptor;
     let mut prefix = settings.get_or(&format!("{SERVER}.prefix"), "");
     prefix = prefix.trim_end_matches('/').to_owned();
     if !prefix.is_empty() && !prefix.starts_with('/') {
@@ -158,14 +168,8 @@ fn server_state(settings: &Settings, backend: Backend) -> anyhow::Result<ServerS
         }
     }
     let credentials = settings
-        .get("spring.security.user.password")
-        .filter(|p| !p.is_empty())
-        .map(|password| {
-            (
-                settings.get_or("spring.security.user.name", "user"),
-                password,
-            )
-        });
+        .bind::<UserSettings>("spring.security.user")?
+        .credentials()?;
     Ok(ServerState {
         backend,
         prefix,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::{registry::Registry, replication::PeerSet};
+use crate::{registry::Registry, replication::PeerSet, settings::DashboardSettings};
 
 /// What the handlers share.
 #[derive(Debug)]
@@ -15,21 +15,8 @@ pub struct AppState {
     pub peers: Arc<PeerSet>,
     /// `spring.security.user.name`/`password`, when the registry is protected.
     pub auth: Option<(String, String)>,
-    /// Static facts for the dashboard.
-    pub dashboard: DashboardInfo,
+    /// What the dashboard shows and where.
+    pub dashboard: DashboardSettings,
     /// Largest accepted request body (`factura.max-body-bytes`).
     pub max_body_bytes: usize,
-}
-
-/// Facts fixed at start.
-#[derive(Debug, Clone)]
-pub struct DashboardInfo {
-    /// Whether the dashboard is served.
-    pub enabled: bool,
-    /// `eureka.environment` (`test`).
-    pub environment: String,
-    /// `eureka.datacenter` (`default`).
-    pub datacenter: String,
-    /// Seconds between automatic refreshes.
-    pub refresh_seconds: u64,
 }

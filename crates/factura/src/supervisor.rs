@@ -98,8 +98,26 @@ impl Running {
     }
 }
 
+/// Whether the services serve TLS (`server.ssl.*` after `--`), and the client the supervisor
+/// checks their health with: trusting what `factura.ssl.client.*` says, as the services do.
+fn health_client(options: &UpOptions) -> anyhow::Result<(&'static str, reqwest::Client)> {
+    let settings = platform::Settings::from_sources(vec![
+        platform::settings::PropertySource::from_command_line(&options.properties)?,
+    ]);
+    let scheme = match platform::tls::ServerTls::from_settings(&settings)? {
+        Some(_) => "https",
+        None => "http",
+    };
+    let http = platform::tls::ClientTlsSettings::platform(&settings)?
+        .reqwest_builder()?
+        .timeout(Duration::from_secs(2))
+        .build()
+        .context("building the health-check client")?;
+    Ok((scheme, http))
+}
+
 /// Every instance to start, in order, with its command-line properties.
-fn plan(options: &UpOptions) -> anyhow::Result<Vec<Planned>> {
+fn plan(options: &UpOptions, scheme: &str) -> anyhow::Result<Vec<Planned>> {
     for (name, _) in &options.scale {
         services::find(name)?;
     }
@@ -109,11 +127,11 @@ fn plan(options: &UpOptions) -> anyhow::Result<Vec<Planned>> {
         format!("--factura.data-dir={}", options.data_dir.display()),
         // The well-known services move with --port-offset, so every child is told where they are.
         format!(
-            "--eureka.client.service-url.defaultZone=http://localhost:{}/eureka/",
+            "--eureka.client.service-url.defaultZone={scheme}://localhost:{}/eureka/",
             well_known(8761)
         ),
         format!(
-            "--spring.config.import=optional:configserver:http://localhost:{}",
+            "--spring.config.import=optional:configserver:{scheme}://localhost:{}",
             well_known(8888)
         ),
         // On one machine, instances reach each other on loopback whatever the host is called.
@@ -187,14 +205,11 @@ fn free_port() -> anyhow::Result<u16> {
 /// Runs the whole system until a stop signal or a child's death.
 pub(crate) async fn up(options: UpOptions) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("locating the factura executable")?;
-    let planned = plan(&options)?;
+    let (scheme, http) = health_client(&options)?;
+    let planned = plan(&options, scheme)?;
     let started_at = Instant::now();
     let stop = tokio::spawn(platform::server::shutdown_signal());
     let mut running: Vec<Running> = Vec::new();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .context("building the health-check client")?;
 
     let total = planned.len();
     for (index, instance) in planned.iter().enumerate() {
@@ -207,7 +222,7 @@ pub(crate) async fn up(options: UpOptions) -> anyhow::Result<()> {
         running.push(spawn(&exe, instance)?);
         let current = running.last_mut().expect("just pushed");
         let deadline = Duration::from_secs(options.health_timeout);
-        if let Err(error) = wait_healthy(&http, current, deadline, &stop).await {
+        if let Err(error) = wait_healthy(&http, scheme, current, deadline, &stop).await {
             let lines = current.last_lines();
             eprintln!("\nfactura: {} did not start: {error:#}", current.name);
             if !lines.is_empty() {
@@ -230,10 +245,10 @@ pub(crate) async fn up(options: UpOptions) -> anyhow::Result<()> {
         println!(
             "  {:<20} {:<28} UP",
             service.name,
-            format!("http://localhost:{}", service.port)
+            format!("{scheme}://localhost:{}", service.port)
         );
     }
-    print_first_urls(&running);
+    print_first_urls(&running, scheme);
     println!("Press Ctrl-C to stop.\n");
 
     let outcome = wait_for_stop_or_death(&mut running, stop).await;
@@ -241,21 +256,21 @@ pub(crate) async fn up(options: UpOptions) -> anyhow::Result<()> {
     outcome
 }
 
-fn print_first_urls(running: &[Running]) {
+fn print_first_urls(running: &[Running], scheme: &str) {
     let port = |name: &str| running.iter().find(|s| s.name == name).map(|s| s.port);
     println!();
     if let Some(gateway) = port("gateway-service") {
-        println!("Try:  curl http://localhost:{gateway}/customers/1");
-        println!("      curl http://localhost:{gateway}/fullBill/1");
-        println!("      curl http://localhost:{gateway}/CUSTOMER-SERVICE/customers");
+        println!("Try:  curl {scheme}://localhost:{gateway}/customers/1");
+        println!("      curl {scheme}://localhost:{gateway}/fullBill/1");
+        println!("      curl {scheme}://localhost:{gateway}/CUSTOMER-SERVICE/customers");
     } else if let Some(customers) = port("customer-service") {
-        println!("Try:  curl http://localhost:{customers}/customers/1");
+        println!("Try:  curl {scheme}://localhost:{customers}/customers/1");
         if let Some(billing) = port("billing-service") {
-            println!("      curl http://localhost:{billing}/fullBill/1");
+            println!("      curl {scheme}://localhost:{billing}/fullBill/1");
         }
     }
     if let Some(discovery) = port("discovery-service") {
-        println!("Dashboard: http://localhost:{discovery}/");
+        println!("Dashboard: {scheme}://localhost:{discovery}/");
     }
 }
 
@@ -308,11 +323,12 @@ async fn pump(
 
 async fn wait_healthy(
     http: &reqwest::Client,
+    scheme: &str,
     service: &mut Running,
     deadline: Duration,
     stop: &tokio::task::JoinHandle<()>,
 ) -> anyhow::Result<()> {
-    let url = format!("http://127.0.0.1:{}/actuator/health", service.port);
+    let url = format!("{scheme}://127.0.0.1:{}/actuator/health", service.port);
     let started = Instant::now();
     loop {
         if stop.is_finished() {

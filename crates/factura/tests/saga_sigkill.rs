@@ -122,7 +122,9 @@ async fn stock(http: &reqwest::Client, inventory: &TestService, product: i64) ->
 
 async fn count(database: &TestDatabase, sql: &'static str) -> i64 {
     use sqlx::Row as _;
-    let db = Database::connect(&database.url).await.unwrap();
+    let db = Database::connect(&platform::db::DataSourceSettings::from_url(&database.url))
+        .await
+        .unwrap();
     let n: i64 = sqlx::query(sql)
         .fetch_one(db.pool())
         .await

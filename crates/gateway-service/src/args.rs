@@ -32,22 +32,10 @@ pub fn parse_status(text: &str) -> Result<StatusCode, DefinitionError> {
         .ok_or_else(|| bad(format!("`{text}` is not a status")))
 }
 
-/// Spring's `DataSize` text: `5MB`, `512KB`, `100B`, or plain bytes.
+/// Spring's `DataSize` text (`5MB`, `512KB`, `100B`, or plain bytes) through platform's one
+/// parser, refused as a definition error.
 pub fn parse_size(text: &str) -> Result<u64, DefinitionError> {
-    let text = text.trim();
-    let digits = text.chars().take_while(char::is_ascii_digit).count();
-    let (number, unit) = text.split_at(digits);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| bad(format!("`{text}` is not a data size")))?;
-    let factor = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "KB" => 1024,
-        "MB" => 1024 * 1024,
-        "GB" => 1024 * 1024 * 1024,
-        _ => return Err(bad(format!("`{text}` has an unknown unit"))),
-    };
-    Ok(number.saturating_mul(factor))
+    platform::settings::parse_data_size(text).map_err(bad)
 }
 
 /// Spring's `Duration` text through platform's one parser (`10ms`, `2s`, `PT1S`; a bare

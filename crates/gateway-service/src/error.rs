@@ -44,6 +44,8 @@ pub enum ProxyError {
         balanced: bool,
         /// What the connector said.
         detail: String,
+        /// Whether the last failure was the backend's TLS certificate being refused.
+        untrusted_certificate: bool,
     },
     /// The backend did not answer within the response timeout (504).
     Timeout,
@@ -53,6 +55,17 @@ pub enum ProxyError {
     CircuitOpen(String),
     /// The rewritten request could not be formed (400).
     BadRequest(String),
+    /// The client's own request body failed on its way through (400, 408 for a pause).
+    ClientBody(ClientFault),
+}
+
+/// What was wrong with a client's request body, seen while it streamed upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientFault {
+    /// Malformed framing (a bad chunk), or the client broke the connection.
+    Malformed,
+    /// The client paused longer than the connection timeout.
+    TimedOut,
 }
 
 impl ProxyError {
@@ -71,27 +84,45 @@ impl ProxyError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("Unable to find instance for {service}"),
             ),
-            Self::Connect { balanced, detail } => (
+            // The details (addresses, the HTTP client's own words) go to the log, never to
+            // the client.
+            Self::Connect {
+                balanced,
+                untrusted_certificate,
+                ..
+            } => (
                 if *balanced {
                     StatusCode::SERVICE_UNAVAILABLE
                 } else {
                     StatusCode::BAD_GATEWAY
                 },
-                format!("Connection refused by the backend: {detail}"),
+                if *untrusted_certificate {
+                    "The backend's TLS certificate is not trusted".into()
+                } else {
+                    "Connection refused by the backend".into()
+                },
             ),
             Self::Timeout => (
                 StatusCode::GATEWAY_TIMEOUT,
                 "The backend did not answer in time".into(),
             ),
-            Self::Upstream(detail) => (
+            Self::Upstream(_) => (
                 StatusCode::BAD_GATEWAY,
-                format!("The backend failed: {detail}"),
+                "The backend failed to answer".into(),
             ),
             Self::CircuitOpen(name) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("Circuit breaker `{name}` is open"),
             ),
             Self::BadRequest(detail) => (StatusCode::BAD_REQUEST, detail.clone()),
+            Self::ClientBody(ClientFault::Malformed) => (
+                StatusCode::BAD_REQUEST,
+                "The request body is malformed".into(),
+            ),
+            Self::ClientBody(ClientFault::TimedOut) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "The request body did not arrive in time".into(),
+            ),
         }
     }
 

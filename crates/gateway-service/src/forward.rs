@@ -8,7 +8,7 @@
 //! refused by every instance → 503 (`lb://`) or 502, no answer within the response timeout →
 //! 504, a broken exchange → 502.
 
-use std::{collections::HashMap, future::Future, pin::Pin, time::Duration};
+use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
@@ -24,46 +24,223 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use platform::balancer::LoadBalancer;
+use platform::{
+    balancer::LoadBalancer,
+    settings::{DurationUnit, SettingsError},
+    tls::ClientTlsSettings,
+};
 
 use crate::{
-    error::{ProxyError, error_response},
+    definition::{NEW_PREFIX, OLD_PREFIX},
+    error::{ClientFault, ProxyError},
     filter::Filter,
     headers::remove_hop_by_hop,
     table::{Route, Target},
 };
 
+/// `spring.cloud.gateway[.server.webflux].httpclient.*`, bound once: the backend client's
+/// timeouts, which a route's `connect-timeout`/`response-timeout` metadata override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpClientSettings {
+    /// `connect-timeout`, whole milliseconds as Spring's `Integer` (Netty's 30 s by default).
+    pub connect_timeout: Duration,
+    /// `response-timeout`, a `Duration` (`5s`, `PT5S`; bare numbers are milliseconds): how long
+    /// the backend may take to start answering, and then pause between two pieces of its
+    /// answer, as Reactor Netty's. Spring has no default; factura waits 60 s (a frozen backend
+    /// costs a 504, never a hung client); `0` or `-1` waits forever.
+    pub response_timeout: Option<Duration>,
+}
+
+/// The response timeout when none is configured (Spring waits forever; see
+/// [`HttpClientSettings::response_timeout`]).
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Default for HttpClientSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(30),
+            response_timeout: Some(DEFAULT_RESPONSE_TIMEOUT),
+        }
+    }
+}
+
+impl HttpClientSettings {
+    /// The section under the new prefix, field by field falling back to the old one.
+    pub fn from_settings(
+        settings: &platform::Settings,
+    ) -> Result<Self, platform::settings::SettingsError> {
+        settings
+            .section(&format!("{}.httpclient", crate::definition::NEW_PREFIX))
+            .or(&format!("{}.httpclient", crate::definition::OLD_PREFIX))
+            .bind()
+    }
+}
+
+impl platform::settings::FromSection for HttpClientSettings {
+    fn from_section(
+        section: &platform::settings::Section<'_>,
+    ) -> Result<Self, platform::settings::SettingsError> {
+        let defaults = Self::default();
+        let response_timeout = match section.get("response-timeout").as_deref().map(str::trim) {
+            None => defaults.response_timeout,
+            Some("-1" | "0") => None,
+            Some(_) => Some(section.duration_or(
+                "response-timeout",
+                platform::settings::DurationUnit::Millis,
+                DEFAULT_RESPONSE_TIMEOUT,
+            )?)
+            .filter(|d| !d.is_zero()),
+        };
+        Ok(Self {
+            connect_timeout: Duration::from_millis(
+                section
+                    .parse_or(
+                        "connect-timeout",
+                        defaults.connect_timeout.as_millis() as u64,
+                    )?
+                    .max(1),
+            ),
+            response_timeout,
+        })
+    }
+}
+
 /// Largest request body kept in memory so it can be sent again.
 pub const REPLAY_LIMIT: u64 = 64 * 1024;
 
-type HttpClient = Client<HttpConnector, Body>;
+type HttpClient = Client<TimedConnector, Body>;
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-thread_local! {
-    /// Pooled clients of this thread, by connect timeout: each serving runtime keeps its own
-    /// backend connections, so a request never waits on another thread's connection task.
-    static CLIENTS: std::cell::RefCell<HashMap<Duration, HttpClient>> =
-        std::cell::RefCell::new(HashMap::new());
+/// How the gateway talks TLS to https backends (`https://` routes, `lb://` instances with their
+/// secure port enabled): Spring Cloud Gateway's `httpclient.ssl.*` keys, under either prefix,
+/// falling back field by field to the platform's `factura.ssl.client.*`.
+#[derive(Debug, Clone)]
+pub struct BackendTls {
+    /// Trust and client certificate.
+    pub config: Arc<rustls::ClientConfig>,
+    /// `httpclient.ssl.handshake-timeout` (default 10 s, SCG's).
+    pub handshake_timeout: Duration,
 }
 
-fn client_for(connect_timeout: Duration) -> HttpClient {
-    CLIENTS.with(|clients| {
-        clients
-            .borrow_mut()
-            .entry(connect_timeout)
-            .or_insert_with(|| new_client(connect_timeout))
-            .clone()
+/// The gateway's backend TLS from `settings`.
+pub fn backend_tls(settings: &platform::Settings) -> Result<BackendTls, SettingsError> {
+    let tls = ClientTlsSettings::bind(
+        settings,
+        &[
+            &format!("{NEW_PREFIX}.httpclient.ssl"),
+            &format!("{OLD_PREFIX}.httpclient.ssl"),
+        ],
+    )?;
+    let handshake_timeout = settings
+        .section(&format!("{NEW_PREFIX}.httpclient.ssl"))
+        .or(&format!("{OLD_PREFIX}.httpclient.ssl"))
+        .duration_or(
+            "handshake-timeout",
+            DurationUnit::Millis,
+            Duration::from_secs(10),
+        )?;
+    Ok(BackendTls {
+        config: Arc::new(tls.client_config()?),
+        handshake_timeout,
     })
 }
 
-fn new_client(connect_timeout: Duration) -> HttpClient {
+/// The system's roots and SCG's defaults, for when the configured TLS cannot be used (the
+/// error is reported with the other settings errors).
+pub fn fallback_tls() -> BackendTls {
+    let settings = platform::Settings::default();
+    backend_tls(&settings).unwrap_or_else(|_| BackendTls {
+        config: Arc::new(
+            rustls::ClientConfig::builder_with_provider(platform::tls::provider())
+                .with_safe_default_protocol_versions()
+                .expect("the provider's default versions")
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+        ),
+        handshake_timeout: Duration::from_secs(10),
+    })
+}
+
+thread_local! {
+    /// Pooled clients of this thread, by connect timeout, with the TLS configuration they were
+    /// built for: each serving runtime keeps its own backend connections, so a request never
+    /// waits on another thread's connection task; a refreshed TLS setting replaces the client.
+    static CLIENTS: std::cell::RefCell<HashMap<Duration, (BackendTls, HttpClient)>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+fn client_for(connect_timeout: Duration, tls: &BackendTls) -> HttpClient {
+    CLIENTS.with(|clients| {
+        let mut clients = clients.borrow_mut();
+        match clients.get(&connect_timeout) {
+            Some((built_for, client))
+                if Arc::ptr_eq(&built_for.config, &tls.config)
+                    && built_for.handshake_timeout == tls.handshake_timeout =>
+            {
+                client.clone()
+            }
+            _ => {
+                let client = new_client(connect_timeout, tls);
+                clients.insert(connect_timeout, (tls.clone(), client.clone()));
+                client
+            }
+        }
+    })
+}
+
+fn new_client(connect_timeout: Duration, tls: &BackendTls) -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(connect_timeout));
+    connector.enforce_http(false);
+    // HTTP/1.1 to backends, as Spring Cloud Gateway's client speaks by default.
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls.config).clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(1024)
-        .build(connector)
+        .build(TimedConnector {
+            inner: https,
+            limit: connect_timeout + tls.handshake_timeout,
+        })
+}
+
+/// The https-or-http connector with a bound on connecting and the TLS handshake together
+/// (hyper's connect timeout covers only the TCP connection).
+#[derive(Debug, Clone)]
+struct TimedConnector {
+    inner: hyper_rustls::HttpsConnector<HttpConnector>,
+    limit: Duration,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Connection = hyper_rustls::MaybeHttpsStream<hyper_util::rt::TokioIo<tokio::net::TcpStream>>;
+
+impl tower::Service<Uri> for TimedConnector {
+    type Response = Connection;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Connection, BoxError>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let limit = self.limit;
+        Box::pin(async move {
+            match tokio::time::timeout(limit, connecting).await {
+                Ok(connected) => connected,
+                Err(_) => Err(format!("no TLS connection within {limit:?}").into()),
+            }
+        })
+    }
 }
 
 /// A request body, kept so it can be sent again when that may be needed.
@@ -93,12 +270,42 @@ impl BodySource {
     }
 }
 
+/// Watches the client's request body on its way upstream, so that a failed exchange is
+/// blamed on the right side: a body that breaks (bad chunked framing, a pause beyond the
+/// connection timeout) is the client's fault (400/408), not the backend's (502).
+#[derive(Debug, Clone, Default)]
+pub struct ClientBodyWatch(std::sync::Arc<std::sync::OnceLock<ClientFault>>);
+
+impl ClientBodyWatch {
+    /// `body`, reporting its failure to this watch.
+    pub fn watch(&self, body: Body) -> Body {
+        let fault = self.0.clone();
+        Body::new(body.map_err(move |e| {
+            let timed_out = std::error::Error::source(&e)
+                .is_some_and(|inner| inner.is::<platform::server::BodyTimedOut>());
+            let _ = fault.set(if timed_out {
+                ClientFault::TimedOut
+            } else {
+                ClientFault::Malformed
+            });
+            e
+        }))
+    }
+
+    /// How the client's body failed, if it did.
+    pub fn fault(&self) -> Option<ClientFault> {
+        self.0.get().copied()
+    }
+}
+
 /// One call to the backend, as the wrapping filters see it.
 pub struct Call<'a> {
     /// The route being served.
     pub route: &'a Route,
     /// The route's connect timeout, or the gateway's.
     pub connect_timeout: Duration,
+    /// TLS to https backends.
+    pub tls: &'a BackendTls,
     /// The route's response timeout, or the gateway's (none: wait).
     pub response_timeout: Option<Duration>,
     /// The method sent upstream.
@@ -115,6 +322,8 @@ pub struct Call<'a> {
     pub upgrade: Option<hyper::upgrade::OnUpgrade>,
     /// Set by a CircuitBreaker whose call failed: the `forward:` target to re-dispatch to.
     pub fallback: Option<String>,
+    /// Whether the client's body broke on the way.
+    pub client_body: ClientBodyWatch,
 }
 
 impl std::fmt::Debug for Call<'_> {
@@ -179,7 +388,8 @@ pub fn through_layers<'a, 'b: 'a>(
                 };
                 let failure = match &result {
                     Ok(response) => cb.status_codes.contains(&response.status()),
-                    Err(_) => true,
+                    // The client's broken body says nothing about the backend.
+                    Err(e) => !matches!(e, ProxyError::ClientBody(_)),
                 };
                 breaker.record(!failure);
                 if failure {
@@ -197,17 +407,26 @@ pub async fn attempt(
     balancer: &LoadBalancer,
     call: &mut Call<'_>,
 ) -> Result<Response<Body>, ProxyError> {
-    let (bases, balanced): (Vec<Authority>, bool) = match &call.route.target {
-        Target::Fixed(authority) => (vec![authority.clone()], false),
+    let (bases, balanced): (Vec<(Scheme, Authority)>, bool) = match &call.route.target {
+        Target::Fixed(scheme, authority) => (vec![(scheme.clone(), authority.clone())], false),
         Target::Balanced(service) => {
-            let instances = balancer.candidates(service);
+            let instances = balancer.candidates_or_fetch(service).await;
             if instances.is_empty() {
                 return Err(ProxyError::NoInstance(service.clone()));
             }
+            // An instance with its secure port enabled is called over https on that port
+            // (Spring Cloud Gateway's `ReactiveLoadBalancerClientFilter`).
             let authorities = instances
                 .iter()
                 .filter_map(|i| {
-                    Authority::try_from(format!("{}:{}", i.host_name, i.port.port)).ok()
+                    let scheme = if i.is_secure() {
+                        Scheme::HTTPS
+                    } else {
+                        Scheme::HTTP
+                    };
+                    let authority =
+                        Authority::try_from(format!("{}:{}", i.host_name, i.service_port()));
+                    authority.ok().map(|authority| (scheme, authority))
                 })
                 .collect();
             (authorities, true)
@@ -216,17 +435,19 @@ pub async fn attempt(
             return Err(ProxyError::BadRequest("route has no backend".into()));
         }
     };
-    let client = client_for(call.connect_timeout);
+    let client = client_for(call.connect_timeout, call.tls);
     let timeout = call.response_timeout;
     let mut refused = String::new();
-    for (i, base) in bases.iter().enumerate() {
+    let mut connect_timed_out = false;
+    let mut untrusted_certificate = false;
+    for (i, (scheme, base)) in bases.iter().enumerate() {
         let Some(body) = call.body.for_attempt() else {
             return Err(ProxyError::Upstream(
                 "the request body was already sent and cannot be sent again".into(),
             ));
         };
         let mut uri = UriParts::default();
-        uri.scheme = Some(Scheme::HTTP);
+        uri.scheme = Some(scheme.clone());
         uri.authority = Some(base.clone());
         uri.path_and_query = Some(call.path_and_query.clone());
         let uri = Uri::from_parts(uri)
@@ -253,18 +474,65 @@ pub async fn attempt(
             Ok(response) => return Ok(downstream_response(response, call)),
             Err(e) if e.is_connect() => {
                 tracing::debug!(backend = %base, error = %e, "connection refused; next instance");
+                connect_timed_out |= is_timeout(&e);
+                untrusted_certificate = is_certificate_refusal(&e);
                 refused = format!("{base}: {}", error_chain(&e));
                 if !call.body.replayable() {
                     break;
                 }
             }
-            Err(e) => return Err(ProxyError::Upstream(error_chain(&e))),
+            Err(e) => {
+                if let Some(fault) = call.client_body.fault() {
+                    return Err(ProxyError::ClientBody(fault));
+                }
+                tracing::warn!(backend = %base, error = %error_chain(&e), "the backend failed");
+                return Err(ProxyError::Upstream(error_chain(&e)));
+            }
         }
+    }
+    if connect_timed_out {
+        tracing::warn!(detail = %refused, "no backend connection within the connect timeout");
+        return Err(ProxyError::Timeout);
     }
     Err(ProxyError::Connect {
         balanced,
         detail: refused,
+        untrusted_certificate,
     })
+}
+
+/// Whether an error (or one of its causes) is rustls refusing the backend's certificate.
+/// `io::Error` hides the error it wraps from `source()`, so wrapped ones are opened too.
+fn is_certificate_refusal(e: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return matches!(
+            tls,
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+        );
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        && is_certificate_refusal(inner)
+    {
+        return true;
+    }
+    e.source().is_some_and(is_certificate_refusal)
+}
+
+/// Whether an error (or one of its causes) is an I/O timeout: a connect timeout.
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(error) = current {
+        if error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 /// The backend's answer on its way to the client: a 101 becomes a tunnel, hop-by-hop headers
@@ -280,7 +548,14 @@ fn downstream_response(
         return response.map(|_| Body::empty());
     }
     remove_hop_by_hop(response.headers_mut(), false);
-    response.map(Body::new)
+    // The response timeout also bounds each pause of the answer, as Reactor Netty's does: a
+    // backend frozen half-way through its body ends the exchange instead of hanging it.
+    match call.response_timeout {
+        Some(pause) => {
+            response.map(|body| Body::new(platform::server::PauseLimitedBody::new(body, pause)))
+        }
+        None => response.map(Body::new),
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -293,8 +568,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
-/// Reads a small body into memory when it may be sent again; streams it otherwise.
-pub async fn body_source(body: Body, may_repeat: bool) -> Result<BodySource, Response<Body>> {
+/// Reads a small body into memory when it may be sent again; streams it otherwise. A body
+/// that breaks while it is read is answered as `client_body` says (400 or 408).
+pub async fn body_source(
+    body: Body,
+    may_repeat: bool,
+    client_body: &ClientBodyWatch,
+) -> Result<BodySource, ProxyError> {
     if body.is_end_stream() || body.size_hint().exact() == Some(0) {
         return Ok(BodySource::Empty);
     }
@@ -307,10 +587,65 @@ pub async fn body_source(body: Body, may_repeat: bool) -> Result<BodySource, Res
         .await
     {
         Ok(collected) => Ok(BodySource::Buffered(collected.to_bytes())),
-        Err(e) => Err(error_response(
-            StatusCode::BAD_REQUEST,
-            &format!("Could not read the request body: {e}"),
-            "",
-        )),
+        Err(e) => {
+            tracing::debug!(error = %e, "the client's request body could not be read");
+            Err(ProxyError::ClientBody(
+                client_body.fault().unwrap_or(ClientFault::Malformed),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> platform::Settings {
+        platform::Settings::from_sources(vec![platform::settings::PropertySource::new(
+            "test",
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )])
+    }
+
+    #[test]
+    fn httpclient_settings_bind_under_either_prefix_with_springs_units() {
+        let defaults = HttpClientSettings::from_settings(&settings(&[])).unwrap();
+        assert_eq!(defaults, HttpClientSettings::default());
+        assert_eq!(defaults.connect_timeout, Duration::from_secs(30));
+        assert_eq!(defaults.response_timeout, Some(DEFAULT_RESPONSE_TIMEOUT));
+        let old = HttpClientSettings::from_settings(&settings(&[
+            ("spring.cloud.gateway.httpclient.connect-timeout", "1000"),
+            ("spring.cloud.gateway.httpclient.response-timeout", "5s"),
+        ]))
+        .unwrap();
+        assert_eq!(old.connect_timeout, Duration::from_secs(1));
+        assert_eq!(old.response_timeout, Some(Duration::from_secs(5)));
+        let new = HttpClientSettings::from_settings(&settings(&[
+            (
+                "spring.cloud.gateway.server.webflux.httpclient.response-timeout",
+                "PT0.25S",
+            ),
+            ("spring.cloud.gateway.httpclient.response-timeout", "5s"),
+        ]))
+        .unwrap();
+        assert_eq!(new.response_timeout, Some(Duration::from_millis(250)));
+        let forever = HttpClientSettings::from_settings(&settings(&[(
+            "spring.cloud.gateway.httpclient.response-timeout",
+            "-1",
+        )]))
+        .unwrap();
+        assert_eq!(forever.response_timeout, None);
+        let bad = HttpClientSettings::from_settings(&settings(&[(
+            "spring.cloud.gateway.httpclient.connect-timeout",
+            "1s",
+        )]))
+        .unwrap_err();
+        assert!(
+            bad.to_string()
+                .contains("spring.cloud.gateway.httpclient.connect-timeout"),
+            "{bad}"
+        );
     }
 }

@@ -91,6 +91,7 @@ pub fn host_of(parts: &Parts) -> Option<String> {
 /// The headers sent upstream: hop-by-hop removed, Host per the filters, `X-Forwarded-*`.
 pub fn upstream_headers(
     ex: &mut Exchange,
+    scheme: &str,
     original_path: &str,
     host: Option<&str>,
     client: Option<SocketAddr>,
@@ -109,7 +110,7 @@ pub fn upstream_headers(
     }
     // RFC 7239, as Spring's ForwardedHeadersFilter writes it: `proto`, `host`, `for` with the
     // client's port, values quoted when they hold more than a token.
-    let mut forwarded = String::from("proto=http");
+    let mut forwarded = format!("proto={scheme}");
     // The Host as it leaves (after SetRequestHostHeader), as Spring reads it.
     let forwarded_host = ex
         .host_override
@@ -140,11 +141,12 @@ pub fn upstream_headers(
     if let Some(ip) = peer {
         append("x-forwarded-for", &ip.to_string());
     }
-    append("x-forwarded-proto", "http");
+    append("x-forwarded-proto", scheme);
     if let Some(host) = host {
         append("x-forwarded-host", host);
         let port = match host.rsplit_once(':') {
             Some((_, port)) if !host.ends_with(']') && port.parse::<u16>().is_ok() => port,
+            _ if scheme == "https" => "443",
             _ => "80",
         };
         append("x-forwarded-port", port);

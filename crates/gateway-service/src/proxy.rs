@@ -40,14 +40,13 @@ use platform::{
 use regex::Regex;
 
 use crate::{
-    args::parse_duration,
     cors::{Cors, CorsDecision},
     definition::{
         Definition, RouteDefinition, default_filters, gateway_setting, routes_from_settings,
     },
     error::{ProxyError, error_response},
     filter::{Exchange, Filter},
-    forward::{Call, body_source, through_layers},
+    forward::{Call, ClientBodyWatch, HttpClientSettings, body_source, through_layers},
     headers::{host_of, is_upgrade, upstream_headers},
     locator::Locator,
     path::normalise_path,
@@ -74,6 +73,12 @@ struct Options {
     locator: Option<Locator>,
     /// `server.error.include-message=always`.
     include_error_message: bool,
+    /// TLS to https backends: `spring.cloud.gateway[.server.webflux].httpclient.ssl.*`, else
+    /// the platform's `factura.ssl.client.*`.
+    backend_tls: crate::forward::BackendTls,
+    /// `https` when the gateway itself serves TLS (`server.ssl.*`): what `X-Forwarded-Proto`
+    /// and `Forwarded: proto=` tell backends.
+    scheme: &'static str,
 }
 
 impl Options {
@@ -88,28 +93,31 @@ impl Options {
                     None
                 }
             });
-        let response_timeout = gateway_setting(settings, "httpclient.response-timeout")
-            .and_then(|t| parse_duration(&t).map_err(|e| errors.push(e.0)).ok())
-            .filter(|d| !d.is_zero());
-        let connect_timeout = gateway_setting(settings, "httpclient.connect-timeout")
-            .and_then(|t| {
-                t.trim()
-                    .parse::<u64>()
-                    .map_err(|e| errors.push(e.to_string()))
-                    .ok()
-            })
-            .map_or(Duration::from_secs(30), Duration::from_millis);
+        let httpclient = HttpClientSettings::from_settings(settings).unwrap_or_else(|e| {
+            errors.push(e.to_string());
+            HttpClientSettings::default()
+        });
         let locator = Locator::from_settings(settings).unwrap_or_else(|e| {
             errors.push(e);
             None
         });
+        let scheme = match settings.bind::<platform::tls::ServerSslSettings>("server") {
+            Ok(ssl) if ssl.enabled => "https",
+            _ => "http",
+        };
+        let backend_tls = crate::forward::backend_tls(settings).unwrap_or_else(|e| {
+            errors.push(e.to_string());
+            crate::forward::fallback_tls()
+        });
         (
             Self {
                 trusted_proxies,
-                response_timeout,
-                connect_timeout,
+                response_timeout: httpclient.response_timeout,
+                connect_timeout: httpclient.connect_timeout,
                 cors: Cors::from_settings(settings),
                 locator,
+                backend_tls,
+                scheme,
                 include_error_message: settings
                     .get("server.error.include-message")
                     .is_some_and(|v| v.trim().eq_ignore_ascii_case("always")),
@@ -147,6 +155,9 @@ impl Gateway {
     pub fn new(settings: SharedSettings, registry: RegistryCache) -> anyhow::Result<Self> {
         let current = settings.current();
         let limiter = RateLimiter::from_settings(&current)?;
+        // A bad client setting stops the start (exit 78); on a refresh it is reported and the
+        // defaults apply.
+        HttpClientSettings::from_settings(&current)?;
         let (options, _) = Options::from_settings(&current);
         Ok(Self {
             table: ArcSwap::from_pointee(RouteTable::default()),
@@ -413,7 +424,7 @@ impl Gateway {
                 self.redispatch(&target, &ex, inbound.client, body, inbound.depth)
                     .await
             }
-            Target::Fixed(_) | Target::Balanced(_) => {
+            Target::Fixed(..) | Target::Balanced(_) => {
                 self.call_backend(route, options, &mut ex, &mut inbound, body)
                     .await
             }
@@ -461,6 +472,7 @@ impl Gateway {
             .flatten();
         let headers = upstream_headers(
             ex,
+            options.scheme,
             &inbound.path,
             inbound.host.as_deref(),
             inbound.client,
@@ -471,14 +483,16 @@ impl Gateway {
             matches!(f, Filter::Retry(_))
                 || matches!(f, Filter::CircuitBreaker(cb) if cb.fallback.is_some())
         });
+        let client_body = ClientBodyWatch::default();
         let body = match body_source(
-            body,
+            client_body.watch(body),
             may_repeat || matches!(route.target, Target::Balanced(_)),
+            &client_body,
         )
         .await
         {
             Ok(body) => body,
-            Err(response) => return response,
+            Err(e) => return e.into_response(&inbound.path),
         };
         let mut path_and_query = std::mem::take(&mut ex.path);
         if let Some(q) = ex.query.as_deref().filter(|q| !q.is_empty()) {
@@ -493,6 +507,7 @@ impl Gateway {
         let mut call = Call {
             route,
             connect_timeout: route.connect_timeout.unwrap_or(options.connect_timeout),
+            tls: &options.backend_tls,
             response_timeout: match route.response_timeout {
                 Some(t) => t,
                 None => options.response_timeout,
@@ -504,6 +519,7 @@ impl Gateway {
             body,
             upgrade,
             fallback: None,
+            client_body,
         };
         let layers: Vec<&Filter> = route
             .filters

@@ -9,7 +9,11 @@ use std::{
 };
 
 use axum::http::{HeaderName, Method, StatusCode};
-use platform::{Settings, resilience::TimeLimitedBreaker, settings::SettingsError};
+use platform::{
+    Settings,
+    resilience::TimeLimitedBreaker,
+    settings::{FromSection, Section, SettingsError},
+};
 use tokio::time::Instant;
 
 use crate::{
@@ -348,6 +352,63 @@ struct Bucket {
     at: Instant,
 }
 
+/// `spring.data.redis.*` (else the older `spring.redis.*`): the Redis server that several
+/// gateways share their rate limits through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `url` (`redis://user:password@host:port/db`), which wins over the other keys.
+    pub url: Option<String>,
+    /// `host`: without it (and without `url`) limits are kept in memory.
+    pub host: Option<String>,
+    /// `port` (6379).
+    pub port: u16,
+    /// `username`, for Redis ACLs.
+    pub username: Option<String>,
+    /// `password`.
+    pub password: Option<String>,
+    /// `database` (0).
+    pub database: u32,
+}
+
+impl FromSection for RedisSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            url: section.get("url").filter(|u| !u.is_empty()),
+            host: section.get("host").filter(|h| !h.is_empty()),
+            port: section.parse_or("port", 6379)?,
+            username: section.get("username").filter(|u| !u.is_empty()),
+            password: section.get("password").filter(|p| !p.is_empty()),
+            database: section.parse_or("database", 0)?,
+        })
+    }
+}
+
+impl RedisSettings {
+    /// The server's URL, when one is configured.
+    pub fn url(&self) -> Option<String> {
+        if let Some(url) = &self.url {
+            return Some(url.clone());
+        }
+        let host = self.host.as_ref()?;
+        let encode = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let credentials = match (&self.username, &self.password) {
+            (user, Some(password)) => format!(
+                "{}:{}@",
+                user.as_deref().map(encode).unwrap_or_default(),
+                encode(password)
+            ),
+            (Some(user), None) => format!("{}@", encode(user)),
+            (None, None) => String::new(),
+        };
+        Some(format!(
+            "redis://{credentials}{host}:{}/{}",
+            self.port, self.database
+        ))
+    }
+}
+
 /// Where the buckets live: this process, or a Redis shared by every gateway.
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -374,23 +435,14 @@ impl RateLimiter {
         })
     }
 
-    /// From settings: Redis when `spring.data.redis.host` (or `.url`, or the older
-    /// `spring.redis.*`) is set, memory otherwise.
+    /// From settings: Redis when `spring.data.redis.*` (or the older `spring.redis.*`) names a
+    /// server, memory otherwise.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        let url = settings
-            .get("spring.data.redis.url")
-            .or_else(|| settings.get("spring.redis.url"))
-            .or_else(|| {
-                let host = settings
-                    .get("spring.data.redis.host")
-                    .or_else(|| settings.get("spring.redis.host"))?;
-                let port = settings
-                    .get("spring.data.redis.port")
-                    .or_else(|| settings.get("spring.redis.port"))
-                    .unwrap_or_else(|| "6379".into());
-                Some(format!("redis://{host}:{port}"))
-            });
-        match url {
+        let redis: RedisSettings = settings
+            .section("spring.data.redis")
+            .or("spring.redis")
+            .bind()?;
+        match redis.url() {
             Some(url) => Self::redis(&url),
             None => Ok(Self::in_memory()),
         }
@@ -544,6 +596,42 @@ impl RedisLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn redis(pairs: &[(&str, &str)]) -> Option<String> {
+        Settings::from_pairs(pairs)
+            .section("spring.data.redis")
+            .or("spring.redis")
+            .bind::<RedisSettings>()
+            .unwrap()
+            .url()
+    }
+
+    #[test]
+    fn redis_comes_from_springs_keys_new_or_old() {
+        assert_eq!(redis(&[]), None);
+        assert_eq!(
+            redis(&[("spring.data.redis.host", "cache")]).as_deref(),
+            Some("redis://cache:6379/0")
+        );
+        assert_eq!(
+            redis(&[
+                ("spring.redis.host", "old"),
+                ("spring.redis.port", "6380"),
+                ("spring.data.redis.password", "p@ss"),
+                ("spring.data.redis.database", "2"),
+            ])
+            .as_deref(),
+            Some("redis://:p%40ss@old:6380/2")
+        );
+        assert_eq!(
+            redis(&[
+                ("spring.data.redis.url", "redis://u:p@h:1/3"),
+                ("spring.data.redis.host", "ignored"),
+            ])
+            .as_deref(),
+            Some("redis://u:p@h:1/3")
+        );
+    }
 
     fn limiter(rate: u32, burst: u32) -> LimiterFilter {
         let d = Definition::expanded(

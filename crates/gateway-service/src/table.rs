@@ -25,8 +25,9 @@ use crate::{
 /// Where a route sends requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// A fixed backend, `http://host:port` (its authority).
-    Fixed(axum::http::uri::Authority),
+    /// A fixed backend, `http://host:port` or `https://host:port` (`ws`/`wss` alike): its
+    /// scheme and authority.
+    Fixed(axum::http::uri::Scheme, axum::http::uri::Authority),
     /// `lb://SERVICE`: balanced over the registry's UP instances.
     Balanced(String),
     /// `forward:/path`: re-dispatched inside the gateway.
@@ -55,19 +56,22 @@ impl Target {
         if uri.starts_with("no://") {
             return Ok(Self::NoOp);
         }
-        for scheme in ["http://", "ws://"] {
-            if let Some(rest) = uri.strip_prefix(scheme) {
+        use axum::http::uri::Scheme;
+        for (prefix, scheme) in [
+            ("http://", Scheme::HTTP),
+            ("ws://", Scheme::HTTP),
+            ("https://", Scheme::HTTPS),
+            ("wss://", Scheme::HTTPS),
+        ] {
+            if let Some(rest) = uri.strip_prefix(prefix) {
                 let authority = rest.split('/').next().unwrap_or("");
                 return match authority.parse::<axum::http::uri::Authority>() {
-                    Ok(authority) if !authority.as_str().is_empty() => Ok(Self::Fixed(authority)),
+                    Ok(authority) if !authority.as_str().is_empty() => {
+                        Ok(Self::Fixed(scheme, authority))
+                    }
                     _ => Err(DefinitionError(format!("`{uri}` has no valid host"))),
                 };
             }
-        }
-        if uri.starts_with("https://") || uri.starts_with("wss://") {
-            return Err(DefinitionError(format!(
-                "`{uri}`: TLS to backends is not supported; use http:// or lb://"
-            )));
         }
         Err(DefinitionError(format!(
             "`{uri}` is not a route URI (http://host:port, lb://SERVICE, forward:/path, no://op)"

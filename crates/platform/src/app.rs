@@ -19,9 +19,11 @@ use tokio_util::sync::CancellationToken;
 pub use crate::started::{SharedSettings, Started};
 use crate::{
     actuator::{Actuator, HealthRegistry},
+    discovery::client::{EurekaClientSettings, InstanceSettings},
     metrics::Metrics,
     server::{StackOptions, with_common_layers},
-    settings::{Bootstrap, ServerSettings, Settings},
+    settings::{Bootstrap, FacturaSettings, ServerSettings, Settings},
+    tls::{ClientTlsSettings, ServerTls},
 };
 
 /// How long in-flight work may take after a stop signal.
@@ -178,21 +180,31 @@ impl ServiceContext {
         F::Future: Send + 'static,
     {
         // `POST /actuator/refresh` and the config watch (live configuration).
-        let refresher = crate::config_client::Refresher::new(self.settings.clone());
+        let refresher = crate::config_client::Refresher::new(self.settings.clone())?;
         let watcher = refresher.clone();
         self.on_start(move |started| watcher.watch(started));
         let settings = self.settings.current();
         // Register with discovery, renew, keep the registry cache fresh, cancel on stop.
-        if settings.flag("eureka.client.enabled", true)? {
+        let discovery: EurekaClientSettings = settings.bind("eureka.client")?;
+        // Bound now so that a bad instance setting stops the start before the port is bound.
+        settings.bind::<InstanceSettings>("eureka.instance")?;
+        if discovery.enabled {
             let cache = self.discovery.clone();
             self.on_start(move |started| crate::discovery::client::run(started, cache));
         }
         let name = settings.application_name();
         let server: ServerSettings = settings.bind("server")?;
+        let tls = ServerTls::from_settings(&settings)?;
+        // The clients' trust is read when each client is built; a bad one stops the start here.
+        ClientTlsSettings::platform(&settings)?.client_config()?;
+        if let Some(tls) = tls.clone().filter(ServerTls::reloads) {
+            self.on_start(move |started| tls.watch(started.shutdown));
+        }
         let options = StackOptions {
-            max_body_bytes: settings.parse_or("factura.max-body-bytes", 1024 * 1024)?,
+            max_body_bytes: settings.bind::<FacturaSettings>("factura")?.max_body_bytes,
             request_timeout: server.request_timeout,
             forwarded_headers: server.forward_headers_strategy != "none",
+            https: tls.is_some(),
         };
         let actuator = Actuator {
             name: name.clone(),
@@ -219,7 +231,9 @@ impl ServiceContext {
         Ok(Application {
             name,
             listener,
+            tls,
             router,
+            limits: server.connections,
             context: self,
         })
     }
@@ -230,7 +244,9 @@ impl ServiceContext {
 pub struct Application {
     name: String,
     listener: TcpListener,
+    tls: Option<ServerTls>,
     router: Router,
+    limits: crate::server::ConnectionLimits,
     context: ServiceContext,
 }
 
@@ -263,7 +279,9 @@ impl Application {
         let Application {
             name,
             listener,
+            tls,
             router,
+            limits,
             context,
         } = self;
         let shutdown = context.shutdown.clone();
@@ -277,19 +295,18 @@ impl Application {
         for task in context.tasks {
             tasks.spawn(task(started.clone()));
         }
-        tracing::info!(service = %name, %local_addr, "started");
+        tracing::info!(service = %name, %local_addr, tls = tls.is_some(), "started");
 
         let stop = shutdown.clone();
+        // Served inline (not spawned), so dropping this future closes the listener too.
         let serving: BoxFuture<std::io::Result<()>> = if context.per_core {
-            Box::pin(crate::server::serve_on_each_core(listener, router, stop))
+            Box::pin(crate::server::serve_on_each_core(
+                listener, tls, router, limits, stop,
+            ))
         } else {
-            let server = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { stop.cancelled().await });
-            // Served inline (not spawned), so dropping this future closes the listener too.
-            Box::pin(std::future::IntoFuture::into_future(server))
+            Box::pin(async move {
+                crate::server::serve(listener, tls.as_ref(), router, limits, stop).await
+            })
         };
         tokio::pin!(serving);
         let outcome = tokio::select! {

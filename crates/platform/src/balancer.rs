@@ -16,6 +16,10 @@ use std::{
 
 use crate::discovery::{InstanceInfo, RegistryCache};
 
+/// How long a call for a service the registry cache does not know waits for the fetch it asks
+/// for, before it fails as "no instance".
+pub const UNKNOWN_SERVICE_FETCH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The UP instances of one service in the order to try them: the next in turn first.
 #[derive(Debug, Clone)]
 pub struct Candidates {
@@ -65,7 +69,21 @@ impl LoadBalancer {
     /// The UP instances of `service` (case-insensitive), starting with the next one in turn.
     /// Empty when none is registered and UP. Costs a lookup and a counter, not a copy.
     pub fn candidates(&self, service: &str) -> Candidates {
-        let instances = self.registry.up_sorted(service);
+        self.rotated(service, self.registry.up_sorted(service))
+    }
+
+    /// [`Self::candidates`], and when none is known, the registry fetched at once (waiting at
+    /// most [`UNKNOWN_SERVICE_FETCH_WAIT`]) and asked again: a service that registered since the
+    /// last scheduled fetch is found on the first call to it.
+    pub async fn candidates_or_fetch(&self, service: &str) -> Candidates {
+        let instances = self
+            .registry
+            .up_sorted_or_fetch(service, UNKNOWN_SERVICE_FETCH_WAIT)
+            .await;
+        self.rotated(service, instances)
+    }
+
+    fn rotated(&self, service: &str, instances: Arc<[InstanceInfo]>) -> Candidates {
         let start = match instances.len() {
             0 | 1 => 0,
             n => self.position(service).fetch_add(1, Ordering::Relaxed) % n,

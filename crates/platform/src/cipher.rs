@@ -15,8 +15,41 @@ use aes::cipher::{
     BlockModeDecrypt as _, BlockModeEncrypt as _, KeyIvInit as _, block_padding::Pkcs7,
 };
 
+use crate::settings::{FromSection, Section, SettingsError};
+
 /// The salt Spring uses when `encrypt.salt` is not set (hex).
 pub const DEFAULT_SALT: &str = "deadbeef";
+
+/// `encrypt.*`: the symmetric key of `{cipher}` values, when one is configured.
+#[derive(Debug, Clone)]
+pub struct EncryptSettings {
+    /// The encryptor for `encrypt.key` and `encrypt.salt`; `None` without a key.
+    pub encryptor: Option<TextEncryptor>,
+}
+
+impl FromSection for EncryptSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        let Some(key) = section.get("key").filter(|k| !k.is_empty()) else {
+            return Ok(Self { encryptor: None });
+        };
+        if key.contains("RSA PRIVATE KEY") || key.starts_with("ssh-") {
+            return Err(SettingsError::Invalid {
+                key: section.key("key"),
+                value: "(an asymmetric key)".into(),
+                expected: "a symmetric key: RSA and ssh keys are not supported".into(),
+            });
+        }
+        let salt = section.get_or("salt", DEFAULT_SALT);
+        let encryptor = TextEncryptor::new(&key, &salt).map_err(|_| SettingsError::Invalid {
+            key: section.key("salt"),
+            value: salt.clone(),
+            expected: "hexadecimal".into(),
+        })?;
+        Ok(Self {
+            encryptor: Some(encryptor),
+        })
+    }
+}
 
 const ITERATIONS: u32 = 1024;
 const IV_LEN: usize = 16;

@@ -45,6 +45,7 @@ use crate::{
         SettingsError, split_list,
     },
     started::{SharedSettings, Started},
+    tls::ClientTlsSettings,
 };
 
 /// The Environment JSON of Spring Cloud Config's `/{application}/{profiles}[/{label}]`.
@@ -234,12 +235,53 @@ pub struct ClientConfig {
     pub label: Option<String>,
     /// HTTP basic credentials.
     pub credentials: Option<(String, String)>,
-    /// Attempts before giving up when the import is not optional.
-    pub max_attempts: u32,
-    /// First delay between attempts.
-    pub initial_interval: Duration,
-    /// Longest delay between attempts.
-    pub max_interval: Duration,
+    /// Attempts and delays before giving up when the import is not optional.
+    pub retry: RetrySettings,
+}
+
+/// `spring.cloud.config.*`: whether and where this service loads its remote configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigClientSettings {
+    /// `enabled` (default true).
+    pub enabled: bool,
+    /// `uri`: the config servers, a comma list (default `http://localhost:8888`), used when the
+    /// `configserver:` import names none.
+    pub uri: Vec<String>,
+    /// `username` and `password`, which win over credentials in the URL.
+    pub username: Option<String>,
+    /// See `username`.
+    pub password: Option<String>,
+    /// `name`: the application asked for (default `spring.application.name`).
+    pub name: Option<String>,
+    /// `profile`: the profiles asked for (default `spring.profiles.active`).
+    pub profile: Option<Vec<String>>,
+    /// `label`: the branch, tag or commit asked for, if any.
+    pub label: Option<String>,
+    /// `retry.*`.
+    pub retry: RetrySettings,
+    /// `watch.*`.
+    pub watch: WatchSettings,
+}
+
+impl FromSection for ConfigClientSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        let uri = section.list("uri");
+        Ok(Self {
+            enabled: section.flag("enabled", true)?,
+            uri: if uri.is_empty() {
+                vec!["http://localhost:8888".to_owned()]
+            } else {
+                uri
+            },
+            username: section.get("username"),
+            password: section.get("password"),
+            name: section.get("name"),
+            profile: section.get("profile").map(|p| split_list(&p)),
+            label: section.get("label").filter(|l| !l.is_empty()),
+            retry: section.child("retry").bind()?,
+            watch: section.child("watch").bind()?,
+        })
+    }
 }
 
 /// `spring.cloud.config.retry.*` (Spring Retry's `RetryProperties`: whole milliseconds).
@@ -285,7 +327,8 @@ impl ClientConfig {
     /// Reads the client settings; `None` when no config server is to be used
     /// (`spring.cloud.config.enabled=false`, or no `configserver:` import).
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Self>> {
-        if !settings.flag("spring.cloud.config.enabled", true)? {
+        let own: ConfigClientSettings = settings.bind("spring.cloud.config")?;
+        if !own.enabled {
             return Ok(None);
         }
         let imports = settings
@@ -302,9 +345,7 @@ impl ClientConfig {
         };
         let raw_uris = match url {
             Some(url) => vec![url],
-            None => {
-                split_list(&settings.get_or("spring.cloud.config.uri", "http://localhost:8888"))
-            }
+            None => own.uri.clone(),
         };
         let mut uris = Vec::new();
         let mut credentials = None;
@@ -321,41 +362,24 @@ impl ClientConfig {
             uri.set_query(None);
             uris.push(uri);
         }
-        if let Some(user) = settings.get("spring.cloud.config.username") {
-            credentials = Some((
-                user,
-                settings
-                    .get("spring.cloud.config.password")
-                    .unwrap_or_default(),
-            ));
+        if let Some(user) = own.username {
+            credentials = Some((user, own.password.unwrap_or_default()));
         }
-        let name = settings
-            .get("spring.cloud.config.name")
-            .unwrap_or_else(|| settings.application_name());
-        let profiles = settings
-            .get("spring.cloud.config.profile")
-            .map(|p| split_list(&p))
-            .unwrap_or_else(|| settings.active_profiles());
+        let name = own.name.unwrap_or_else(|| settings.application_name());
+        let profiles = own.profile.unwrap_or_else(|| settings.active_profiles());
         let profiles = if profiles.is_empty() {
             "default".to_owned()
         } else {
             profiles.join(",")
         };
-        let retry: RetrySettings = settings.bind("spring.cloud.config.retry")?;
-        // Bound here too so that a bad watch setting stops the start instead of being ignored.
-        settings.bind::<WatchSettings>("spring.cloud.config.watch")?;
         Ok(Some(Self {
             uris,
             optional: import.optional,
             name,
             profiles,
-            label: settings
-                .get("spring.cloud.config.label")
-                .filter(|l| !l.is_empty()),
+            label: own.label,
             credentials,
-            max_attempts: retry.max_attempts,
-            initial_interval: retry.initial_interval,
-            max_interval: retry.max_interval,
+            retry: own.retry,
         }))
     }
 
@@ -412,13 +436,14 @@ fn percent_decode(text: &str) -> String {
         .into_owned()
 }
 
-/// The HTTP client for config-server calls (connect timeout 10 s, as Spring's client).
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// The HTTP client for config-server calls (connect timeout 10 s, as Spring's client), trusting
+/// what `factura.ssl.client.*` says.
+pub fn http_client(settings: &Settings) -> anyhow::Result<reqwest::Client> {
+    Ok(ClientTlsSettings::platform(settings)?
+        .reqwest_builder()?
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap_or_default()
+        .build()?)
 }
 
 /// The remote sources for a service starting with `settings`, highest precedence first;
@@ -427,7 +452,7 @@ pub async fn load_remote(settings: &Settings) -> anyhow::Result<Option<Vec<Prope
     let Some(config) = ClientConfig::from_settings(settings)? else {
         return Ok(None);
     };
-    let http = http_client();
+    let http = http_client(settings)?;
     if config.optional {
         return match config.fetch(&http).await {
             Ok(environment) => {
@@ -440,8 +465,8 @@ pub async fn load_remote(settings: &Settings) -> anyhow::Result<Option<Vec<Prope
             }
         };
     }
-    let mut delay = config.initial_interval;
-    let attempts = config.max_attempts.max(1);
+    let mut delay = config.retry.initial_interval;
+    let attempts = config.retry.max_attempts.max(1);
     for attempt in 1..=attempts {
         match config.fetch(&http).await {
             Ok(environment) => {
@@ -457,7 +482,7 @@ pub async fn load_remote(settings: &Settings) -> anyhow::Result<Option<Vec<Prope
             Err(error) => {
                 tracing::warn!(attempt, error = %format!("{error:#}"), "config server not available yet; retrying");
                 tokio::time::sleep(delay).await;
-                delay = delay.mul_f64(1.1).min(config.max_interval);
+                delay = delay.mul_f64(1.1).min(config.retry.max_interval);
             }
         }
     }
@@ -501,12 +526,12 @@ pub struct Refresher {
 
 impl Refresher {
     /// A refresher for the service whose live settings are `settings`.
-    pub fn new(settings: SharedSettings) -> Self {
-        Self {
+    pub fn new(settings: SharedSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: http_client(&settings.current())?,
             settings,
-            http: http_client(),
             lock: Arc::new(tokio::sync::Mutex::new(())),
-        }
+        })
     }
 
     /// Refetches the remote sources and, when they differ, puts them in force.
@@ -545,11 +570,14 @@ impl Refresher {
             // Checked at start (`ClientConfig::from_settings`); a refresh that breaks these
             // keys keeps the defaults.
             let watch = current
-                .bind::<WatchSettings>("spring.cloud.config.watch")
-                .unwrap_or(WatchSettings {
-                    enabled: true,
-                    delay: Duration::from_secs(2),
-                });
+                .bind::<ConfigClientSettings>("spring.cloud.config")
+                .map_or(
+                    WatchSettings {
+                        enabled: true,
+                        delay: Duration::from_secs(2),
+                    },
+                    |own| own.watch,
+                );
             let (enabled, delay) = (watch.enabled, watch.delay.as_millis() as u64);
             let configured = matches!(ClientConfig::from_settings(&current), Ok(Some(_)));
             if !configured || !enabled {

@@ -18,7 +18,86 @@ use sqlx::{
     migrate::Migrator,
 };
 
-use crate::actuator::{Health, HealthRegistry};
+use crate::{
+    actuator::{Health, HealthRegistry},
+    settings::{FacturaSettings, FromSection, Section, SettingsError},
+};
+
+/// `spring.datasource.*`: the database a data service owns and how many connections it keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSourceSettings {
+    /// `spring.datasource.url`: `sqlite:path` or `postgres://…`, also in Spring's JDBC
+    /// spelling (`jdbc:postgresql://host/db`, `jdbc:sqlite:path`). Default: a SQLite file named
+    /// after the service under `factura.data-dir` (default `./data`).
+    pub url: String,
+    /// `spring.datasource.username`, for a URL that names no user.
+    pub username: Option<String>,
+    /// `spring.datasource.password`, for a URL that carries none.
+    pub password: Option<String>,
+    /// `spring.datasource.hikari.maximum-pool-size` (default 4 on SQLite, whose connections
+    /// are worker threads, and Hikari's 10 on PostgreSQL).
+    pub maximum_pool_size: Option<u32>,
+}
+
+impl FromSection for DataSourceSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        let settings = section.settings();
+        let url = match section.get("url") {
+            Some(url) => url,
+            None => {
+                let own: FacturaSettings = settings.bind("factura")?;
+                format!("sqlite:{}/{}.db", own.data_dir, settings.application_name())
+            }
+        };
+        Ok(Self {
+            url,
+            username: section.get("username").filter(|u| !u.is_empty()),
+            password: section.get("password"),
+            maximum_pool_size: section.parse("hikari.maximum-pool-size")?,
+        })
+    }
+}
+
+impl DataSourceSettings {
+    /// Settings for `url` alone (tests, tools).
+    pub fn from_url(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            username: None,
+            password: None,
+            maximum_pool_size: None,
+        }
+    }
+
+    /// The URL sqlx connects to: JDBC prefixes removed, the username and password added to a
+    /// PostgreSQL URL that carries none.
+    fn connection_url(&self) -> anyhow::Result<String> {
+        let url = self.url.trim();
+        let url = url.strip_prefix("jdbc:").unwrap_or(url);
+        let url = match url.strip_prefix("postgresql:") {
+            // `jdbc:postgresql:db` names a database on localhost.
+            Some(rest) if !rest.starts_with("//") => format!("postgres://localhost/{rest}"),
+            Some(rest) => format!("postgres:{rest}"),
+            None => url.to_owned(),
+        };
+        if !url.starts_with("postgres:") || (self.username.is_none() && self.password.is_none()) {
+            return Ok(url);
+        }
+        let mut parsed = url::Url::parse(&url)
+            .map_err(|e| anyhow::anyhow!("spring.datasource.url is not a URL: {e}"))?;
+        if parsed.username().is_empty()
+            && let Some(user) = &self.username
+        {
+            let _ = parsed.set_username(user);
+        }
+        if parsed.password().is_none()
+            && let Some(password) = &self.password
+        {
+            let _ = parsed.set_password(Some(password));
+        }
+        Ok(parsed.to_string())
+    }
+}
 
 /// Which engine a [`Database`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,28 +126,29 @@ pub struct Database {
 }
 
 impl Database {
-    /// Connects to `url` (`sqlite:path` or `postgres://…`), creating the database if missing.
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    /// Connects to the configured database, creating it if missing.
+    pub async fn connect(settings: &DataSourceSettings) -> anyhow::Result<Self> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
 
+        let url = settings.connection_url()?;
         let (backend, url) = if let Some(path) = url.strip_prefix("sqlite:") {
             (Backend::Sqlite, sqlite_url(path)?)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            ensure_postgres_database(url).await?;
-            (Backend::Postgres, url.to_owned())
+        } else if url.starts_with("postgres:") {
+            ensure_postgres_database(&url).await?;
+            (Backend::Postgres, url)
         } else {
             bail!("spring.datasource.url must start with sqlite: or postgres:, got `{url}`");
         };
         let options = AnyConnectOptions::from_str(&url)
             .with_context(|| format!("invalid database URL {}", redact(&url)))?;
         let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
+            .max_connections(settings.maximum_pool_size.unwrap_or(match backend {
                 // Each SQLite connection is a worker thread; more than a few only adds
                 // context switches on a small machine (WAL lets readers run in parallel).
                 Backend::Sqlite => 4,
                 Backend::Postgres => 10,
-            })
+            }))
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
@@ -173,12 +253,12 @@ pub async fn open(
     context: &crate::app::ServiceContext,
     migrations: Migrations,
 ) -> anyhow::Result<Database> {
-    let url = context.settings.current().datasource_url();
-    let db = Database::connect(&url).await?;
+    let settings: DataSourceSettings = context.settings.current().bind("spring.datasource")?;
+    let db = Database::connect(&settings).await?;
     db.migrate(migrations.sqlite, migrations.postgres).await?;
     db.migrate_platform().await?;
     db.register_health(&context.health);
-    tracing::info!(database = %redact(&url), "database ready");
+    tracing::info!(database = %redact(&settings.url), "database ready");
     Ok(db)
 }
 
@@ -261,5 +341,78 @@ pub fn redact(url: &str) -> String {
             parsed.to_string()
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Settings;
+
+    fn bound(pairs: &[(&str, &str)]) -> DataSourceSettings {
+        Settings::from_pairs(pairs)
+            .bind("spring.datasource")
+            .unwrap()
+    }
+
+    #[test]
+    fn the_default_is_a_sqlite_file_named_after_the_service() {
+        let settings = bound(&[
+            ("spring.application.name", "customer-service"),
+            ("factura.data-dir", "/var/lib/factura"),
+        ]);
+        assert_eq!(settings.url, "sqlite:/var/lib/factura/customer-service.db");
+        assert_eq!(settings.maximum_pool_size, None);
+    }
+
+    #[test]
+    fn spring_jdbc_urls_and_separate_credentials_are_understood() {
+        let settings = bound(&[
+            (
+                "spring.datasource.url",
+                "jdbc:postgresql://db:5432/customers",
+            ),
+            ("spring.datasource.username", "app"),
+            ("spring.datasource.password", "s3cret"),
+            ("spring.datasource.hikari.maximum-pool-size", "20"),
+        ]);
+        assert_eq!(
+            settings.connection_url().unwrap(),
+            "postgres://app:s3cret@db:5432/customers"
+        );
+        assert_eq!(settings.maximum_pool_size, Some(20));
+        let local = DataSourceSettings::from_url("jdbc:postgresql:customers");
+        assert_eq!(
+            local.connection_url().unwrap(),
+            "postgres://localhost/customers"
+        );
+        let sqlite = DataSourceSettings::from_url("jdbc:sqlite:data/x.db");
+        assert_eq!(sqlite.connection_url().unwrap(), "sqlite:data/x.db");
+    }
+
+    #[test]
+    fn credentials_in_the_url_win_over_separate_ones() {
+        let settings = DataSourceSettings {
+            username: Some("other".into()),
+            password: Some("other".into()),
+            ..DataSourceSettings::from_url("postgres://app:pw@db/customers")
+        };
+        assert_eq!(
+            settings.connection_url().unwrap(),
+            "postgres://app:pw@db/customers"
+        );
+    }
+
+    #[test]
+    fn a_bad_pool_size_names_the_key() {
+        let error = Settings::from_pairs(&[("spring.datasource.hikari.maximum-pool-size", "many")])
+            .bind::<DataSourceSettings>("spring.datasource")
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("spring.datasource.hikari.maximum-pool-size"),
+            "{error}"
+        );
     }
 }

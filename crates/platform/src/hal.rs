@@ -17,6 +17,11 @@ pub const HAL_JSON: &str = "application/hal+json";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ForwardedHeaders(pub bool);
 
+/// The scheme requests arrive with (`https` on a TLS port); installed as a request extension by
+/// the server, the default of links when no `X-Forwarded-Proto` says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestScheme(pub &'static str);
+
 /// The absolute URL prefix of this service as the client sees it, e.g.
 /// `http://localhost:9999/customer-service`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +54,10 @@ impl BaseUrl {
         } else {
             (None, host_header, None, None)
         };
-        let scheme = scheme.unwrap_or_else(|| "http".to_owned());
+        let scheme = scheme.unwrap_or_else(|| {
+            let served = parts.extensions.get::<RequestScheme>();
+            served.map_or("http", |s| s.0).to_owned()
+        });
         let mut host = host.unwrap_or_else(|| "localhost".to_owned());
         if let Some(port) = port {
             host = with_port(&host, &port, &scheme);

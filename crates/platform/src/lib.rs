@@ -12,7 +12,8 @@
 //!   /actuator/refresh`, and the watch that applies repository changes by itself; also the
 //!   Environment wire types the config-service serves.
 //! * [`cipher`]: Spring's symmetric `{cipher}` format (shared with the config-service).
-//! * [`server`]: the common HTTP middleware stack and stop signals.
+//! * [`server`]: the common HTTP middleware stack and stop signals; [`tls`]: the one TLS stack
+//!   (`server.ssl.*` and SSL bundles for serving, one trust section for every client).
 //! * [`actuator`]: `/actuator/health`, `/info`, `/prometheus`.
 //! * [`error`]: the one error type and the one place error bodies are written.
 //! * [`db`]: SQLite or PostgreSQL through one pool type, migrations.
@@ -42,6 +43,7 @@ pub mod settings;
 pub mod started;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 
 pub use app::{Application, ServiceContext, ServiceDefinition};
 pub use error::ApiError;

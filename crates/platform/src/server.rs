@@ -1,6 +1,7 @@
 //! The HTTP stack every service runs behind, and graceful shutdown.
 //!
-//! Layers, outermost first: request id (`x-request-id`, generated when absent, echoed back),
+//! Connections are accepted and bounded (timeouts, header size, how many at once) in
+//! [`accept`]. Layers, outermost first: request id (`x-request-id`, generated when absent, echoed back),
 //! a tracing span per request, panic catching (a panic becomes a 500, never a dead service),
 //! a request timeout, error-body rendering, request metrics. Body sizes are capped by
 //! `DefaultBodyLimit` so an oversize body is a 413, not an allocation.
@@ -22,7 +23,14 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{hal::ForwardedHeaders, metrics::Metrics};
+use crate::{
+    hal::{ForwardedHeaders, RequestScheme},
+    metrics::Metrics,
+    tls::ServerTls,
+};
+
+mod accept;
+pub use accept::{BodyTimedOut, ConnectionLimits, PauseLimitedBody, serve};
 
 /// The header that carries a request's id across service hops.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -36,11 +44,14 @@ pub struct StackOptions {
     pub request_timeout: Duration,
     /// Whether `X-Forwarded-*` headers shape links.
     pub forwarded_headers: bool,
+    /// Whether the service serves TLS: links default to `https`.
+    pub https: bool,
 }
 
 /// Wraps `router` in the common layers.
 pub fn with_common_layers(router: Router, metrics: Metrics, options: &StackOptions) -> Router {
     let forwarded = ForwardedHeaders(options.forwarded_headers);
+    let scheme = RequestScheme(if options.https { "https" } else { "http" });
     router
         .layer(
             ServiceBuilder::new()
@@ -58,7 +69,8 @@ pub fn with_common_layers(router: Router, metrics: Metrics, options: &StackOptio
                 .layer(CatchPanicLayer::new())
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout))
                 .layer(DefaultBodyLimit::max(options.max_body_bytes))
-                .layer(axum::Extension(forwarded)),
+                .layer(axum::Extension(forwarded))
+                .layer(axum::Extension(scheme)),
         )
 }
 
@@ -200,12 +212,15 @@ fn reuse_port_listener(address: std::net::SocketAddr) -> std::io::Result<tokio::
 }
 
 /// Serves `router` on one current-thread runtime per core until `stop` is cancelled and
-/// in-flight requests have finished. The first runtime takes `listener` (bound by
+/// in-flight requests have finished; `limits` apply to each core's connections
+/// (`max-connections` per core). The first runtime takes `listener` (bound by
 /// [`bind_shared`]); each other one listens on the same address with its own `SO_REUSEPORT`
 /// socket, so the kernel spreads new connections over the cores.
 pub async fn serve_on_each_core(
     listener: tokio::net::TcpListener,
+    tls: Option<ServerTls>,
     router: Router,
+    limits: ConnectionLimits,
     stop: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
     let address = listener.local_addr()?;
@@ -213,7 +228,7 @@ pub async fn serve_on_each_core(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut finished = Vec::with_capacity(cores);
     for core in 0..cores {
-        let (router, stop) = (router.clone(), stop.clone());
+        let (router, stop, tls) = (router.clone(), stop.clone(), tls.clone());
         let inherited = first.take();
         let (done, finished_rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
@@ -228,13 +243,7 @@ pub async fn serve_on_each_core(
                                 Some(listener) => tokio::net::TcpListener::from_std(listener)?,
                                 None => reuse_port_listener(address)?,
                             };
-                            axum::serve(
-                                listener,
-                                router
-                                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-                            )
-                            .with_graceful_shutdown(async move { stop.cancelled().await })
-                            .await
+                            serve(listener, tls.as_ref(), router, limits, stop).await
                         })
                     });
                 let _ = done.send(result);

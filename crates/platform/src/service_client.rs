@@ -9,8 +9,13 @@
 //!   falling back to `….config.default.…`, then to Spring Cloud OpenFeign's own defaults,
 //!   connect 10 s and read 60 s);
 //! * one [`CircuitBreaker`] per remote service decides whether to call at all; its state is a
-//!   health component and a Prometheus gauge;
-//! * the incoming request's `x-request-id` travels on every outgoing call.
+//!   health component and a Prometheus gauge. A service with no instance known is looked up
+//!   in a registry fetched at once, and if still unknown answered "unavailable" without
+//!   counting as a breaker failure (it has not failed, it is not there yet);
+//! * the incoming request's `x-request-id` travels on every outgoing call;
+//! * an instance registered with its secure port enabled is called over https, trusting what
+//!   `factura.ssl.client.*` says ([`crate::tls`]); `spring.cloud.openfeign.httpclient.disable-ssl-validation`
+//!   trusts any certificate, as with OpenFeign's Apache HttpClient 5.
 //!
 //! Errors say which service, which call and what happened ([`RemoteError`]).
 
@@ -23,11 +28,12 @@ use serde_json::json;
 use crate::{
     actuator::Health,
     app::ServiceContext,
-    balancer::LoadBalancer,
+    balancer::{Candidates, LoadBalancer},
     error::ApiError,
     resilience::{BreakerConfig, CircuitBreaker, State},
     server::{REQUEST_ID, current_request_id},
     settings::{FromSection, Section, SettingsError},
+    tls::ClientTlsSettings,
 };
 
 /// Why a remote call failed.
@@ -150,7 +156,17 @@ impl ServiceClient {
             .section(&format!("spring.cloud.openfeign.client.config.{service}"))
             .or("spring.cloud.openfeign.client.config.default")
             .bind()?;
-        let http = reqwest::Client::builder()
+        let mut tls = ClientTlsSettings::platform(&settings)?;
+        // OpenFeign's Apache HttpClient 5 switch, honoured the same way.
+        if settings.flag(
+            "spring.cloud.openfeign.httpclient.disable-ssl-validation",
+            false,
+        )? {
+            tls.use_insecure_trust_manager = true;
+            tls.trusted_x509_certificates.clear();
+        }
+        let http = tls
+            .reqwest_builder()?
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()?;
@@ -216,11 +232,17 @@ impl ServiceClient {
         call: &str,
         path: &str,
     ) -> Result<T, RemoteError> {
+        // No instance known is not the remote's failure (it may not have registered yet): it
+        // is answered before the breaker is asked and never counts against it.
+        let candidates = self.balancer.candidates_or_fetch(&self.service).await;
+        if candidates.is_empty() {
+            return Err(self.unavailable(call, "no instance is registered and UP"));
+        }
         if self.breaker.try_acquire().is_err() {
             return Err(self.unavailable(call, "circuit breaker open"));
         }
         let result = self
-            .with_failover(call, reqwest::Method::GET, path, None)
+            .with_failover(call, reqwest::Method::GET, path, None, &candidates)
             .await;
         let response = self.recorded(result)?;
         let bytes = response
@@ -243,10 +265,16 @@ impl ServiceClient {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<T, RemoteError> {
+        let candidates = self.balancer.candidates_or_fetch(&self.service).await;
+        if candidates.is_empty() {
+            return Err(self.unavailable(call, "no instance is registered and UP"));
+        }
         if self.breaker.try_acquire().is_err() {
             return Err(self.unavailable(call, "circuit breaker open"));
         }
-        let result = self.with_failover(call, method, path, body).await;
+        let result = self
+            .with_failover(call, method, path, body, &candidates)
+            .await;
         let response = self.recorded(result)?;
         let status = response.status();
         let bytes = response
@@ -288,12 +316,9 @@ impl ServiceClient {
         method: reqwest::Method,
         path: &str,
         body: Option<&serde_json::Value>,
+        candidates: &Candidates,
     ) -> Result<reqwest::Response, RemoteError> {
         let writes = method != reqwest::Method::GET;
-        let candidates = self.balancer.candidates(&self.service);
-        if candidates.is_empty() {
-            return Err(self.unavailable(call, "no instance is registered and UP"));
-        }
         let mut retried = false;
         let mut last = None;
         for instance in candidates.iter() {

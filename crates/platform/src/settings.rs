@@ -10,6 +10,7 @@
 //! built-in defaults < local `application.yml` (+ `application-{profile}.yml`) <
 //! config-service (when a client fills that layer in) < environment variables < command-line flags.
 
+mod data_size;
 mod duration;
 mod placeholder;
 mod section;
@@ -20,9 +21,13 @@ use std::{fmt, path::Path, str::FromStr, sync::Arc};
 use anyhow::Context as _;
 use indexmap::IndexMap;
 
+pub use data_size::parse_data_size;
 pub use duration::{DurationError, DurationUnit, expected_duration, parse_duration};
 pub use placeholder::resolve_placeholders;
-pub use section::{EX_CONFIG, FromSection, Section, ServerSettings, is_configuration_error};
+pub use section::{
+    ConnectionLimits, EX_CONFIG, FacturaSettings, FromSection, Section, ServerSettings,
+    is_configuration_error,
+};
 pub use yaml::{
     ON_PROFILE, YamlDocument, parse_yaml_documents, profile_expression_matches, value_text,
 };
@@ -239,6 +244,16 @@ impl Settings {
         Ok(Settings::from_sources(sources))
     }
 
+    /// One layer of `(key, value)` pairs (tests, tools).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self::from_sources(vec![PropertySource::new(
+            "pairs",
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )])
+    }
+
     /// Settings made of exactly these sources, highest precedence first.
     pub fn from_sources(sources: Vec<PropertySource>) -> Self {
         Self {
@@ -419,23 +434,6 @@ impl Settings {
         self.get("spring.profiles.active")
             .map(|v| split_list(&v))
             .unwrap_or_default()
-    }
-
-    /// `spring.datasource.url`, defaulting to a SQLite file named after the service under
-    /// `factura.data-dir` (default `./data`).
-    pub fn datasource_url(&self) -> String {
-        self.get("spring.datasource.url").unwrap_or_else(|| {
-            let dir = self.get_or("factura.data-dir", "data");
-            format!("sqlite:{dir}/{}.db", self.application_name())
-        })
-    }
-
-    /// `eureka.client.service-url.defaultZone` as a list of discovery URLs.
-    pub fn eureka_default_zone(&self) -> Vec<String> {
-        split_list(&self.get_or(
-            "eureka.client.service-url.defaultZone",
-            "http://localhost:8761/eureka/",
-        ))
     }
 
     /// `spring.config.import`, parsed.

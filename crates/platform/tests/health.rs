@@ -4,7 +4,7 @@
 use axum::Router;
 use platform::{
     ServiceContext,
-    db::Database,
+    db::{DataSourceSettings, Database},
     settings::{PropertySource, Settings},
 };
 
@@ -12,7 +12,9 @@ use platform::{
 async fn health_turns_down_with_503_when_the_database_is_unreachable() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("health.db").display());
-    let db = Database::connect(&url).await.unwrap();
+    let db = Database::connect(&DataSourceSettings::from_url(&url))
+        .await
+        .unwrap();
     let settings = Settings::from_sources(vec![PropertySource::new(
         "test",
         [

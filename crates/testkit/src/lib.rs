@@ -6,6 +6,10 @@
 //! and the config-server import are off unless a test turns them on, so a test talks only to
 //! what it started.
 
+pub mod eureka;
+pub mod git_http;
+pub mod tls;
+
 use std::{net::SocketAddr, time::Duration};
 
 use platform::{
@@ -16,6 +20,84 @@ use platform::{
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// `headers` as an echo backend answers them: each name (but those in `skip`) with the array of
+/// its values, so a test sees exactly what arrived, repeated headers included.
+pub fn headers_as_json(
+    headers: &reqwest::header::HeaderMap,
+    skip: &[&str],
+) -> serde_json::Map<String, serde_json::Value> {
+    headers
+        .keys()
+        .filter(|name| !skip.contains(&name.as_str()))
+        .map(|name| {
+            let values = headers
+                .get_all(name)
+                .iter()
+                .map(|v| serde_json::Value::String(String::from_utf8_lossy(v.as_bytes()).into()))
+                .collect();
+            (name.as_str().to_owned(), serde_json::Value::Array(values))
+        })
+        .collect()
+}
+
+/// A loopback port held for a server that starts later, so its address can go into other
+/// settings first without a race: the socket is bound (with `SO_REUSEADDR`) but not listening,
+/// so connections to it are refused meanwhile and the OS hands the port to no one else.
+#[derive(Debug)]
+pub struct ReservedPort {
+    socket: tokio::net::TcpSocket,
+    port: u16,
+}
+
+impl ReservedPort {
+    /// Holds a fresh port on 127.0.0.1.
+    pub fn new() -> Self {
+        Self::on(0)
+    }
+
+    fn on(port: u16) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket
+            .bind(SocketAddr::from(([127, 0, 0, 1], port)))
+            .expect("a loopback port");
+        let port = socket.local_addr().expect("the bound address").port();
+        Self { socket, port }
+    }
+
+    /// The held port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:port`.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// A second hold on the same port, for a server that replaces one started from this hold
+    /// (a restart on the same address): Linux lets reusable sockets share a port while at most
+    /// one of them listens.
+    pub fn another_hold(&self) -> Self {
+        Self::on(self.port)
+    }
+
+    /// The listening socket a service is started on ([`TestService::start_on`]).
+    pub fn listen(self) -> std::net::TcpListener {
+        let listener = self
+            .socket
+            .listen(1024)
+            .expect("listening on the held port");
+        listener.into_std().expect("a std listener")
+    }
+}
+
+impl Default for ReservedPort {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// The environment variable naming a PostgreSQL server for the PostgreSQL leg of the tests.
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";

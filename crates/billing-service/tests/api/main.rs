@@ -11,4 +11,5 @@ mod idempotency;
 mod lifecycle;
 mod numbering;
 mod saga;
+mod tls;
 mod vat;

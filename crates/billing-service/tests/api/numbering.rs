@@ -39,9 +39,11 @@ async fn draft(fleet: &Fleet, instance: usize, product: i64) -> i64 {
 async fn issuing_gives_the_next_number_of_the_year_once() {
     let fleet = Fleet::start(1, 1).await;
     // Last year's series has nothing to do with this year's.
-    let db = Database::connect(&fleet.billing[0].database.url)
-        .await
-        .unwrap();
+    let db = Database::connect(&platform::db::DataSourceSettings::from_url(
+        &fleet.billing[0].database.url,
+    ))
+    .await
+    .unwrap();
     sqlx::query(
         "INSERT INTO document_sequences (series, year, last_number) VALUES ('INVOICE', $1, 57)",
     )
@@ -145,9 +147,11 @@ async fn an_issue_that_fails_gives_its_number_back() {
     let fleet = Fleet::start(1, 1).await;
     let (unlucky, next) = (draft(&fleet, 0, 3).await, draft(&fleet, 0, 3).await);
     // A real failure inside the issuing transaction, after the number was taken.
-    let db = Database::connect(&fleet.billing[0].database.url)
-        .await
-        .unwrap();
+    let db = Database::connect(&platform::db::DataSourceSettings::from_url(
+        &fleet.billing[0].database.url,
+    ))
+    .await
+    .unwrap();
     let refuse: Vec<String> = match db.backend() {
         Backend::Sqlite => vec![format!(
             "CREATE TRIGGER refuse_number BEFORE UPDATE OF invoice_number ON bills \

@@ -170,7 +170,9 @@ pub(crate) async fn post_bill(
 /// One number from billing's database.
 pub(crate) async fn count(database: &TestDatabase, sql: &str) -> i64 {
     use sqlx::Row as _;
-    let db = Database::connect(&database.url).await.unwrap();
+    let db = Database::connect(&platform::db::DataSourceSettings::from_url(&database.url))
+        .await
+        .unwrap();
     let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
         .fetch_one(db.pool())
         .await
@@ -261,7 +263,11 @@ async fn a_bill_that_cannot_be_stored_gives_its_reserved_stock_back() {
     let fleet = Fleet::start(1, 1).await;
     let billing = &fleet.billing[0];
     // A real failure of billing's database after the reservation: inserts into bills refused.
-    let db = Database::connect(&billing.database.url).await.unwrap();
+    let db = Database::connect(&platform::db::DataSourceSettings::from_url(
+        &billing.database.url,
+    ))
+    .await
+    .unwrap();
     let statements: &[&str] = match db.backend() {
         Backend::Sqlite => &[
             "CREATE TRIGGER refuse_bills BEFORE INSERT ON bills BEGIN SELECT RAISE(ABORT, 'disk full'); END",

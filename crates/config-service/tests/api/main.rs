@@ -6,6 +6,7 @@ mod cipher;
 mod credentials;
 mod git;
 mod helpers;
+mod https_git;
 mod interop;
 mod native;
 mod refresh;

@@ -25,11 +25,11 @@ use conformance::{
     compare::{Differential, Exchange, Probe, Rules, Side},
     spring::SpringApp,
 };
-use serde_json::{Value, json};
-use testkit::TestService;
+use serde_json::Value;
+use testkit::{TestService, eureka::Registration};
 
 /// The client-side `lastDirtyTimestamp` every registration carries, so both servers store the same.
-const DIRTY: i64 = 1_700_000_000_000;
+const DIRTY: i64 = testkit::eureka::DIRTY_TIMESTAMP;
 
 /// A Spring Eureka server, one per `key` per test binary.
 async fn spring(
@@ -86,28 +86,10 @@ fn differential(
 /// A registration as Spring's Eureka client sends it (JSON).
 fn instance(app: &str, id: &str, port: u16) -> Value {
     let host = format!("{}.example", id.replace(':', "-"));
-    json!({"instance": {
-        "instanceId": id,
-        "hostName": host,
-        "app": app.to_ascii_uppercase(),
-        "ipAddr": "10.0.0.5",
-        "status": "UP",
-        "overriddenStatus": "UNKNOWN",
-        "port": {"$": port, "@enabled": "true"},
-        "securePort": {"$": 443, "@enabled": "false"},
-        "countryId": 1,
-        "dataCenterInfo": {"@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", "name": "MyOwn"},
-        "leaseInfo": {"renewalIntervalInSecs": 30, "durationInSecs": 90},
-        "metadata": {"management.port": port.to_string()},
-        "homePageUrl": format!("http://{host}:{port}/"),
-        "statusPageUrl": format!("http://{host}:{port}/actuator/info"),
-        "healthCheckUrl": format!("http://{host}:{port}/actuator/health"),
-        "vipAddress": app.to_ascii_lowercase(),
-        "secureVipAddress": app.to_ascii_lowercase(),
-        "isCoordinatingDiscoveryServer": false,
-        "lastUpdatedTimestamp": DIRTY,
-        "lastDirtyTimestamp": DIRTY,
-    }})
+    Registration::new(app, &host, port)
+        .id(id)
+        .ip("10.0.0.5")
+        .json()
 }
 
 /// The same registration as XML (what py_eureka_client and XStream clients send).

@@ -15,7 +15,8 @@ use axum::{
     extract::{Request, State},
     http::{HeaderValue, Response, StatusCode},
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+use testkit::eureka::Registration;
 
 /// A running echo backend.
 pub(crate) struct Echo {
@@ -84,22 +85,10 @@ async fn echo(State(calls): State<Calls>, request: Request) -> Response<Body> {
             status = StatusCode::INTERNAL_SERVER_ERROR;
         }
     }
-    let mut headers = Map::new();
     // Framing belongs to each hop (a client may send a body with a length or in chunks, or
     // state a zero length); the body itself is compared instead.
-    for name in parts
-        .headers
-        .keys()
-        .filter(|n| *n != "content-length" && *n != "transfer-encoding")
-    {
-        let values: Vec<Value> = parts
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        headers.insert(name.as_str().to_owned(), Value::Array(values));
-    }
+    let headers =
+        testkit::headers_as_json(&parts.headers, &["content-length", "transfer-encoding"]);
     let answer = json!({
         "method": parts.method.as_str(),
         "path": parts.uri.path(),
@@ -125,27 +114,10 @@ async fn echo(State(calls): State<Calls>, request: Request) -> Response<Body> {
 /// Registers an instance of `app` at `addr` with the Eureka server at `discovery`, with a
 /// long lease (the test does not renew it) and `metadata`.
 pub(crate) async fn register(discovery: SocketAddr, app: &str, addr: SocketAddr, metadata: Value) {
-    let instance_id = format!("127.0.0.1:{}:{}", app.to_ascii_lowercase(), addr.port());
-    let body = json!({ "instance": {
-        "instanceId": instance_id,
-        "hostName": "127.0.0.1",
-        "app": app,
-        "ipAddr": "127.0.0.1",
-        "status": "UP",
-        "port": { "$": addr.port(), "@enabled": "true" },
-        "securePort": { "$": 443, "@enabled": "false" },
-        "dataCenterInfo": {
-            "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo",
-            "name": "MyOwn"
-        },
-        "leaseInfo": { "renewalIntervalInSecs": 30, "durationInSecs": 3600 },
-        "metadata": metadata,
-        "vipAddress": app.to_ascii_lowercase(),
-        "secureVipAddress": app.to_ascii_lowercase(),
-        "homePageUrl": format!("http://127.0.0.1:{}/", addr.port()),
-        "statusPageUrl": format!("http://127.0.0.1:{}/actuator/info", addr.port()),
-        "healthCheckUrl": format!("http://127.0.0.1:{}/actuator/health", addr.port()),
-    }});
+    let body = Registration::new(app, "127.0.0.1", addr.port())
+        .lease_duration(3600)
+        .metadata(metadata)
+        .json();
     let response = reqwest::Client::new()
         .post(format!("http://{discovery}/eureka/apps/{app}"))
         .json(&body)

@@ -205,3 +205,56 @@ async fn garbage_on_the_wire_is_refused_and_the_service_keeps_serving() {
     assert_eq!(total(&app).await, 3);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn text_with_a_nul_character_is_400_naming_the_field_on_every_database() {
+    // PostgreSQL cannot store U+0000 in text; SQLite could. Both refuse it the same way.
+    let app = TestApp::start().await;
+    let (status, error) = post_raw(
+        &app,
+        Some("application/json"),
+        r#"{"name": "a\u0000b", "email": "nul@mail.com"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["errors"][0]["property"], "name", "{error}");
+    assert!(
+        error["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("NUL"),
+        "{error}"
+    );
+    let (status, error) = post_raw(
+        &app,
+        Some("application/json"),
+        r#"{"name": "Nul", "email": "a\u0000@mail.com"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["errors"][0]["property"], "email", "{error}");
+    let patched = app
+        .http
+        .patch(app.url("/customers/1"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(r#"{"name": "\u0000"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::BAD_REQUEST);
+    for (search, param) in [("byName", "name"), ("byEmail", "email")] {
+        let response = app
+            .get(&format!("/customers/search/{search}?{param}=a%00b"))
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{search}");
+        let body: Value = response.json().await.unwrap();
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("'{param}'")) && message.contains("NUL"),
+            "{message}"
+        );
+    }
+    assert_eq!(total(&app).await, 3, "nothing stored");
+    assert_eq!(app.get_json("/customers/1").await["name"], "Hassan");
+    app.stop().await;
+}

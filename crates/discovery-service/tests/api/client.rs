@@ -94,8 +94,10 @@ async fn customer_service_registers_and_every_cache_sees_the_other_services() {
 
 #[tokio::test]
 async fn a_service_serves_without_discovery_and_registers_when_it_appears() {
-    let port = free_port();
-    let zone = format!("http://127.0.0.1:{port}/eureka/");
+    // Held, not listening: connections are refused until discovery starts on it.
+    let held = ReservedPort::new();
+    let held_again = held.another_hold();
+    let zone = format!("http://{}/eureka/", held.addr());
     let customers = Registered::start(&customer_service::SERVICE, &zone).await;
     let health = http()
         .get(format!("http://{}/actuator/health", customers.addr))
@@ -104,8 +106,7 @@ async fn a_service_serves_without_discovery_and_registers_when_it_appears() {
         .expect("health");
     assert_eq!(health.status(), 200, "serving does not wait for discovery");
 
-    let port_text = port.to_string();
-    let node = discovery(&[("server.port", port_text.as_str())]).await;
+    let node = TestService::start_on(held.listen(), &discovery_service::SERVICE, &[]).await;
     let id = customers.instance_id("customer-service");
     eventually("registration once discovery appears", PATIENCE, || async {
         instance_status(&zone, "CUSTOMER-SERVICE", &id)
@@ -116,7 +117,7 @@ async fn a_service_serves_without_discovery_and_registers_when_it_appears() {
 
     // Discovery restarts empty: the next heartbeat gets 404 and the client registers again.
     node.stop().await;
-    let node = discovery(&[("server.port", port_text.as_str())]).await;
+    let node = TestService::start_on(held_again.listen(), &discovery_service::SERVICE, &[]).await;
     eventually(
         "re-registration after a discovery restart",
         PATIENCE,
@@ -133,9 +134,9 @@ async fn a_service_serves_without_discovery_and_registers_when_it_appears() {
 
 #[tokio::test]
 async fn the_client_fails_over_between_discovery_urls() {
-    let dead = free_port();
+    let dead = ReservedPort::new();
     let node = discovery(&[]).await;
-    let zone = format!("http://127.0.0.1:{dead}/eureka/,{}", eureka(&node));
+    let zone = format!("http://{}/eureka/,{}", dead.addr(), eureka(&node));
     let inventory = Registered::start(&inventory_service::SERVICE, &zone).await;
     let id = inventory.instance_id("inventory-service");
     eventually("registration through the second URL", PATIENCE, || async {

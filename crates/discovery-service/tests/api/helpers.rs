@@ -7,8 +7,8 @@ use testkit::{TestDatabase, test_settings};
 use tokio_util::sync::CancellationToken;
 
 use reqwest::{Client, Response, StatusCode};
-use serde_json::{Value, json};
-pub(crate) use testkit::{TestService, eventually};
+use serde_json::Value;
+pub(crate) use testkit::{ReservedPort, TestService, eventually};
 
 /// Long enough for convergence on a loaded CI machine; never a timing assertion.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
@@ -33,30 +33,7 @@ pub(crate) fn http() -> Client {
 
 /// A JSON registration body like Spring's client sends.
 pub(crate) fn instance_body(app: &str, host: &str, port: u16) -> Value {
-    json!({"instance": {
-        "instanceId": format!("{host}:{}:{port}", app.to_ascii_lowercase()),
-        "hostName": host,
-        "app": app.to_ascii_uppercase(),
-        "ipAddr": "127.0.0.1",
-        "status": "UP",
-        "overriddenStatus": "UNKNOWN",
-        "port": {"$": port, "@enabled": "true"},
-        "securePort": {"$": 443, "@enabled": "false"},
-        "countryId": 1,
-        "dataCenterInfo": {"@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", "name": "MyOwn"},
-        "leaseInfo": {"renewalIntervalInSecs": 30, "durationInSecs": 90},
-        "metadata": {"management.port": port.to_string()},
-        "homePageUrl": format!("http://{host}:{port}/"),
-        "statusPageUrl": format!("http://{host}:{port}/actuator/info"),
-        "healthCheckUrl": format!("http://{host}:{port}/actuator/health"),
-        "vipAddress": app.to_ascii_lowercase(),
-        "secureVipAddress": app.to_ascii_lowercase(),
-        "isCoordinatingDiscoveryServer": false,
-        "lastUpdatedTimestamp": 1_700_000_000_000_i64,
-        "lastDirtyTimestamp": 1_700_000_000_000_i64,
-        "appGroupName": null,
-        "sid": "na"
-    }})
+    testkit::eureka::Registration::new(app, host, port).json()
 }
 
 /// POSTs `body` as a registration; returns the response.
@@ -119,22 +96,6 @@ pub(crate) async fn instance_status(base: &str, app: &str, id: &str) -> Option<S
     }
     let body: Value = response.json().await.ok()?;
     body["instance"]["status"].as_str().map(str::to_owned)
-}
-
-/// A socket bound to `127.0.0.1:0`, to hand to [`TestService::start_on`] once its port has
-/// been written into other settings: the port stays ours in between.
-pub(crate) fn loopback_listener() -> std::net::TcpListener {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port")
-}
-
-/// A port nothing listens on right now: only where the test needs connections refused first
-/// (a dead address, discovery appearing later) or an external client binds it itself; a port
-/// that others must know before a service starts comes from [`loopback_listener`] instead.
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// A real service with registration on, and the handle on its registry cache.

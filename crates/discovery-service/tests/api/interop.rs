@@ -163,19 +163,20 @@ async fn py_eureka_client_and_eureka_js_client_register_discover_and_cancel() {
     })
     .await;
 
-    let py_port = free_port();
+    // The third-party clients only announce a port (they serve nothing): held, so it is unique.
+    let py_port = ReservedPort::new();
     let mut py = Command::new(&python);
     py.arg(script("py_client.py"))
         .arg(&base)
-        .arg(py_port.to_string())
+        .arg(py_port.port().to_string())
         .env("PYTHONUNBUFFERED", "1");
     let mut py = Script::spawn("py_eureka_client", py);
 
-    let js_port = free_port();
+    let js_port = ReservedPort::new();
     let mut js = Command::new("node");
     js.arg(script("js_client.js"))
         .arg(node.addr.port().to_string())
-        .arg(js_port.to_string())
+        .arg(js_port.port().to_string())
         .env("NODE_PATH", &node_modules);
     let mut js = Script::spawn("eureka-js-client", js);
 
@@ -200,9 +201,12 @@ async fn py_eureka_client_and_eureka_js_client_register_discover_and_cancel() {
     let py_seen = &customers.cache.instances("PY-SVC")[0];
     assert_eq!(
         py_seen.effective_id(),
-        format!("127.0.0.1:py-svc:{py_port}")
+        format!("127.0.0.1:py-svc:{}", py_port.port())
     );
-    assert_eq!(customers.cache.instances("JS-SVC")[0].port.port, js_port);
+    assert_eq!(
+        customers.cache.instances("JS-SVC")[0].port.port,
+        js_port.port()
+    );
 
     py.send("GO").await;
     js.send("GO").await;

@@ -15,9 +15,14 @@ fn node_settings(zone: &str) -> [(&str, &str); 3] {
     ]
 }
 
-/// A node serving on `listener`, whose port the zone already lists.
-async fn node(listener: std::net::TcpListener, zone: &str) -> TestService {
-    TestService::start_on(listener, &discovery_service::SERVICE, &node_settings(zone)).await
+/// A node serving on the held port, which the zone already lists.
+async fn node(port: ReservedPort, zone: &str) -> TestService {
+    TestService::start_on(
+        port.listen(),
+        &discovery_service::SERVICE,
+        &node_settings(zone),
+    )
+    .await
 }
 
 async fn visible(base: &str, app: &str, id: &str) {
@@ -40,16 +45,17 @@ async fn gone(base: &str, app: &str, id: &str) {
 
 #[tokio::test]
 async fn three_nodes_replicate_and_survive_the_loss_of_one() {
-    let [listener_a, listener_b, listener_c] = [(); 3].map(|()| loopback_listener());
-    let port_a = listener_a.local_addr().unwrap().port();
-    let urls: Vec<String> = [&listener_a, &listener_b, &listener_c]
+    let [port_a, port_b, port_c] = [(); 3].map(|()| ReservedPort::new());
+    // A is restarted on its address later in the test.
+    let port_a_again = port_a.another_hold();
+    let urls: Vec<String> = [&port_a, &port_b, &port_c]
         .iter()
-        .map(|l| format!("http://{}/eureka/", l.local_addr().unwrap()))
+        .map(|p| format!("http://{}/eureka/", p.addr()))
         .collect();
     let zone = urls.join(",");
-    let a = node(listener_a, &zone).await;
-    let b = node(listener_b, &zone).await;
-    let c = node(listener_c, &zone).await;
+    let a = node(port_a, &zone).await;
+    let b = node(port_b, &zone).await;
+    let c = node(port_c, &zone).await;
     let (url_a, url_b, url_c) = (&urls[0], &urls[1], &urls[2]);
 
     // Register on A: visible on B and C.
@@ -143,10 +149,7 @@ async fn three_nodes_replicate_and_survive_the_loss_of_one() {
     .await;
 
     // A comes back empty, on its old port (the zone names it), and syncs from its peers.
-    let port_a = port_a.to_string();
-    let mut restarted = node_settings(&zone).to_vec();
-    restarted.push(("server.port", port_a.as_str()));
-    let a = discovery(&restarted).await;
+    let a = node(port_a_again, &zone).await;
     visible(url_a, "INVENTORY-SERVICE", &inventory_id).await;
     visible(url_a, "CUSTOMER-SERVICE", &id).await;
 

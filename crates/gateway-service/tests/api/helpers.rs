@@ -19,7 +19,7 @@ use axum::{
 };
 use http_body_util::BodyExt as _;
 use platform::discovery::{Application, Applications, InstanceInfo, RegistryCache};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use testkit::{TestDatabase, TestService};
 use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -194,16 +194,7 @@ async fn echo(State(state): State<BackendState>, request: Request) -> Json<Value
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let mut headers = Map::new();
-    for name in parts.headers.keys() {
-        let values: Vec<Value> = parts
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        headers.insert(name.as_str().to_owned(), Value::Array(values));
-    }
+    let headers = testkit::headers_as_json(&parts.headers, &[]);
     Json(json!({
         "backend": state.name,
         "method": parts.method.as_str(),

@@ -3,8 +3,10 @@
 
 mod actuator;
 mod discovery;
+mod faults;
 mod filters;
 mod helpers;
 mod resilience;
 mod robustness;
 mod routing;
+mod tls;

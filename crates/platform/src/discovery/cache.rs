@@ -24,7 +24,28 @@ type UpIndex = HashMap<String, Arc<[InstanceInfo]>>;
 pub struct RegistryCache {
     current: Arc<watch::Sender<Arc<Applications>>>,
     up: Arc<RwLock<Arc<UpIndex>>>,
+    fetches: Arc<FetchRequests>,
 }
+
+/// Asks from lookups that found nothing to the discovery client that fills the cache: a
+/// caller looking for an application the cache does not know wakes the client for an
+/// immediate fetch (which the client rate-limits) and waits for it to finish.
+#[derive(Debug, Default)]
+struct FetchRequests {
+    /// Set while a discovery client keeps this cache fresh; without one nobody would answer.
+    fetcher: std::sync::atomic::AtomicBool,
+    /// Wakes the client.
+    wanted: tokio::sync::Notify,
+    /// How many fetches the client has finished (successful or not).
+    finished: watch::Sender<u64>,
+    /// When the last one finished.
+    last_finished: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+/// The shortest gap between fetches that lookups of unknown applications ask for: a burst
+/// of calls for a service nobody registered costs one registry fetch a second at most, and a
+/// lookup within a second of a fetch is answered from it without waiting.
+pub const ON_DEMAND_FETCH_GAP: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Default for RegistryCache {
     fn default() -> Self {
@@ -38,7 +59,64 @@ impl RegistryCache {
         Self {
             current: Arc::new(watch::Sender::new(Arc::new(Applications::default()))),
             up: Arc::default(),
+            fetches: Arc::default(),
         }
+    }
+
+    /// The UP instances of `app` as [`Self::up_sorted`]; when there are none and a discovery
+    /// client fills this cache, asks it for a fetch now and waits (at most `within`) for that
+    /// fetch to finish. A service started at the same time as the one it calls learns of it
+    /// on its first call, not at the next scheduled fetch.
+    pub async fn up_sorted_or_fetch(
+        &self,
+        app: &str,
+        within: std::time::Duration,
+    ) -> Arc<[InstanceInfo]> {
+        let known = self.up_sorted(app);
+        let fresh = || {
+            self.fetches
+                .last_finished
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some_and(|at| at.elapsed() < ON_DEMAND_FETCH_GAP)
+        };
+        if !known.is_empty()
+            || !self
+                .fetches
+                .fetcher
+                .load(std::sync::atomic::Ordering::Relaxed)
+            || fresh()
+        {
+            return known;
+        }
+        let mut finished = self.fetches.finished.subscribe();
+        finished.mark_unchanged();
+        self.fetches.wanted.notify_one();
+        let _ = tokio::time::timeout(within, finished.changed()).await;
+        self.up_sorted(app)
+    }
+
+    /// For the discovery client: it keeps this cache fresh from now on.
+    pub(crate) fn attach_fetcher(&self) {
+        self.fetches
+            .fetcher
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// For the discovery client: resolves when a lookup asked for a fetch (at once if one
+    /// asked since the last call).
+    pub(crate) async fn fetch_wanted(&self) {
+        self.fetches.wanted.notified().await;
+    }
+
+    /// For the discovery client: one fetch finished; wakes the lookups waiting for it.
+    pub(crate) fn fetch_finished(&self) {
+        *self
+            .fetches
+            .last_finished
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(tokio::time::Instant::now());
+        self.fetches.finished.send_modify(|count| *count += 1);
     }
 
     /// The registry as last fetched.

@@ -7,7 +7,9 @@
 //! (a restart, an eviction) and triggers an immediate re-registration. In parallel it fetches the
 //! full registry, then deltas every `eureka.client.registry-fetch-interval-seconds`, merging
 //! them into the [`RegistryCache`] and falling back to a full fetch when the merged view's
-//! `apps__hashcode` disagrees with the server's. On shutdown it cancels its lease.
+//! `apps__hashcode` disagrees with the server's. A lookup that finds no instance of an
+//! application asks for a fetch at once (rate-limited, [`ON_DEMAND_FETCH_GAP`]), so services
+//! started together find each other on their first call. On shutdown it cancels its lease.
 //!
 //! Several servers (`defaultZone` is a comma list) are tried in order, starting from the last one
 //! that answered; a connection failure or a 5xx moves on to the next.
@@ -26,12 +28,13 @@ use reqwest::{Method, StatusCode};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    cache::RegistryCache,
+    cache::{ON_DEMAND_FETCH_GAP, RegistryCache},
     model::{self, Format, InstanceInfo},
 };
 use crate::{
-    settings::{ServerSettings, Settings},
+    settings::{FromSection, Section, ServerSettings, Settings, SettingsError, split_list},
     started::Started,
+    tls::ClientTlsSettings,
 };
 
 /// What an instance id must have escaped to be one path segment (`host:app:port` stays as is,
@@ -96,6 +99,104 @@ impl ServerUrl {
     }
 }
 
+/// `eureka.instance.*`: how this service describes itself in the registry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceSettings {
+    /// `appname` (default `spring.application.name`; upper-cased in the registry).
+    pub appname: Option<String>,
+    /// `instance-id` (default `host:spring.application.name:port`, as Spring).
+    pub instance_id: Option<String>,
+    /// `hostname` (default the bound address when it is a specific one, else the machine's name).
+    pub hostname: Option<String>,
+    /// `ip-address` (default the address others reach the bound one at).
+    pub ip_address: Option<String>,
+    /// `prefer-ip-address`: announce the IP address as the host (default false).
+    pub prefer_ip_address: bool,
+    /// `non-secure-port` (default the bound port).
+    pub non_secure_port: Option<u16>,
+    /// `non-secure-port-enabled` (default true).
+    pub non_secure_port_enabled: bool,
+    /// `secure-port-enabled`: announce an https port (default false).
+    pub secure_port_enabled: bool,
+    /// `secure-port` (default the bound port).
+    pub secure_port: Option<u16>,
+    /// `virtual-host-name` (default `spring.application.name`).
+    pub virtual_host_name: Option<String>,
+    /// `secure-virtual-host-name` (default `spring.application.name`).
+    pub secure_virtual_host_name: Option<String>,
+    /// `lease-renewal-interval-in-seconds` (default 30; fractions allowed).
+    pub lease_renewal_interval: Duration,
+    /// `lease-expiration-duration-in-seconds` (default 90; fractions allowed).
+    pub lease_expiration_duration: Duration,
+    /// `metadata-map.*`, announced as the instance's metadata.
+    pub metadata_map: indexmap::IndexMap<String, String>,
+}
+
+impl FromSection for InstanceSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            appname: section.get("appname"),
+            instance_id: section.get("instance-id"),
+            hostname: section.get("hostname"),
+            ip_address: section.get("ip-address"),
+            prefer_ip_address: section.flag("prefer-ip-address", false)?,
+            non_secure_port: section.parse("non-secure-port")?,
+            non_secure_port_enabled: section.flag("non-secure-port-enabled", true)?,
+            secure_port_enabled: section.flag("secure-port-enabled", false)?,
+            secure_port: section.parse("secure-port")?,
+            virtual_host_name: section.get("virtual-host-name"),
+            secure_virtual_host_name: section.get("secure-virtual-host-name"),
+            lease_renewal_interval: seconds(
+                section.parse_or("lease-renewal-interval-in-seconds", 30.0)?,
+            ),
+            lease_expiration_duration: seconds(
+                section.parse_or("lease-expiration-duration-in-seconds", 90.0)?,
+            ),
+            metadata_map: section.map("metadata-map"),
+        })
+    }
+}
+
+/// `eureka.client.*`: whether and where this service registers and fetches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EurekaClientSettings {
+    /// `enabled`: run the discovery client at all (default true).
+    pub enabled: bool,
+    /// `register-with-eureka` (default true).
+    pub register_with_eureka: bool,
+    /// `fetch-registry` (default true).
+    pub fetch_registry: bool,
+    /// `registry-fetch-interval-seconds` (default 30; fractions allowed).
+    pub registry_fetch_interval: Duration,
+    /// `service-url.defaultZone` as written, when set (a comma list of discovery URLs).
+    pub default_zone: Option<Vec<String>>,
+}
+
+impl FromSection for EurekaClientSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            enabled: section.flag("enabled", true)?,
+            register_with_eureka: section.flag("register-with-eureka", true)?,
+            fetch_registry: section.flag("fetch-registry", true)?,
+            registry_fetch_interval: seconds(
+                section.parse_or("registry-fetch-interval-seconds", 30.0)?,
+            ),
+            default_zone: section
+                .get("service-url.defaultZone")
+                .map(|zone| split_list(&zone)),
+        })
+    }
+}
+
+impl EurekaClientSettings {
+    /// The discovery URLs: `defaultZone`, else Spring's default `http://localhost:8761/eureka/`.
+    pub fn service_urls(&self) -> Vec<String> {
+        self.default_zone
+            .clone()
+            .unwrap_or_else(|| vec!["http://localhost:8761/eureka/".to_owned()])
+    }
+}
+
 /// How this service registers and what it fetches, from `eureka.*` settings.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -121,38 +222,53 @@ impl ClientConfig {
     /// is a specific one, else the machine's name), lease intervals from
     /// `eureka.instance.lease-*`, metadata from `eureka.instance.metadata-map.*`.
     pub fn from_settings(settings: &Settings, local_addr: SocketAddr) -> anyhow::Result<Self> {
+        let client: EurekaClientSettings = settings.bind("eureka.client")?;
+        let own: InstanceSettings = settings.bind("eureka.instance")?;
         let name = settings.application_name();
-        let app = settings.get_or("eureka.instance.appname", &name);
-        let port: u16 = settings.parse_or("eureka.instance.non-secure-port", local_addr.port())?;
-        let ip = match settings.get("eureka.instance.ip-address") {
-            Some(ip) => ip,
-            None => local_ip(local_addr.ip()).to_string(),
-        };
-        let host = if settings.flag("eureka.instance.prefer-ip-address", false)? {
+        let app = own.appname.clone().unwrap_or_else(|| name.clone());
+        let port = own.non_secure_port.unwrap_or(local_addr.port());
+        let ip = own
+            .ip_address
+            .clone()
+            .unwrap_or_else(|| local_ip(local_addr.ip()).to_string());
+        let host = if own.prefer_ip_address {
             ip.clone()
         } else {
-            settings
-                .get("eureka.instance.hostname")
+            own.hostname
+                .clone()
                 .unwrap_or_else(|| default_host_name(local_addr.ip()))
         };
-        let renewal: f64 =
-            settings.parse_or("eureka.instance.lease-renewal-interval-in-seconds", 30.0)?;
-        let duration: f64 =
-            settings.parse_or("eureka.instance.lease-expiration-duration-in-seconds", 90.0)?;
-        let fetch: f64 =
-            settings.parse_or("eureka.client.registry-fetch-interval-seconds", 30.0)?;
         let mut instance = InstanceInfo::new(&app, &host, &ip, port);
         instance.instance_id = Some(
-            settings
-                .get("eureka.instance.instance-id")
+            own.instance_id
+                .clone()
                 .unwrap_or_else(|| format!("{host}:{name}:{port}")),
         );
-        instance.vip_address = Some(settings.get_or("eureka.instance.virtual-host-name", &name));
-        instance.secure_vip_address =
-            Some(settings.get_or("eureka.instance.secure-virtual-host-name", &name));
+        instance.vip_address = Some(
+            own.virtual_host_name
+                .clone()
+                .unwrap_or_else(|| name.clone()),
+        );
+        instance.secure_vip_address = Some(
+            own.secure_virtual_host_name
+                .clone()
+                .unwrap_or_else(|| name.clone()),
+        );
         // Whole seconds on the wire; sub-second values (tests) round up to 1.
-        instance.lease_info.renewal_interval_in_secs = (renewal.ceil() as i64).max(1);
-        instance.lease_info.duration_in_secs = (duration.ceil() as i64).max(1);
+        let whole_seconds = |d: Duration| (d.as_secs_f64().ceil() as i64).max(1);
+        instance.lease_info.renewal_interval_in_secs = whole_seconds(own.lease_renewal_interval);
+        instance.lease_info.duration_in_secs = whole_seconds(own.lease_expiration_duration);
+        // `secure-port-enabled` announces the port as https (what callers then use, Spring's
+        // `EurekaServiceInstance.isSecure`); a TLS-only service also sets
+        // `non-secure-port-enabled=false`, as with Spring.
+        instance.port.enabled = own.non_secure_port_enabled;
+        if own.secure_port_enabled {
+            let secure_port = own.secure_port.unwrap_or(local_addr.port());
+            instance.secure_port.enabled = true;
+            instance.secure_port.port = secure_port;
+            instance.secure_health_check_url =
+                Some(format!("https://{host}:{secure_port}/actuator/health"));
+        }
         let base = format!("http://{host}:{port}");
         instance.home_page_url = Some(format!("{base}/"));
         instance.status_page_url = Some(format!("{base}/actuator/info"));
@@ -170,11 +286,9 @@ impl ClientConfig {
                 .metadata
                 .insert("management.port".into(), management_port.to_string());
         }
-        for (key, value) in settings.with_prefix("eureka.instance.metadata-map") {
-            instance.metadata.insert(key, value);
-        }
-        let servers = settings
-            .eureka_default_zone()
+        instance.metadata.extend(own.metadata_map);
+        let servers = client
+            .service_urls()
             .iter()
             .map(|raw| ServerUrl::parse(raw))
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -183,10 +297,10 @@ impl ClientConfig {
         }
         Ok(Self {
             servers,
-            register: settings.flag("eureka.client.register-with-eureka", true)?,
-            fetch: settings.flag("eureka.client.fetch-registry", true)?,
-            fetch_interval: seconds(fetch),
-            renewal_interval: seconds(renewal),
+            register: client.register_with_eureka,
+            fetch: client.fetch_registry,
+            fetch_interval: client.registry_fetch_interval,
+            renewal_interval: own.lease_renewal_interval,
             instance,
         })
     }
@@ -262,8 +376,13 @@ pub struct DiscoveryClient {
 
 impl DiscoveryClient {
     /// A client for `config` that keeps `cache` fresh.
-    pub fn new(config: ClientConfig, cache: RegistryCache) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+    pub fn new(
+        config: ClientConfig,
+        tls: &ClientTlsSettings,
+        cache: RegistryCache,
+    ) -> anyhow::Result<Self> {
+        let http = tls
+            .reqwest_builder()?
             .connect_timeout(Duration::from_secs(2))
             .timeout(CALL_TIMEOUT)
             .build()
@@ -461,15 +580,22 @@ impl DiscoveryClient {
         }
     }
 
-    /// Keeps the cache fresh until `shutdown`.
+    /// Keeps the cache fresh until `shutdown`: a full fetch (retried with backoff), then
+    /// deltas every fetch interval, and sooner when a lookup found no instance of an
+    /// application ([`RegistryCache::up_sorted_or_fetch`]), at most once per
+    /// [`ON_DEMAND_FETCH_GAP`].
     async fn keep_fetching(&self, shutdown: &CancellationToken) {
+        self.cache.attach_fetcher();
         let mut backoff = FIRST_BACKOFF;
         loop {
-            match self.fetch_full().await {
+            let last = tokio::time::Instant::now();
+            let result = self.fetch_full().await;
+            self.cache.fetch_finished();
+            match result {
                 Ok(()) => break,
                 Err(error) => {
                     tracing::debug!(%error, "cannot fetch the registry yet");
-                    if sleep_or_stop(backoff, shutdown).await {
+                    if self.wait_for_next_fetch(last, backoff, shutdown).await {
                         return;
                     }
                     backoff =
@@ -478,7 +604,11 @@ impl DiscoveryClient {
             }
         }
         loop {
-            if sleep_or_stop(self.config.fetch_interval, shutdown).await {
+            let last = tokio::time::Instant::now();
+            if self
+                .wait_for_next_fetch(last, self.config.fetch_interval, shutdown)
+                .await
+            {
                 return;
             }
             if let Err(error) = self.fetch_delta().await {
@@ -487,6 +617,28 @@ impl DiscoveryClient {
                     tracing::warn!(%error, "registry fetch failed");
                 }
             }
+            self.cache.fetch_finished();
+        }
+    }
+
+    /// Waits until `interval` after `last`, or until a lookup asks for a fetch but no sooner
+    /// than [`ON_DEMAND_FETCH_GAP`] after `last`; true when `shutdown` fired first.
+    async fn wait_for_next_fetch(
+        &self,
+        last: tokio::time::Instant,
+        interval: Duration,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let scheduled = last + interval;
+        tokio::select! {
+            () = shutdown.cancelled() => return true,
+            () = tokio::time::sleep_until(scheduled) => return false,
+            () = self.cache.fetch_wanted() => {}
+        }
+        let earliest = (last + ON_DEMAND_FETCH_GAP).min(scheduled);
+        tokio::select! {
+            () = shutdown.cancelled() => true,
+            () = tokio::time::sleep_until(earliest) => false,
         }
     }
 
@@ -528,7 +680,10 @@ pub async fn run(started: Started, cache: RegistryCache) {
     if !config.register && !config.fetch {
         return;
     }
-    let client = match DiscoveryClient::new(config, cache) {
+    let client = match ClientTlsSettings::platform(&settings)
+        .map_err(anyhow::Error::from)
+        .and_then(|tls| DiscoveryClient::new(config, &tls, cache))
+    {
         Ok(client) => Arc::new(client),
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "discovery client not started");

@@ -291,13 +291,26 @@ impl InstanceInfo {
         self.host_name.clone()
     }
 
-    /// `http://host:port` (or `https` when only the secure port is enabled), for callers.
-    pub fn base_url(&self) -> String {
-        if !self.port.enabled && self.secure_port.enabled {
-            format!("https://{}:{}", self.host_name, self.secure_port.port)
+    /// Whether callers use TLS: the secure port is enabled (Spring Cloud's
+    /// `EurekaServiceInstance.isSecure`, whatever the non-secure port says).
+    pub fn is_secure(&self) -> bool {
+        self.secure_port.enabled
+    }
+
+    /// The port callers use: the secure one when [`Self::is_secure`].
+    pub fn service_port(&self) -> u16 {
+        if self.is_secure() {
+            self.secure_port.port
         } else {
-            format!("http://{}:{}", self.host_name, self.port.port)
+            self.port.port
         }
+    }
+
+    /// `https://host:securePort` when the secure port is enabled, else `http://host:port`, for
+    /// callers (Spring Cloud LoadBalancer's choice).
+    pub fn base_url(&self) -> String {
+        let scheme = if self.is_secure() { "https" } else { "http" };
+        format!("{scheme}://{}:{}", self.host_name, self.service_port())
     }
 
     /// The virtual addresses, split on commas.

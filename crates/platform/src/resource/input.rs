@@ -278,6 +278,7 @@ pub fn convert(kind: Kind, raw: &Json) -> Result<Value, String> {
                 }
                 _ => raw.as_str().ok_or("must be a string")?,
             };
+            storable(text)?;
             if text.chars().count() > max_len {
                 return Err(format!("size must be between 0 and {max_len}"));
             }
@@ -292,6 +293,7 @@ pub fn convert(kind: Kind, raw: &Json) -> Result<Value, String> {
                 }
                 _ => raw.as_str().ok_or("must be a string")?,
             };
+            storable(text)?;
             if text.is_empty() {
                 return Ok(Value::Text(String::new()));
             }
@@ -367,6 +369,16 @@ pub fn convert(kind: Kind, raw: &Json) -> Result<Value, String> {
             .map(Value::Integer)
             .ok_or_else(|| format!("must be the URI of an item of {collection}")),
     }
+}
+
+/// Refuses text a database cannot keep as it was sent: PostgreSQL's `text` has no NUL
+/// character (it fails the statement), so the same text is refused on every database rather
+/// than stored on SQLite and a server error on PostgreSQL.
+fn storable(text: &str) -> Result<(), String> {
+    if text.contains('\0') {
+        return Err("must not contain the NUL character (U+0000)".into());
+    }
+    Ok(())
 }
 
 /// Accepts ISO-8601 with or without an offset (UTC assumed), or a bare date.

@@ -20,6 +20,59 @@ pub struct ServerSettings {
     /// `server.forward-headers-strategy`: `framework` (default) honours `X-Forwarded-*` and
     /// `Forwarded` in links; `none` ignores them.
     pub forward_headers_strategy: String,
+    /// How connections are bounded (the accept loop's limits).
+    pub connections: ConnectionLimits,
+}
+
+/// The bounds every connection a service accepts is held to, with Spring Boot's keys (Tomcat's
+/// where the servers differ, as the data services run on Tomcat in the original) and defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// `server.max-http-request-header-size` (Spring's 8KB): a request line and headers larger
+    /// than this are answered 431 (never below 8 KB: the HTTP stack's smallest read buffer).
+    pub max_header_bytes: usize,
+    /// `server.tomcat.connection-timeout` (Tomcat's 60 s; `-1` for none): a new connection's
+    /// first request head must arrive within it, and a request body may pause no longer.
+    pub connection_timeout: Option<std::time::Duration>,
+    /// `server.tomcat.keep-alive-timeout` (or Netty's `server.netty.idle-timeout`; default the
+    /// connection timeout, as Tomcat): how long a connection may stay idle between requests
+    /// (the next request's head included) before it is closed.
+    pub keep_alive_timeout: Option<std::time::Duration>,
+    /// `server.tomcat.max-connections` (Tomcat's 8192): connections served at once; beyond
+    /// it new ones wait in the listen backlog until one closes.
+    pub max_connections: usize,
+}
+
+impl FromSection for ConnectionLimits {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        let timeout = |field: &str, default: Option<std::time::Duration>| {
+            match section.get(field).map(|v| v.trim().to_owned()) {
+                None => Ok(default),
+                // Tomcat's "no timeout".
+                Some(v) if v == "-1" => Ok(None),
+                Some(_) => section
+                    .duration_or(field, DurationUnit::Millis, std::time::Duration::ZERO)
+                    .map(|d| (!d.is_zero()).then_some(d)),
+            }
+        };
+        let connection_timeout = timeout(
+            "tomcat.connection-timeout",
+            Some(std::time::Duration::from_secs(60)),
+        )?;
+        let keep_alive_timeout = match timeout("tomcat.keep-alive-timeout", connection_timeout)? {
+            kept if section.get("tomcat.keep-alive-timeout").is_some() => kept,
+            _ => timeout("netty.idle-timeout", connection_timeout)?,
+        };
+        let max_header_bytes = section.data_size_or("max-http-request-header-size", 8 * 1024)?;
+        Ok(Self {
+            max_header_bytes: usize::try_from(max_header_bytes).unwrap_or(usize::MAX),
+            connection_timeout,
+            keep_alive_timeout,
+            max_connections: section
+                .parse_or("tomcat.max-connections", 8192_usize)?
+                .max(1),
+        })
+    }
 }
 
 impl FromSection for ServerSettings {
@@ -33,6 +86,25 @@ impl FromSection for ServerSettings {
                 std::time::Duration::from_secs(30),
             )?,
             forward_headers_strategy: section.get_or("forward-headers-strategy", "framework"),
+            connections: section.bind()?,
+        })
+    }
+}
+
+/// `factura.*`: our own settings, for what Spring has no key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacturaSettings {
+    /// `factura.data-dir`: where the embedded SQLite databases live (default `./data`).
+    pub data_dir: String,
+    /// `factura.max-body-bytes`: the largest request body a service accepts (default 1 MiB).
+    pub max_body_bytes: usize,
+}
+
+impl FromSection for FacturaSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        Ok(Self {
+            data_dir: section.get_or("data-dir", "data"),
+            max_body_bytes: section.parse_or("max-body-bytes", 1024 * 1024)?,
         })
     }
 }
@@ -61,6 +133,25 @@ impl<'a> Section<'a> {
     pub fn or(mut self, prefix: &str) -> Self {
         self.prefixes.push(prefix.to_owned());
         self
+    }
+
+    /// The section under `field` of this one (`retry` of `spring.cloud.config`), with the
+    /// same fallbacks.
+    pub fn child(&self, field: &str) -> Section<'a> {
+        Section {
+            settings: self.settings,
+            prefixes: self
+                .prefixes
+                .iter()
+                .map(|p| {
+                    if p.is_empty() {
+                        field.to_owned()
+                    } else {
+                        format!("{p}.{field}")
+                    }
+                })
+                .collect(),
+        }
     }
 
     /// Binds `T` from this section.
@@ -108,6 +199,15 @@ impl<'a> Section<'a> {
         self.settings.parse_or(&self.key(field), default)
     }
 
+    /// `field` parsed as `T`; `Ok(None)` when unset.
+    pub fn parse<T>(&self, field: &str) -> Result<Option<T>, SettingsError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.settings.parse(&self.key(field))
+    }
+
     /// A boolean `field`, or `default`.
     pub fn flag(&self, field: &str, default: bool) -> Result<bool, SettingsError> {
         self.settings.flag(&self.key(field), default)
@@ -121,6 +221,35 @@ impl<'a> Section<'a> {
         default: std::time::Duration,
     ) -> Result<std::time::Duration, SettingsError> {
         self.settings.duration_or(&self.key(field), unit, default)
+    }
+
+    /// Every key under `field.` (a map such as `metadata-map.*`), keyed by the rest in
+    /// canonical form, highest precedence winning.
+    pub fn map(&self, field: &str) -> indexmap::IndexMap<String, String> {
+        let mut out = indexmap::IndexMap::new();
+        for prefix in self.prefixes.iter().rev() {
+            let key = if prefix.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{prefix}.{field}")
+            };
+            out.extend(self.settings.with_prefix(&key));
+        }
+        out
+    }
+
+    /// A `DataSize` `field` in bytes (`8KB`, `5MB`, bare bytes), or `default`.
+    pub fn data_size_or(&self, field: &str, default: u64) -> Result<u64, SettingsError> {
+        match self.get(field) {
+            None => Ok(default),
+            Some(value) => {
+                super::parse_data_size(&value).map_err(|expected| SettingsError::Invalid {
+                    key: self.key(field),
+                    value,
+                    expected,
+                })
+            }
+        }
     }
 
     /// A comma-separated `field` as a list (empty when unset).
