@@ -70,8 +70,9 @@ const URI_REGRESSION: &str = "association URIs in request bodies (`\"bill\": \"â
 const OBJECT_ASSOCIATION: &str = "associations are written as URIs only; Jackson builds a \
     detached Bill from {\"id\": 1}";
 const BILL_CREATE: &str = "POST /bills creates a whole bill: it checks the customer and \
-    products with their services, prices the lines from inventory and stores bill and lines \
-    in one transaction; Spring Data REST's generic POST stores a bare bill";
+    products with their services, prices the lines from inventory, reserves their stock there \
+    and stores bill and lines in one transaction; Spring Data REST's generic POST stores a \
+    bare bill";
 const INT_RANGE: &str = "a quantity beyond the 32-bit range is a validation error naming the \
     property and its bound; Jackson fails to parse the body";
 const JSON_DEFAULT: &str = "with default-media-type application/json, Spring renders the \
