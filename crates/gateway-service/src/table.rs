@@ -105,6 +105,8 @@ pub struct Route {
     pub response_timeout: Option<Option<Duration>>,
     /// Per-route connect timeout.
     pub connect_timeout: Option<Duration>,
+    /// How the route is tagged in the request metrics.
+    pub tags: std::sync::Arc<crate::metrics::RouteTags>,
     weight_group: Option<String>,
 }
 
@@ -177,7 +179,12 @@ impl Route {
             Predicate::Weight { group, .. } => Some(group.clone()),
             _ => None,
         });
+        let tags = std::sync::Arc::new(crate::metrics::RouteTags {
+            id: definition.id.clone(),
+            uri: definition.uri.clone(),
+        });
         Ok(Self {
+            tags,
             definition,
             origin,
             target,
