@@ -15,26 +15,8 @@ use std::{
 use nix::{sys::signal::Signal, unistd::Pid};
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{start_up, wait_for_line};
+use support::{pid_of_instance, start_up, wait_for_line};
 use testkit::eventually;
-
-/// The process of `factura run <service>` started with `--server.port=<port>` (0 for the extra
-/// instances, which pick their own).
-fn pid_of_instance(service: &str, port: u16) -> Option<i32> {
-    let flag = format!("--server.port={port}");
-    std::fs::read_dir("/proc")
-        .ok()?
-        .filter_map(Result::ok)
-        .find_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-            let matches = args.contains(&&b"run"[..])
-                && args.contains(&service.as_bytes())
-                && args.contains(&flag.as_bytes());
-            matches.then_some(pid)
-        })
-}
 
 async fn customer_instance_ports(http: &reqwest::Client, discovery: &str) -> Vec<u16> {
     let Ok(response) = http
@@ -93,7 +75,8 @@ async fn sigkill_of_one_of_two_instances_under_load_through_the_gateway() {
         .iter()
         .find(|p| **p != 8081 + offset)
         .expect("the extra instance");
-    let pid = pid_of_instance("customer-service", 0).expect("the extra instance's process");
+    let pid =
+        pid_of_instance(up.id(), "customer-service", 0).expect("the extra instance's process");
     eventually(
         "the gateway routes to customers",
         Duration::from_secs(20),
@@ -179,7 +162,8 @@ async fn sigkill_of_one_of_two_instances_under_load_through_the_gateway() {
 
     // The only instance of a service crashes: it is restarted, and the others serve meanwhile.
     let up_pid = up.id();
-    let pid = pid_of_instance("inventory-service", 8082 + offset).expect("inventory's process");
+    let pid =
+        pid_of_instance(up_pid, "inventory-service", 8082 + offset).expect("inventory's process");
     nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
     let output = wait_for_line(&lines, "inventory-service is back", Duration::from_secs(60));
     let text = output.join("\n");
@@ -229,7 +213,7 @@ async fn a_service_that_keeps_failing_stops_the_system_saying_why() {
     let (up, lines) = start_up(offset, data.path(), &args);
     wait_for_line(&lines, "Press Ctrl-C to stop", Duration::from_secs(120));
     let port = 8081 + offset;
-    let pid = pid_of_instance("customer-service", port).expect("customer's process");
+    let pid = pid_of_instance(up.id(), "customer-service", port).expect("customer's process");
     nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
     // Its port taken by someone else: every restart fails.
     let blocker = eventually(
