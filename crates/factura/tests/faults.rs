@@ -206,14 +206,54 @@ async fn sigkill_of_one_of_two_instances_under_load_through_the_gateway() {
 }
 
 #[tokio::test]
-async fn a_service_that_keeps_failing_stops_the_system_saying_why() {
+async fn a_frozen_service_is_a_504_and_one_that_keeps_failing_stops_the_system_saying_why() {
     let offset = 15_000;
     let data = tempfile::tempdir().unwrap();
-    let args = ["--max-restarts", "2"].map(str::to_owned).to_vec();
+    let args = [
+        "--max-restarts",
+        "2",
+        "--",
+        "--spring.cloud.gateway.httpclient.response-timeout=2s",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     let (up, lines) = start_up(offset, data.path(), &args);
     wait_for_line(&lines, "Press Ctrl-C to stop", Duration::from_secs(120));
     let port = 8081 + offset;
     let pid = pid_of_instance(up.id(), "customer-service", port).expect("customer's process");
+    let http = reqwest::Client::new();
+    let customer = format!("http://127.0.0.1:{}/customers/1", 9999 + offset);
+    eventually(
+        "customers through the gateway",
+        Duration::from_secs(20),
+        || async {
+            let response = http.get(&customer).send().await.ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+
+    // Frozen (SIGSTOP): the gateway answers 504 after its 2 s response timeout, not never.
+    nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGSTOP).unwrap();
+    let started = std::time::Instant::now();
+    let frozen = http
+        .get(&customer)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("answered within 10 s");
+    assert_eq!(frozen.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGCONT).unwrap();
+    assert_eq!(
+        http.get(&customer).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
     nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
     // Its port taken by someone else: every restart fails.
     let blocker = eventually(
