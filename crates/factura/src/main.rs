@@ -61,7 +61,13 @@ fn main() -> std::process::ExitCode {
             Command::Status { discovery } => status::status(&discovery).await,
             Command::Run { service, args } => {
                 let definition = services::find(&service)?;
-                platform::app::run_until_signal(definition, args).await
+                let report = std::env::var_os(supervisor::REPORT_LISTENING).is_some();
+                platform::app::run_until_signal_reporting(definition, args, |addr| {
+                    if report {
+                        println!("{}{addr}", supervisor::LISTENING);
+                    }
+                })
+                .await
             }
         }
     });

@@ -1,10 +1,18 @@
-//! `factura up`: one OS process per service instance, started in dependency order and stopped
-//! in reverse.
+//! `factura up`: one OS process per service instance, started in dependency order, supervised
+//! while it runs, and stopped in reverse.
 //!
 //! Each child is `factura run <service>` in its own process group (so a terminal's Ctrl-C reaches
 //! only the supervisor, which then stops children one by one). Its output is prefixed with the
 //! service name; the last lines are kept so that a service that dies or never becomes healthy
-//! can be explained. Health is `GET /actuator/health` answering 200.
+//! can be explained. Health is `GET /actuator/health` answering 200. Extra instances
+//! (`--scale`) listen on port 0: each child prints the address it bound ([`LISTENING`]), so no
+//! port is chosen for it ahead of time.
+//!
+//! Supervision: an instance that exits is reported with its last lines and started again after
+//! a backoff (1 s, doubling up to 30 s) while every other instance keeps serving; it counts as
+//! back once healthy. A service that exits `--max-restarts` times in a row, never staying up
+//! for [`STABLE_AFTER`] in between, stops the system with a message saying which and why; so
+//! does a start-up that fails. Otherwise only Ctrl-C (SIGINT) or SIGTERM stops it.
 
 use std::{
     collections::VecDeque,
@@ -29,6 +37,19 @@ const RECENT_LINES: usize = 20;
 const STOP_GRACE: Duration = Duration::from_secs(15);
 /// Most instances `--scale` starts of one service.
 const MAX_SCALE: usize = 10;
+/// The first wait before an exited instance is started again; it doubles per failure in a row…
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// …up to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// An instance that stays up this long has recovered: its failures in a row start from zero.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
+/// How often the supervisor looks at its children.
+const TICK: Duration = Duration::from_millis(250);
+
+/// The environment variable that makes `factura run` print [`LISTENING`] and its address.
+pub(crate) const REPORT_LISTENING: &str = "FACTURA_REPORT_LISTENING";
+/// The line a supervised child prints once it listens, followed by its address.
+pub(crate) const LISTENING: &str = "factura: listening on ";
 
 /// Options of `factura up`.
 #[derive(Debug, clap::Args)]
@@ -42,6 +63,10 @@ pub(crate) struct UpOptions {
     /// Seconds each service may take to become healthy.
     #[arg(long, default_value_t = 60)]
     health_timeout: u64,
+    /// How many times in a row an instance may exit (without staying up a minute) before the
+    /// whole system stops.
+    #[arg(long, default_value_t = 5)]
+    max_restarts: u32,
     /// Run several instances of a service, e.g. `--scale customer-service=2` (repeatable).
     /// Extra instances listen on free ports and register with discovery like the first.
     #[arg(long, value_name = "SERVICE=N", value_parser = parse_scale)]
@@ -77,16 +102,23 @@ fn parse_scale(raw: &str) -> Result<(String, usize), String> {
 #[derive(Debug, Clone)]
 struct Planned {
     name: &'static str,
+    /// Its well-known port, or 0 (an extra instance: the OS picks one).
     port: u16,
+    /// `https` when the services serve TLS.
+    scheme: &'static str,
     args: Vec<String>,
 }
 
 /// One started child process.
 struct Running {
     name: &'static str,
+    /// `http` or `https`.
+    scheme: &'static str,
+    /// Where it listens, once it said so (the planned port, or the one it was given).
     port: u16,
     child: Child,
     recent: Arc<Mutex<VecDeque<String>>>,
+    listening: tokio::sync::watch::Receiver<Option<u16>>,
 }
 
 impl Running {
@@ -95,6 +127,14 @@ impl Running {
             .lock()
             .map(|r| r.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The port it reported listening on, if it did yet.
+    fn learn_port(&mut self) -> Option<u16> {
+        if let Some(port) = *self.listening.borrow() {
+            self.port = port;
+        }
+        (self.port != 0).then_some(self.port)
     }
 }
 
@@ -117,7 +157,7 @@ fn health_client(options: &UpOptions) -> anyhow::Result<(&'static str, reqwest::
 }
 
 /// Every instance to start, in order, with its command-line properties.
-fn plan(options: &UpOptions, scheme: &str) -> anyhow::Result<Vec<Planned>> {
+fn plan(options: &UpOptions, scheme: &'static str) -> anyhow::Result<Vec<Planned>> {
     for (name, _) in &options.scale {
         services::find(name)?;
     }
@@ -160,10 +200,9 @@ fn plan(options: &UpOptions, scheme: &str) -> anyhow::Result<Vec<Planned>> {
                 u16::try_from(well_known(definition.default_port))
                     .context("--port-offset pushes a port beyond 65535")?
             } else {
-                free_port()?
+                0
             };
             let mut args = common.clone();
-            args.push(format!("--server.port={port}"));
             if let Some(server) = &options.database {
                 args.push(format!(
                     "--spring.datasource.url={}",
@@ -174,6 +213,7 @@ fn plan(options: &UpOptions, scheme: &str) -> anyhow::Result<Vec<Planned>> {
             planned.push(Planned {
                 name: definition.name,
                 port,
+                scheme,
                 args,
             });
         }
@@ -197,11 +237,6 @@ fn database_url(server: &str, service: &str) -> anyhow::Result<String> {
     Ok(url.to_string())
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
-}
-
 /// Runs the whole system until a stop signal or a child's death.
 pub(crate) async fn up(options: UpOptions) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("locating the factura executable")?;
@@ -213,16 +248,19 @@ pub(crate) async fn up(options: UpOptions) -> anyhow::Result<()> {
 
     let total = planned.len();
     for (index, instance) in planned.iter().enumerate() {
+        let port = match instance.port {
+            0 => "a free port".to_owned(),
+            port => format!("port {port}"),
+        };
         println!(
-            "[{}/{total}] starting {} on port {} …",
+            "[{}/{total}] starting {} on {port} …",
             index + 1,
-            instance.name,
-            instance.port
+            instance.name
         );
         running.push(spawn(&exe, instance)?);
         let current = running.last_mut().expect("just pushed");
         let deadline = Duration::from_secs(options.health_timeout);
-        if let Err(error) = wait_healthy(&http, scheme, current, deadline, &stop).await {
+        if let Err(error) = wait_healthy(&http, current, deadline, &stop).await {
             let lines = current.last_lines();
             eprintln!("\nfactura: {} did not start: {error:#}", current.name);
             if !lines.is_empty() {
@@ -251,7 +289,20 @@ pub(crate) async fn up(options: UpOptions) -> anyhow::Result<()> {
     print_first_urls(&running, scheme);
     println!("Press Ctrl-C to stop.\n");
 
-    let outcome = wait_for_stop_or_death(&mut running, stop).await;
+    let mut supervised: Vec<Supervised> = planned
+        .into_iter()
+        .zip(running)
+        .map(|(planned, running)| Supervised {
+            planned,
+            running: Some(running),
+            state: State::Up {
+                since: Instant::now(),
+            },
+            failures: 0,
+        })
+        .collect();
+    let outcome = supervise(&exe, &http, &options, &mut supervised, stop).await;
+    let mut running: Vec<Running> = supervised.into_iter().filter_map(|s| s.running).collect();
     stop_all(&mut running).await;
     outcome
 }
@@ -280,6 +331,8 @@ fn spawn(exe: &Path, planned: &Planned) -> anyhow::Result<Running> {
         .arg("run")
         .arg(planned.name)
         .args(&planned.args)
+        .arg(format!("--server.port={}", planned.port))
+        .env(REPORT_LISTENING, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -289,28 +342,47 @@ fn spawn(exe: &Path, planned: &Planned) -> anyhow::Result<Running> {
         .spawn()
         .with_context(|| format!("starting {}", planned.name))?;
     let recent = Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_LINES)));
+    let (listening_tx, listening) = tokio::sync::watch::channel(None);
+    let listening_tx = Arc::new(listening_tx);
     if let Some(stdout) = child.stdout.take() {
-        tokio::spawn(pump(planned.name, stdout, recent.clone()));
+        tokio::spawn(pump(
+            planned.name,
+            stdout,
+            recent.clone(),
+            listening_tx.clone(),
+        ));
     }
     if let Some(stderr) = child.stderr.take() {
-        tokio::spawn(pump(planned.name, stderr, recent.clone()));
+        tokio::spawn(pump(planned.name, stderr, recent.clone(), listening_tx));
     }
     Ok(Running {
         name: planned.name,
+        scheme: planned.scheme,
         port: planned.port,
         child,
         recent,
+        listening,
     })
 }
 
-/// Copies a child's output to ours, each line prefixed with the service name.
+/// Copies a child's output to ours, each line prefixed with the service name; the line saying
+/// where it listens is taken out and its port reported to `listening`.
 async fn pump(
     name: &'static str,
     output: impl AsyncRead + Unpin,
     recent: Arc<Mutex<VecDeque<String>>>,
+    listening: Arc<tokio::sync::watch::Sender<Option<u16>>>,
 ) {
     let mut lines = BufReader::new(output).lines();
     while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(address) = line.strip_prefix(LISTENING) {
+            let port = address
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.trim().parse().ok());
+            listening.send_replace(port);
+            continue;
+        }
         println!("{name:>18} | {line}");
         if let Ok(mut recent) = recent.lock() {
             if recent.len() == RECENT_LINES {
@@ -323,12 +395,10 @@ async fn pump(
 
 async fn wait_healthy(
     http: &reqwest::Client,
-    scheme: &str,
     service: &mut Running,
     deadline: Duration,
     stop: &tokio::task::JoinHandle<()>,
 ) -> anyhow::Result<()> {
-    let url = format!("{scheme}://127.0.0.1:{}/actuator/health", service.port);
     let started = Instant::now();
     loop {
         if stop.is_finished() {
@@ -337,49 +407,182 @@ async fn wait_healthy(
         if let Some(status) = service.child.try_wait()? {
             bail!("the process exited ({status})");
         }
-        if let Ok(response) = http.get(&url).send().await
-            && response.status().is_success()
-        {
+        if is_healthy(http, service).await {
             return Ok(());
         }
         if started.elapsed() > deadline {
-            bail!("not healthy at {url} after {} s", deadline.as_secs());
+            bail!(
+                "not healthy at {} after {} s",
+                health_url(service),
+                deadline.as_secs()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-/// Waits for a stop signal. A child that exits on its own is reported with its last lines; the
-/// system keeps running while another instance of that service remains, and stops (with an
-/// error) when the last instance of a service is gone.
-async fn wait_for_stop_or_death(
-    running: &mut Vec<Running>,
-    stop: tokio::task::JoinHandle<()>,
+fn health_url(service: &Running) -> String {
+    format!("{}://127.0.0.1:{}/actuator/health", service.scheme, service.port)
+}
+
+/// Whether the instance listens (it said where) and its health endpoint answers 200.
+async fn is_healthy(http: &reqwest::Client, service: &mut Running) -> bool {
+    if service.learn_port().is_none() {
+        return false;
+    }
+    http.get(health_url(service))
+        .send()
+        .await
+        .is_ok_and(|response| response.status().is_success())
+}
+
+/// One planned instance under supervision.
+struct Supervised {
+    planned: Planned,
+    running: Option<Running>,
+    state: State,
+    /// Exits in a row without a stable run between them.
+    failures: u32,
+}
+
+/// Where a supervised instance is in its life.
+#[derive(Debug, Clone, Copy)]
+enum State {
+    /// Healthy (or was, when last started) since then.
+    Up { since: Instant },
+    /// Started again, not healthy yet.
+    Starting { since: Instant },
+    /// Exited; starts again at `until`.
+    Waiting { until: Instant },
+}
+
+/// Keeps every instance running until a stop signal: an instance that exits is reported and
+/// started again after a backoff, the others serving meanwhile; `Err` when a service keeps
+/// failing.
+async fn supervise(
+    exe: &Path,
+    http: &reqwest::Client,
+    options: &UpOptions,
+    instances: &mut [Supervised],
+    mut stop: tokio::task::JoinHandle<()>,
 ) -> anyhow::Result<()> {
-    let mut stop = stop;
+    let health_timeout = Duration::from_secs(options.health_timeout);
     loop {
         tokio::select! {
             _ = &mut stop => return Ok(()),
-            () = tokio::time::sleep(Duration::from_millis(250)) => {
-                let mut index = 0;
-                while index < running.len() {
-                    let Some(status) = running[index].child.try_wait()? else {
-                        index += 1;
+            () = tokio::time::sleep(TICK) => {}
+        }
+        for instance in instances.iter_mut() {
+            let exited = match (instance.state, instance.running.as_mut()) {
+                (State::Up { .. } | State::Starting { .. }, Some(running)) => {
+                    running.child.try_wait()?.map(|status| status.to_string())
+                }
+                _ => None,
+            };
+            if let Some(status) = exited {
+                instance.failed(
+                    &format!("exited unexpectedly ({status})"),
+                    options.max_restarts,
+                )?;
+                continue;
+            }
+            match instance.state {
+                State::Waiting { until } if Instant::now() >= until => {
+                    println!("factura: starting {} again …", instance.planned.name);
+                    match spawn(exe, &instance.planned) {
+                        Ok(running) => {
+                            instance.running = Some(running);
+                            instance.state = State::Starting {
+                                since: Instant::now(),
+                            };
+                        }
+                        Err(error) => {
+                            instance.failed(
+                                &format!("could not start: {error:#}"),
+                                options.max_restarts,
+                            )?;
+                        }
+                    }
+                }
+                State::Starting { since } => {
+                    let Some(running) = instance.running.as_mut() else {
                         continue;
                     };
-                    let dead = running.remove(index);
-                    eprintln!("\nfactura: {} on port {} exited unexpectedly ({status}); last lines:", dead.name, dead.port);
-                    for line in dead.last_lines() {
-                        eprintln!("    {line}");
+                    if is_healthy(http, running).await {
+                        println!(
+                            "factura: {} is back: healthy on port {}",
+                            running.name, running.port
+                        );
+                        instance.state = State::Up {
+                            since: Instant::now(),
+                        };
+                    } else if since.elapsed() > health_timeout {
+                        if let Some(mut running) = instance.running.take() {
+                            let _ = running.child.kill().await;
+                            instance.running = Some(running);
+                        }
+                        instance.failed(
+                            &format!("was not healthy within {} s", health_timeout.as_secs()),
+                            options.max_restarts,
+                        )?;
                     }
-                    if !running.iter().any(|other| other.name == dead.name) {
-                        bail!("{} exited unexpectedly and no instance of it is left", dead.name);
-                    }
-                    eprintln!("factura: other {} instances keep serving\n", dead.name);
                 }
+                _ => {}
             }
         }
     }
+}
+
+impl Supervised {
+    /// Reports why the instance is gone and schedules its restart, or gives up (`Err`) when
+    /// it has failed `max_restarts` times in a row.
+    fn failed(&mut self, what: &str, max_restarts: u32) -> anyhow::Result<()> {
+        let name = self.planned.name;
+        let (port, lines) = self
+            .running
+            .take()
+            .map(|r| (r.port, r.last_lines()))
+            .unwrap_or((self.planned.port, Vec::new()));
+        if matches!(self.state, State::Up { since } if since.elapsed() >= STABLE_AFTER) {
+            self.failures = 0;
+        }
+        self.failures += 1;
+        eprintln!("\nfactura: {name} on port {port} {what}; last lines:");
+        for line in lines {
+            eprintln!("    {line}");
+        }
+        if self.failures > max_restarts {
+            bail!(
+                "{name} keeps failing: it {what}, its {} failure in a row without staying up {} s \
+                 (--max-restarts {max_restarts}); stopping everything",
+                ordinal(self.failures),
+                STABLE_AFTER.as_secs()
+            );
+        }
+        let backoff = FIRST_BACKOFF
+            .saturating_mul(1 << (self.failures - 1).min(16))
+            .min(MAX_BACKOFF);
+        eprintln!(
+            "factura: restarting {name} in {} s (restart {} of at most {max_restarts} in a row); the other services keep serving\n",
+            backoff.as_secs(),
+            self.failures
+        );
+        self.state = State::Waiting {
+            until: Instant::now() + backoff,
+        };
+        Ok(())
+    }
+}
+
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// Stops children in reverse start order — except discovery-service, which goes last so that

@@ -1,5 +1,6 @@
-//! A fleet started all at once, as compose or Kubernetes start it: billing and the gateway are
-//! up (and already answering) before customer-service and inventory-service have registered.
+//! A fleet started all at once, as compose or Kubernetes start it: all six in the same instant,
+//! and the worst case of it, billing and the gateway up (and already answering) before
+//! customer-service and inventory-service have registered.
 //! With Spring's default registry fetch interval (30 s) their registry copies would not know the
 //! late services for half a minute; the discovery client fetches at once when asked for an
 //! application it does not know, and "no instance yet" does not open billing's breakers.
@@ -74,6 +75,65 @@ async fn a_fleet_started_together_serves_bills_within_5_s_of_every_service_being
     .await;
     println!(
         "first bill accepted {:?} after every service was healthy",
+        healthy_at.elapsed()
+    );
+    for service in [gateway, billing, customers, inventory, discovery] {
+        service.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn five_services_started_at_the_same_instant_serve_bills_within_5_s_of_all_healthy() {
+    // discovery-service's socket is bound first so that everyone can be told where it is;
+    // then all six start at once.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut props = registered_with(listener.local_addr().unwrap());
+    props.push((
+        "eureka.client.registry-fetch-interval-seconds".into(),
+        "30".into(),
+    ));
+    let props = as_pairs(&props);
+    let (discovery, customers, inventory, billing, gateway) = tokio::join!(
+        TestService::start_on(listener, &discovery_service::SERVICE, &[]),
+        TestService::start(&customer_service::SERVICE, &props),
+        TestService::start(&inventory_service::SERVICE, &props),
+        TestService::start(&billing_service::SERVICE, &props),
+        TestService::start(&gateway_service::SERVICE, &props),
+    );
+    let http = reqwest::Client::new();
+    let every = [&discovery, &customers, &inventory, &billing, &gateway];
+    eventually("every service healthy", Duration::from_secs(20), || async {
+        for service in every {
+            let health = http
+                .get(service.url("/actuator/health"))
+                .send()
+                .await
+                .ok()?;
+            if health.status() != StatusCode::OK {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    let healthy_at = tokio::time::Instant::now();
+    let order = json!({ "customerId": 1, "productItems": [{ "productId": 1, "quantity": 1 }] });
+    eventually(
+        "POST /bills through the gateway accepted",
+        Duration::from_secs(5),
+        || async {
+            let response = http
+                .post(gateway.url("/bills"))
+                .json(&order)
+                .send()
+                .await
+                .ok()?;
+            (response.status() == StatusCode::CREATED).then_some(())
+        },
+    )
+    .await;
+    println!(
+        "simultaneous start: first bill accepted {:?} after every service was healthy",
         healthy_at.elapsed()
     );
     for service in [gateway, billing, customers, inventory, discovery] {

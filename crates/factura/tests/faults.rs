@@ -1,4 +1,6 @@
-//! Faults of the running system, measured on what a client of the gateway sees.
+//! Faults of the running system, measured on what a client of the gateway sees: instances
+//! killed under load and restarted by `factura up`, a service that keeps failing, discovery and
+//! config-service going away and coming back.
 
 mod support;
 
@@ -13,25 +15,8 @@ use std::{
 use nix::{sys::signal::Signal, unistd::Pid};
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{start_up, wait_for_line};
+use support::{pid_of_instance, start_up, wait_for_line};
 use testkit::eventually;
-
-/// The process of `factura run customer-service` listening on `port`.
-fn pid_of_instance(service: &str, port: u16) -> Option<i32> {
-    let flag = format!("--server.port={port}");
-    std::fs::read_dir("/proc")
-        .ok()?
-        .filter_map(Result::ok)
-        .find_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-            let matches = args.contains(&&b"run"[..])
-                && args.contains(&service.as_bytes())
-                && args.contains(&flag.as_bytes());
-            matches.then_some(pid)
-        })
-}
 
 async fn customer_instance_ports(http: &reqwest::Client, discovery: &str) -> Vec<u16> {
     let Ok(response) = http
@@ -90,7 +75,8 @@ async fn sigkill_of_one_of_two_instances_under_load_through_the_gateway() {
         .iter()
         .find(|p| **p != 8081 + offset)
         .expect("the extra instance");
-    let pid = pid_of_instance("customer-service", victim).expect("the extra instance's process");
+    let pid =
+        pid_of_instance(up.id(), "customer-service", 0).expect("the extra instance's process");
     eventually(
         "the gateway routes to customers",
         Duration::from_secs(20),
@@ -137,7 +123,7 @@ async fn sigkill_of_one_of_two_instances_under_load_through_the_gateway() {
         + Duration::from_secs(3);
     eventually("the dead instance leaves the registry", bound, || async {
         let ports = customer_instance_ports(&http, &discovery).await;
-        (ports == [8081 + offset]).then_some(())
+        (!ports.contains(&victim)).then_some(())
     })
     .await;
     let gone_after = killed_at.elapsed();
@@ -165,34 +151,141 @@ async fn sigkill_of_one_of_two_instances_under_load_through_the_gateway() {
         StatusCode::OK
     );
 
-    // When the last instance of a service dies, `up` says which, stops the rest, and fails.
-    let last =
-        pid_of_instance("customer-service", 8081 + offset).expect("the first instance's process");
-    nix::sys::signal::kill(Pid::from_raw(last), Signal::SIGKILL).unwrap();
-    let output = wait_for_line(&lines, "no instance of it is left", Duration::from_secs(60));
-    let status = up.wait().await;
-    assert!(
-        !status.success(),
-        "factura up fails when a service is gone: {status}"
-    );
+    // The supervisor reported the death and started the extra instance again, on a port of its own.
+    wait_for_line(&lines, "customer-service is back", Duration::from_secs(60));
+    eventually(
+        "two customer instances registered again",
+        Duration::from_secs(20),
+        || async { (customer_instance_ports(&http, &discovery).await.len() == 2).then_some(()) },
+    )
+    .await;
+
+    // The only instance of a service crashes: it is restarted, and the others serve meanwhile.
+    let up_pid = up.id();
+    let pid =
+        pid_of_instance(up_pid, "inventory-service", 8082 + offset).expect("inventory's process");
+    nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    let output = wait_for_line(&lines, "inventory-service is back", Duration::from_secs(60));
     let text = output.join("\n");
     assert!(
-        text.contains("customer-service exited unexpectedly and no instance of it is left"),
+        text.contains("inventory-service on port") && text.contains("exited unexpectedly"),
         "{text}"
     );
     assert!(
-        text.contains("stopping gateway-service") && text.contains("all services stopped"),
+        text.contains("restarting inventory-service in 1 s"),
         "{text}"
     );
-    assert!(support::port_is_free(9999 + offset), "the rest stopped");
+    assert_eq!(
+        http.get(format!("{gateway}/customers/1"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK,
+        "the other services kept serving"
+    );
+    eventually(
+        "products served again through the gateway",
+        Duration::from_secs(20),
+        || async {
+            let response = http
+                .get(format!("{gateway}/products/1"))
+                .send()
+                .await
+                .ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        nix::sys::signal::kill(Pid::from_raw(up_pid as i32), None).is_ok(),
+        "factura up is still running"
+    );
+    let status = up.terminate().await;
+    assert!(status.success(), "a clean stop after recoveries: {status}");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+#[tokio::test]
+async fn a_frozen_service_is_a_504_and_one_that_keeps_failing_stops_the_system_saying_why() {
+    let offset = 15_000;
+    let data = tempfile::tempdir().unwrap();
+    let args = [
+        "--max-restarts",
+        "2",
+        "--",
+        "--spring.cloud.gateway.httpclient.response-timeout=2s",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let (up, lines) = start_up(offset, data.path(), &args);
+    wait_for_line(&lines, "Press Ctrl-C to stop", Duration::from_secs(120));
+    let port = 8081 + offset;
+    let pid = pid_of_instance(up.id(), "customer-service", port).expect("customer's process");
+    let http = reqwest::Client::new();
+    let customer = format!("http://127.0.0.1:{}/customers/1", 9999 + offset);
+    eventually(
+        "customers through the gateway",
+        Duration::from_secs(20),
+        || async {
+            let response = http.get(&customer).send().await.ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+
+    // Frozen (SIGSTOP): the gateway answers 504 after its 2 s response timeout, not never.
+    nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGSTOP).unwrap();
+    let started = std::time::Instant::now();
+    let frozen = http
+        .get(&customer)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("answered within 10 s");
+    assert_eq!(frozen.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGCONT).unwrap();
+    assert_eq!(
+        http.get(&customer).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    // Its port taken by someone else: every restart fails.
+    let blocker = eventually(
+        "the dead instance's port is free",
+        Duration::from_secs(5),
+        || async { std::net::TcpListener::bind(("0.0.0.0", port)).ok() },
+    )
+    .await;
+    // The reason comes last, after everything stopped.
+    let output = wait_for_line(&lines, "keeps failing", Duration::from_secs(60));
+    let status = up.wait().await;
+    assert!(!status.success(), "factura up fails: {status}");
+    let text = output.join("\n");
+    assert!(
+        text.contains("restarting customer-service in 1 s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("restarting customer-service in 2 s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cannot listen on"),
+        "the restarts' own words: {text}"
+    );
+    assert!(
+        text.contains("customer-service keeps failing") && text.contains("--max-restarts 2"),
+        "{text}"
+    );
+    assert!(text.contains("all services stopped"), "{text}");
+    assert!(support::port_is_free(9999 + offset), "the rest stopped");
+    drop(blocker);
 }
 
 async fn registered_apps(http: &reqwest::Client, discovery_port: u16) -> Vec<String> {
@@ -219,12 +312,12 @@ async fn registered_apps(http: &reqwest::Client, discovery_port: u16) -> Vec<Str
 
 #[tokio::test]
 async fn a_restarted_discovery_service_is_repopulated_and_routing_never_stops() {
-    let port = free_port();
+    let discovery = testkit::TestService::start_killable(&discovery_service::SERVICE, &[]).await;
+    // The new discovery-service comes back where the killed one listened.
+    let port = discovery.addr.port();
     let on_port = [("server.port", port.to_string())];
     let discovery_props: Vec<(&str, &str)> =
         on_port.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let discovery =
-        testkit::TestService::start_killable(&discovery_service::SERVICE, &discovery_props).await;
     let props = testkit::registered_with(([127, 0, 0, 1], port).into());
     let customers =
         testkit::TestService::start(&customer_service::SERVICE, &testkit::as_pairs(&props)).await;
@@ -290,7 +383,11 @@ async fn a_restarted_discovery_service_is_repopulated_and_routing_never_stops() 
 
 #[tokio::test]
 async fn a_service_started_while_config_service_is_down_picks_up_central_settings_later() {
-    let config_port = free_port();
+    // config-service's address, reserved (bound, not listening: connections are refused)
+    // until it starts there.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let config_port = reserved.local_addr().unwrap().port();
     let import = format!("optional:configserver:http://127.0.0.1:{config_port}");
     let customers = testkit::TestService::start(
         &customer_service::SERVICE,
@@ -315,16 +412,14 @@ async fn a_service_started_while_config_service_is_down_picks_up_central_setting
 
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config-repo");
     let repo = repo.display().to_string();
-    let on_port = config_port.to_string();
-    let config = testkit::TestService::start(
+    let listener = reserved.listen(1024).unwrap().into_std().unwrap();
+    let config = testkit::TestService::start_on(
+        listener,
         &config_service::SERVICE,
-        &[
-            ("server.port", on_port.as_str()),
-            (
-                "spring.cloud.config.server.native.search-locations",
-                repo.as_str(),
-            ),
-        ],
+        &[(
+            "spring.cloud.config.server.native.search-locations",
+            repo.as_str(),
+        )],
     )
     .await;
     eventually(

@@ -299,8 +299,11 @@ impl BodySource {
 pub struct ClientBodyWatch(std::sync::Arc<std::sync::OnceLock<ClientFault>>);
 
 impl ClientBodyWatch {
-    /// `body`, reporting its failure to this watch.
+    /// `body`, reporting its failure to this watch (an empty body is passed as it is).
     pub fn watch(&self, body: Body) -> Body {
+        if body.is_end_stream() {
+            return body;
+        }
         let fault = self.0.clone();
         Body::new(body.map_err(move |e| {
             let timed_out = std::error::Error::source(&e)

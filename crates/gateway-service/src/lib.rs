@@ -13,7 +13,8 @@
 //!   [`path`] normalisation → route match → [`cors`] → pre filters → target → post filters),
 //!   [`headers`] (rewriting for the hop), [`forward`] (retry ∘ circuit breaker ∘ the pooled,
 //!   load-balanced call), [`websocket`] (the `Upgrade` tunnel).
-//! * [`actuator`]: `/actuator/gateway/*`. [`error`]: error answers.
+//! * [`actuator`]: `/actuator/gateway/*`. [`error`]: error answers. [`metrics`]: proxied
+//!   requests as `spring_cloud_gateway_requests_seconds`.
 //!
 //! The route table is rebuilt whenever the settings refresh, a service appears in or leaves
 //! the registry, or `POST /actuator/gateway/refresh` asks. Proxied requests are served outside
@@ -30,6 +31,7 @@ pub mod forward;
 pub mod headers;
 pub mod java_regex;
 pub mod locator;
+pub mod metrics;
 pub mod path;
 pub mod pattern;
 pub mod predicate;
@@ -93,6 +95,7 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
         context.settings.clone(),
         context.discovery.clone(),
     )?);
+    context.metrics.add_exposition(gateway.request_metrics());
     gateway.rebuild();
     // A proxy spends its time handing bytes between sockets: serve each core on its own
     // runtime, with its own backend connections.

@@ -144,6 +144,7 @@ pub struct Gateway {
     last_errors: ArcSwap<Vec<String>>,
     settings: SharedSettings,
     request_ids: SequentialRequestId,
+    requests: Arc<crate::metrics::RequestMetrics>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -174,7 +175,13 @@ impl Gateway {
             last_errors: ArcSwap::from_pointee(Vec::new()),
             settings,
             request_ids: SequentialRequestId::new(),
+            requests: crate::metrics::request_metrics(),
         })
+    }
+
+    /// The proxied-request timer, for the service's `/actuator/prometheus`.
+    pub fn request_metrics(&self) -> Arc<crate::metrics::RequestMetrics> {
+        self.requests.clone()
     }
 
     /// The table now in force.
@@ -380,6 +387,8 @@ impl Gateway {
                 &path,
             );
         };
+        let started = std::time::Instant::now();
+        let method = parts.method.clone();
         let inbound = Inbound {
             parts,
             path,
@@ -390,6 +399,14 @@ impl Gateway {
         let mut response = self
             .serve_route(&route, &options, inbound, body, vars)
             .await;
+        self.requests.record(
+            &crate::metrics::ProxiedRequest {
+                route: route.tags.clone(),
+                method,
+                status: response.status().as_u16(),
+            },
+            started.elapsed().as_secs_f64(),
+        );
         crate::cors::add_headers(response.headers_mut(), cors);
         response
     }

@@ -109,6 +109,8 @@ pub struct Route {
     pub response_timeout: Option<Option<Duration>>,
     /// Per-route connect timeout.
     pub connect_timeout: Option<Duration>,
+    /// How the route is tagged in the request metrics.
+    pub tags: std::sync::Arc<crate::metrics::RouteTags>,
     weight_group: Option<String>,
 }
 
@@ -181,7 +183,12 @@ impl Route {
             Predicate::Weight { group, .. } => Some(group.clone()),
             _ => None,
         });
+        let tags = std::sync::Arc::new(crate::metrics::RouteTags {
+            id: definition.id.clone(),
+            uri: definition.uri.clone(),
+        });
         Ok(Self {
+            tags,
             definition,
             origin,
             target,

@@ -337,9 +337,20 @@ pub async fn run_until_signal(
     definition: &ServiceDefinition,
     args: Vec<String>,
 ) -> anyhow::Result<()> {
+    run_until_signal_reporting(definition, args, |_| {}).await
+}
+
+/// [`run_until_signal`], calling `listening` with the bound address before serving: a
+/// supervisor that started the service on port 0 learns its port from it, race-free.
+pub async fn run_until_signal_reporting(
+    definition: &ServiceDefinition,
+    args: Vec<String>,
+    listening: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     crate::telemetry::init();
     let bootstrap = definition.bootstrap(args);
     let app = definition.start(&bootstrap).await?;
+    listening(app.local_addr());
     let token = app.shutdown_token();
     tokio::spawn(async move {
         crate::server::shutdown_signal().await;

@@ -49,11 +49,89 @@ impl Histogram {
 /// Extra gauges a service publishes next to the request histogram (name → value).
 pub type GaugeSource = Arc<dyn Fn() -> Vec<(String, f64)> + Send + Sync>;
 
+/// Whatever else a service exposes on every scrape, in Prometheus text ([`TimerFamily`]).
+pub trait Exposition: Send + Sync {
+    /// Appends this source's metrics (with their `# TYPE` lines) to `out`.
+    fn render(&self, out: &mut String);
+}
+
+/// The labels of one series of a [`TimerFamily`], cheap to hash and compare on every record
+/// (interned strings and numbers), written out only when scraped.
+pub trait TimerLabels: std::hash::Hash + Eq + Clone + Ord + Send + Sync + 'static {
+    /// Writes the series' labels, `name="value"` pairs separated by commas.
+    fn write(&self, out: &mut String);
+}
+
+/// A Micrometer `Timer` as its Prometheus registry publishes one without a histogram: a
+/// `summary` with `_count` and `_sum` per series (`spring_cloud_gateway_requests_seconds`).
+pub struct TimerFamily<L: TimerLabels> {
+    name: &'static str,
+    series: Mutex<HashMap<L, (u64, f64)>>,
+}
+
+impl<L: TimerLabels> TimerFamily<L> {
+    /// An empty family called `name` (with its `_seconds` suffix).
+    pub fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            series: Mutex::default(),
+        }
+    }
+
+    /// Records one timed event of the series `labels`.
+    pub fn record(&self, labels: &L, seconds: f64) {
+        let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((count, sum)) = series.get_mut(labels) {
+            *count += 1;
+            *sum += seconds;
+        } else {
+            series.insert(labels.clone(), (1, seconds));
+        }
+    }
+}
+
+impl<L: TimerLabels> std::fmt::Debug for TimerFamily<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimerFamily")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<L: TimerLabels> Exposition for TimerFamily<L> {
+    fn render(&self, out: &mut String) {
+        let snapshot: BTreeMap<L, (u64, f64)> = self
+            .series
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        if snapshot.is_empty() {
+            return;
+        }
+        let name = self.name;
+        let _ = writeln!(out, "# TYPE {name} summary");
+        for (labels, (count, sum)) in snapshot {
+            let mut written = String::new();
+            labels.write(&mut written);
+            let _ = writeln!(out, "{name}_count{{{written}}} {count}");
+            let _ = writeln!(out, "{name}_sum{{{written}}} {sum}");
+        }
+    }
+}
+
+/// A label value escaped for the Prometheus text format.
+pub fn escape_label(value: &str) -> String {
+    escape(value)
+}
+
 /// One service's metrics registry.
 #[derive(Clone, Default)]
 pub struct Metrics {
     requests: Arc<Mutex<HashMap<Labels, Histogram>>>,
     gauges: Arc<Mutex<Vec<GaugeSource>>>,
+    expositions: Arc<Mutex<Vec<Arc<dyn Exposition>>>>,
     templates: Arc<Mutex<HashMap<String, Arc<str>>>>,
 }
 
@@ -89,6 +167,14 @@ impl Metrics {
     /// Adds a source of gauges rendered on every scrape.
     pub fn add_gauges(&self, source: GaugeSource) {
         self.gauges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(source);
+    }
+
+    /// Adds a source rendered on every scrape, after the request histogram.
+    pub fn add_exposition(&self, source: Arc<dyn Exposition>) {
+        self.expositions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(source);
@@ -135,6 +221,14 @@ impl Metrics {
                 "http_server_requests_seconds_sum{{{base}}} {}",
                 histogram.sum
             );
+        }
+        let expositions = self
+            .expositions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for source in expositions {
+            source.render(&mut out);
         }
         let sources = self
             .gauges

@@ -212,8 +212,8 @@ fn reuse_port_listener(address: std::net::SocketAddr) -> std::io::Result<tokio::
 }
 
 /// Serves `router` on one current-thread runtime per core until `stop` is cancelled and
-/// in-flight requests have finished; `limits` apply to each core's connections
-/// (`max-connections` per core). The first runtime takes `listener` (bound by
+/// in-flight requests have finished; `limits` apply to each core's connections, with
+/// `max-connections` shared out over the cores. The first runtime takes `listener` (bound by
 /// [`bind_shared`]); each other one listens on the same address with its own `SO_REUSEPORT`
 /// socket, so the kernel spreads new connections over the cores.
 pub async fn serve_on_each_core(
@@ -226,6 +226,12 @@ pub async fn serve_on_each_core(
     let address = listener.local_addr()?;
     let mut first = Some(listener.into_std()?);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // `max-connections` is the service's bound: each core takes its share of it (the kernel
+    // spreads new connections evenly over the listening sockets).
+    let limits = ConnectionLimits {
+        max_connections: limits.max_connections.div_ceil(cores),
+        ..limits
+    };
     let mut finished = Vec::with_capacity(cores);
     for core in 0..cores {
         let (router, stop, tls) = (router.clone(), stop.clone(), tls.clone());

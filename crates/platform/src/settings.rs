@@ -599,6 +599,51 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_bind_with_spring_boots_keys_and_defaults() {
+        let limits = |pairs: &[(&str, &str)]| {
+            settings(&[("test", pairs)])
+                .bind::<ServerSettings>("server")
+                .map(|s| s.connections)
+        };
+        let defaults = limits(&[]).unwrap();
+        assert_eq!(defaults.max_header_bytes, 8 * 1024);
+        assert_eq!(
+            defaults.connection_timeout,
+            Some(std::time::Duration::from_secs(60))
+        );
+        assert_eq!(defaults.keep_alive_timeout, defaults.connection_timeout);
+        assert_eq!(defaults.max_connections, 8192);
+        let set = limits(&[
+            ("server.max-http-request-header-size", "16KB"),
+            ("server.tomcat.connection-timeout", "5000"),
+            ("server.netty.idle-timeout", "PT2S"),
+            ("server.tomcat.max-connections", "10"),
+        ])
+        .unwrap();
+        assert_eq!(set.max_header_bytes, 16 * 1024);
+        assert_eq!(
+            set.connection_timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
+        assert_eq!(
+            set.keep_alive_timeout,
+            Some(std::time::Duration::from_secs(2))
+        );
+        assert_eq!(set.max_connections, 10);
+        let none = limits(&[("server.tomcat.connection-timeout", "-1")]).unwrap();
+        assert_eq!(
+            (none.connection_timeout, none.keep_alive_timeout),
+            (None, None)
+        );
+        let bad = limits(&[("server.max-http-request-header-size", "8 kilobytes")]).unwrap_err();
+        assert!(
+            bad.to_string()
+                .contains("server.max-http-request-header-size"),
+            "{bad}"
+        );
+    }
+
+    #[test]
     fn higher_layers_win() {
         let s = settings(&[
             ("systemEnvironment", &[("server.port", "9000")]),

@@ -266,3 +266,59 @@ async fn a_backend_that_never_accepts_the_connection_is_a_504_after_the_route_co
     gw.stop().await;
     drop((full, fillers));
 }
+
+#[tokio::test]
+async fn proxied_requests_are_counted_by_route_status_and_outcome_in_prometheus() {
+    let backend = Backend::start("b", 0).await;
+    let frozen = frozen_backend();
+    let frozen_uri = format!("http://{}", frozen.local_addr().unwrap());
+    let mut props = route(0, "b", &backend.base(), "/b/**,/status/**");
+    props.extend(route(1, "frozen", &frozen_uri, "/frozen/**"));
+    props.push((
+        "spring.cloud.gateway.httpclient.response-timeout".into(),
+        "300ms".into(),
+    ));
+    let gw = Gateway::start(&testkit::as_pairs(&props)).await;
+    let http = client();
+    for _ in 0..2 {
+        assert_eq!(http.get(gw.url("/b/x")).send().await.unwrap().status(), 200);
+    }
+    assert_eq!(
+        http.post(gw.url("/status/404"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        http.get(gw.url("/frozen/x")).send().await.unwrap().status(),
+        504
+    );
+    let text = http
+        .get(gw.url("/actuator/prometheus"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let b = backend.base();
+    for expected in [
+        format!(
+            r#"spring_cloud_gateway_requests_seconds_count{{httpMethod="GET",httpStatusCode="200",outcome="SUCCESSFUL",routeId="b",routeUri="{b}",status="OK"}} 2"#
+        ),
+        format!(
+            r#"spring_cloud_gateway_requests_seconds_count{{httpMethod="POST",httpStatusCode="404",outcome="CLIENT_ERROR",routeId="b",routeUri="{b}",status="NOT_FOUND"}} 1"#
+        ),
+        format!(
+            r#"spring_cloud_gateway_requests_seconds_count{{httpMethod="GET",httpStatusCode="504",outcome="SERVER_ERROR",routeId="frozen",routeUri="{frozen_uri}",status="GATEWAY_TIMEOUT"}} 1"#
+        ),
+    ] {
+        assert!(text.contains(&expected), "missing {expected}\nin:\n{text}");
+    }
+    assert!(text.contains("# TYPE spring_cloud_gateway_requests_seconds summary"));
+    gw.stop().await;
+    backend.kill().await;
+    drop(frozen);
+}
