@@ -262,10 +262,14 @@ async fn a_frozen_service_is_a_504_and_one_that_keeps_failing_stops_the_system_s
         || async { std::net::TcpListener::bind(("0.0.0.0", port)).ok() },
     )
     .await;
-    // The reason comes last, after everything stopped.
-    let output = wait_for_line(&lines, "keeps failing", Duration::from_secs(60));
+    // The reason comes last, after everything stopped (on stderr: the stdout lines before it
+    // may still be on their way, so everything left is read once the process is gone).
+    let mut output = wait_for_line(&lines, "keeps failing", Duration::from_secs(60));
     let status = up.wait().await;
     assert!(!status.success(), "factura up fails: {status}");
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(1)) {
+        output.push(line);
+    }
     let text = output.join("\n");
     assert!(
         text.contains("restarting customer-service in 1 s"),
