@@ -422,7 +422,10 @@ async fn wait_healthy(
 }
 
 fn health_url(service: &Running) -> String {
-    format!("{}://127.0.0.1:{}/actuator/health", service.scheme, service.port)
+    format!(
+        "{}://127.0.0.1:{}/actuator/health",
+        service.scheme, service.port
+    )
 }
 
 /// Whether the instance listens (it said where) and its health endpoint answers 200.

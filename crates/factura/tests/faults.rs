@@ -389,9 +389,8 @@ async fn a_restarted_discovery_service_is_repopulated_and_routing_never_stops() 
 async fn a_service_started_while_config_service_is_down_picks_up_central_settings_later() {
     // config-service's address, reserved (bound, not listening: connections are refused)
     // until it starts there.
-    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
-    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let config_port = reserved.local_addr().unwrap().port();
+    let reserved = testkit::ReservedPort::new();
+    let config_port = reserved.port();
     let import = format!("optional:configserver:http://127.0.0.1:{config_port}");
     let customers = testkit::TestService::start(
         &customer_service::SERVICE,
@@ -416,7 +415,7 @@ async fn a_service_started_while_config_service_is_down_picks_up_central_setting
 
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config-repo");
     let repo = repo.display().to_string();
-    let listener = reserved.listen(1024).unwrap().into_std().unwrap();
+    let listener = reserved.listen();
     let config = testkit::TestService::start_on(
         listener,
         &config_service::SERVICE,

@@ -143,9 +143,9 @@ async fn a_folder_change_reaches_a_running_service() {
 
 #[tokio::test]
 async fn a_required_config_server_that_is_missing_fails_start_with_a_clear_message() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // Held but not listening: connections to it are refused.
+    let closed = testkit::ReservedPort::new();
+    let port = closed.port();
     let bootstrap = |import: String| platform::settings::Bootstrap {
         defaults: vec![
             ("spring.application.name".into(), "customer-service".into()),

@@ -6,12 +6,6 @@ use serde_json::json;
 
 use super::fleet::{Fleet, Properties};
 
-/// A port nothing listens on: bound, then released.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").port()
-}
-
 fn route_table(echo: &str, dead: &str, p: &mut Properties) {
     p.gateway("discovery.locator.enabled", "true");
     // The seed gateway's global CORS (shared/reference/spring-conformance.md).
@@ -435,7 +429,9 @@ fn rules() -> Rules {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_routes_answer_as_spring_cloud_gateway_does() {
-    let dead_port = closed_port();
+    // Held but not listening: connections to it are refused.
+    let held = testkit::ReservedPort::new();
+    let dead_port = held.port();
     let fleet = Fleet::start(
         "gateway-routes",
         &[("ECHO-SERVICE", json!({ "zone": "one" }))],

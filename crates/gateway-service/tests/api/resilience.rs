@@ -60,10 +60,9 @@ async fn retry_repeats_failed_gets_but_not_posts() {
 #[tokio::test]
 async fn circuit_breaker_falls_back_then_opens() {
     let fallback = Backend::start("fallback", 0).await;
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // Held but not listening: connections to it are refused.
+    let dead_port = testkit::ReservedPort::new();
+    let dead = dead_port.port();
     let cb = "resilience4j.circuitbreaker.instances.inventoryCB";
     let props = vec![
         p("spring.cloud.gateway.routes[0].id", "inventory"),

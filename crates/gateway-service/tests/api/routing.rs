@@ -284,10 +284,9 @@ async fn the_new_property_prefix_wins_and_expanded_arguments_work() {
 async fn balanced_routes_rotate_and_move_past_refused_instances() {
     let one = Backend::start("one", 0).await;
     let two = Backend::start("two", 0).await;
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // Held but not listening: connections to it are refused.
+    let dead_port = testkit::ReservedPort::new();
+    let dead = dead_port.port();
     let mut props = route(0, "echo", "lb://ECHO-SERVICE", &["Path=/echo/**"]);
     // The error body below is read for its message.
     props.push(("server.error.include-message".into(), "always".into()));
@@ -331,10 +330,9 @@ async fn balanced_routes_rotate_and_move_past_refused_instances() {
 #[tokio::test]
 async fn broken_slow_and_refused_backends_map_to_502_504_and_502() {
     let slow = Backend::start("slow", 0).await;
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // Held but not listening: connections to it are refused.
+    let dead_port = testkit::ReservedPort::new();
+    let dead = dead_port.port();
     // A backend that accepts, reads the request and hangs up without answering.
     let broken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let broken_addr = broken.local_addr().unwrap();
