@@ -1,7 +1,9 @@
 //! The `factura` command.
 //!
-//! * `factura up` starts every service as its own OS process, in dependency order, waits for each
-//!   to report healthy, prints where everything listens, and stops them all on Ctrl-C/SIGTERM.
+//! * `factura up` ([`supervisor`]) starts every service ([`services`] lists them) as its own OS
+//!   process, in dependency order, waits for each to report healthy, prints where everything
+//!   listens, restarts a crashed instance with backoff, and stops them all on Ctrl-C/SIGTERM
+//!   or when a service keeps failing.
 //! * `factura run <service> [--key=value…]` runs one service in the foreground.
 //! * `factura status` lists the instances registered with discovery.
 //!

@@ -11,10 +11,16 @@
 //! * [`config_client`]: the config-server client: remote sources at start, `POST
 //!   /actuator/refresh`, and the watch that applies repository changes by itself; also the
 //!   Environment wire types the config-service serves.
+//! * [`discovery`]: the Eureka client (register, renew, fetch) and the one Eureka wire model;
+//!   [`balancer`]: round robin over a service's UP instances, fetching the registry at once
+//!   for a service not known yet; [`service_client`]: the OpenFeign role (calls with
+//!   failover, timeouts and a circuit breaker per remote service).
 //! * [`cipher`]: Spring's symmetric `{cipher}` format (shared with the config-service).
 //! * [`server`]: the common HTTP middleware stack and stop signals; [`tls`]: the one TLS stack
 //!   (`server.ssl.*` and SSL bundles for serving, one trust section for every client).
-//! * [`actuator`]: `/actuator/health`, `/info`, `/prometheus`.
+//! * [`actuator`]: `/actuator/health`, `/info`, `/prometheus`; [`metrics`]: the registry
+//!   behind `/prometheus`; [`telemetry`]: logging set-up and request spans.
+//! * [`security`]: HTTP Basic with `spring.security.user.*` (discovery and config).
 //! * [`error`]: the one error type and the one place error bodies are written.
 //! * [`db`]: SQLite or PostgreSQL through one pool type, migrations.
 //! * [`hal`] and [`resource`]: HAL links and the generic Spring Data REST resource that

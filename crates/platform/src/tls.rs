@@ -9,7 +9,7 @@
 //!   is re-read when its files change and then stay unchanged for
 //!   `spring.ssl.bundle.watch.file.quiet-period` (Spring's file watcher, done here by a periodic
 //!   check); new connections get the new certificate, open ones keep theirs.
-//!   [`ServerTls::listener`] is the acceptor step in front of hyper.
+//!   [`ServerTls::acceptor`] is the handshake step of the accept loop, in front of hyper.
 //! * **Clients** ([`ClientTlsSettings`]): whom to trust and which certificate to present, one
 //!   section (`factura.ssl.client.*`, the role the JVM's trust store plays for a Spring fleet)
 //!   under each client's own Spring keys (the gateway's `spring.cloud.gateway.httpclient.ssl.*`,

@@ -5,6 +5,10 @@
 //! fresh database on that server, dropped when the service is stopped. Discovery registration
 //! and the config-server import are off unless a test turns them on, so a test talks only to
 //! what it started.
+//!
+//! Also: [`ReservedPort`] (a port held for a server that starts later, refusing connections
+//! meanwhile), [`eureka`] (stand-in Eureka registrations), [`tls`] (a test CA and
+//! certificates), [`git_http`] (git's `http-backend` behind Basic auth, plain or over TLS).
 
 pub mod eureka;
 pub mod git_http;
