@@ -10,6 +10,7 @@
 //!   SnakeYAML does.
 //! * `backend` and `git`: the folder (native) and git backends, each keeping its snapshot
 //!   current in the background.
+//! * [`settings`]: the `spring.cloud.config.server.*` sections, bound once at start.
 //!
 //! Configured with Spring's own keys: `spring.cloud.config.server.git.uri` (with `default-label`,
 //! `try-master-branch`, `search-paths`, `refresh-rate`, `username`, `password`, `basedir`,
@@ -24,18 +25,15 @@ mod api;
 mod backend;
 mod git;
 mod render;
+pub mod settings;
 mod snapshot;
 mod yaml_dump;
 
 use std::{sync::Arc, time::Duration};
 
 use platform::{
-    Application, ServiceContext, ServiceDefinition,
-    actuator::Health,
-    cipher::EncryptSettings,
-    security::UserSettings,
-    settings::{DurationUnit, Settings, split_list},
-    tls::ClientTlsSettings,
+    Application, ServiceContext, ServiceDefinition, actuator::Health, cipher::EncryptSettings,
+    security::UserSettings, settings::Settings, tls::ClientTlsSettings,
 };
 use serde_json::json;
 
@@ -43,6 +41,7 @@ use crate::{
     api::ServerState,
     backend::{Backend, NativeBackend},
     git::{GitBackend, GitOptions},
+    settings::{ConfigServerSettings, GitSettings, NativeSettings},
 };
 
 /// How `factura` runs this service.
@@ -83,77 +82,58 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
 }
 
 async fn open_backend(settings: &Settings) -> anyhow::Result<Backend> {
-    let key = |k: &str| format!("{SERVER}.{k}");
-    if let Some(uri) = settings
-        .get(&key("git.uri"))
-        .filter(|u| !u.trim().is_empty())
-    {
-        let refresh_rate: i64 = settings.parse_or(&key("git.refresh-rate"), 0)?;
-        let username = settings.get(&key("git.username"));
+    let git: GitSettings = settings.bind(&format!("{SERVER}.git"))?;
+    if let Some(uri) = git.uri {
         let mut tls = ClientTlsSettings::platform(settings)?;
-        tls.skip_validation = settings.flag(&key("git.skip-ssl-validation"), false)?;
+        tls.skip_validation = git.skip_ssl_validation;
         let mut tls = tls.client_config()?;
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         // JGit always fetches with forced refspecs into its own clone, so `force-pull`'s
-        // "discard local changes" holds whatever it says; it is read so a bad value is refused.
-        settings.flag(&key("git.force-pull"), false)?;
-        let clone_on_start = settings.flag(&key("git.clone-on-start"), false)?;
+        // "discard local changes" holds whatever it says (it is bound so a bad value is refused).
+        let _ = git.force_pull;
         let options = GitOptions {
-            uri: uri.trim().to_owned(),
-            default_label: settings
-                .get(&key("git.default-label"))
-                .filter(|l| !l.is_empty()),
-            try_master_branch: settings.flag(&key("git.try-master-branch"), true)?,
-            search_paths: split_list(&settings.get_or(&key("git.search-paths"), "")),
+            uri,
+            default_label: git.default_label,
+            try_master_branch: git.try_master_branch,
+            search_paths: git.search_paths,
             // Spring's 0 means "fetch on every request"; here fetching is never on the request
             // path, so 0 means "as often as is sensible": every second.
-            refresh: (refresh_rate >= 0)
-                .then(|| Duration::from_secs(refresh_rate.max(1).unsigned_abs())),
-            timeout: Duration::from_secs(settings.parse_or(&key("git.timeout"), 5)?),
-            credentials: username
-                .map(|u| (u, settings.get(&key("git.password")).unwrap_or_default())),
-            basedir: settings.get(&key("git.basedir")).map(Into::into),
+            refresh: (git.refresh_rate >= 0)
+                .then(|| Duration::from_secs(git.refresh_rate.max(1).unsigned_abs())),
+            timeout: git.timeout,
+            credentials: git.username.map(|u| (u, git.password.unwrap_or_default())),
+            basedir: git.basedir.map(Into::into),
             tls: Arc::new(tls),
         };
-        let git = Arc::new(GitBackend::new(options)?);
+        let backend = Arc::new(GitBackend::new(options)?);
         // Clone before serving, so the first requests find the repository. With
         // `clone-on-start` (Spring's fail-fast switch) a clone that fails stops the start;
         // otherwise it is reported and retried in the background.
-        if let Err(error) = git.sync().await {
-            if clone_on_start {
+        if let Err(error) = backend.sync().await {
+            if git.clone_on_start {
                 anyhow::bail!(
                     "cannot clone the configuration repository {} (spring.cloud.config.server.git.clone-on-start=true): {error:#}",
-                    git.uri()
+                    backend.uri()
                 );
             }
-            tracing::error!(uri = %git.uri(), error = %format!("{error:#}"), "cannot clone the configuration repository; will keep trying");
+            tracing::error!(uri = %backend.uri(), error = %format!("{error:#}"), "cannot clone the configuration repository; will keep trying");
         }
-        return Ok(Backend::Git(git));
+        return Ok(Backend::Git(backend));
     }
-    let locations = split_list(&settings.get_or(&key("native.search-locations"), "./config-repo"));
-    let native = NativeBackend::new(
-        &locations,
-        settings
-            .get(&key("native.version"))
-            .filter(|v| !v.is_empty()),
-        settings.get_or(&key("native.default-label"), "master"),
-        settings.duration_or(
-            &key("native.poll-interval"),
-            DurationUnit::Millis,
-            Duration::from_secs(1),
-        )?,
+    let native: NativeSettings = settings.bind(&format!("{SERVER}.native"))?;
+    let backend = NativeBackend::new(
+        &native.search_locations,
+        native.version,
+        native.default_label,
+        native.poll_interval,
     )?;
-    tracing::info!(locations = ?locations, "serving configuration from a folder");
-    Ok(Backend::Native(Arc::new(native)))
+    tracing::info!(locations = ?native.search_locations, "serving configuration from a folder");
+    Ok(Backend::Native(Arc::new(backend)))
 }
 
 fn server_state(settings: &Settings, backend: Backend) -> anyhow::Result<ServerState> {
     let encryptor = settings.bind::<EncryptSettings>("encrypt")?.encryptor;
-    let mut prefix = settings.get_or(&format!("{SERVER}.prefix"), "");
-    prefix = prefix.trim_end_matches('/').to_owned();
-    if !prefix.is_empty() && !prefix.starts_with('/') {
-        prefix.insert(0, '/');
-    }
+    let server: ConfigServerSettings = settings.bind(SERVER)?;
     let overrides_prefix = format!("{SERVER}.overrides.");
     let mut overrides: Vec<(String, String)> = Vec::new();
     for source in settings.sources().iter().rev() {
@@ -169,11 +149,11 @@ fn server_state(settings: &Settings, backend: Backend) -> anyhow::Result<ServerS
         .credentials()?;
     Ok(ServerState {
         backend,
-        prefix,
+        prefix: server.prefix,
         overrides,
         encryptor,
-        decrypt_served_values: settings.flag(&format!("{SERVER}.encrypt.enabled"), true)?,
-        accept_empty: settings.flag(&format!("{SERVER}.accept-empty"), true)?,
+        decrypt_served_values: server.decrypt_served_values,
+        accept_empty: server.accept_empty,
         credentials,
     })
 }
