@@ -263,10 +263,7 @@ async fn on_sqlite() {
 
 #[tokio::test]
 async fn on_postgres() {
-    let Some(server) = std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
+    let Some(server) = testkit::postgres_server() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must run the PostgreSQL end-to-end test: set TEST_DATABASE_URL"

@@ -179,7 +179,7 @@ async fn soak_mixed_traffic_through_the_gateway_with_an_instance_killed_every_30
     ]
     .map(str::to_owned)
     .to_vec();
-    let admin = std::env::var("TEST_DATABASE_URL").ok();
+    let admin = testkit::postgres_server();
     let database = admin.as_ref().map(|url| {
         let server = url.rsplit_once('/').map_or(url.as_str(), |(s, _)| s);
         format!("{server}/soak{}", std::process::id())

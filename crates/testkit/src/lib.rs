@@ -106,6 +106,14 @@ impl Default for ReservedPort {
 /// The environment variable naming a PostgreSQL server for the PostgreSQL leg of the tests.
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
 
+/// The PostgreSQL server `TEST_DATABASE_URL` names, if any (an empty value counts as unset:
+/// the test command's SQLite leg sets it empty).
+pub fn postgres_server() -> Option<String> {
+    std::env::var(TEST_DATABASE_URL)
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
 /// A database created for one test.
 #[derive(Debug)]
 pub struct TestDatabase {
@@ -125,10 +133,7 @@ impl TestDatabase {
 
     /// A fresh SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set.
     pub fn new() -> Self {
-        match std::env::var(TEST_DATABASE_URL)
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
+        match postgres_server() {
             Some(server) => Self::postgres(&server),
             None => Self::sqlite(),
         }
