@@ -88,10 +88,25 @@ async fn wrong_state(billing: &Billing, id: i64, rule: &str) -> ApiError {
     }
 }
 
-async fn full(billing: &Billing, id: i64) -> Result<Json<invoice::FullBill>, ApiError> {
-    let bill = repo::load(&billing.db, id)
+/// The bill `id`, or the 404 naming it.
+async fn existing(billing: &Billing, id: i64) -> Result<repo::StoredBill, ApiError> {
+    repo::load(&billing.db, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("Bill {id} not found")))?;
+        .ok_or_else(|| ApiError::NotFound(format!("Bill {id} not found")))
+}
+
+/// `body` as `application/hal+json` with `status`.
+fn hal(status: StatusCode, body: impl serde::Serialize) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(platform::hal::HAL_JSON),
+    );
+    response
+}
+
+async fn full(billing: &Billing, id: i64) -> Result<Json<invoice::FullBill>, ApiError> {
+    let bill = existing(billing, id).await?;
     Ok(Json(invoice::assemble(billing, bill).await?))
 }
 
@@ -278,11 +293,7 @@ async fn pay(
     let mut model = payment_model(&base, id, payment, amount.cents(), now, reference);
     model["amountDue"] = json!(Money::from_cents(left));
     let location = base.href(&format!("/bills/{id}/payments/{payment}"));
-    let mut response = (StatusCode::CREATED, Json(model)).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/hal+json"),
-    );
+    let mut response = hal(StatusCode::CREATED, model);
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -295,9 +306,7 @@ async fn payments(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = bill_id(&id)?;
-    let bill = repo::load(&billing.db, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("Bill {id} not found")))?;
+    let bill = existing(&billing, id).await?;
     let rows = sqlx::query(
         "SELECT id, amount, paid_at, reference FROM payments WHERE bill_id = $1 ORDER BY id",
     )
@@ -324,12 +333,7 @@ async fn payments(
             "bill": { "href": base.href(&format!("/bills/{id}")) }
         }
     });
-    let mut response = Json(body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/hal+json"),
-    );
-    Ok(response)
+    Ok(hal(StatusCode::OK, body))
 }
 
 async fn payment(
@@ -357,12 +361,7 @@ async fn payment(
         row.try_get(1)?,
         row.try_get(2)?,
     );
-    let mut response = Json(body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/hal+json"),
-    );
-    Ok(response)
+    Ok(hal(StatusCode::OK, body))
 }
 
 async fn credit_note(
@@ -371,9 +370,7 @@ async fn credit_note(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = bill_id(&id)?;
-    let bill = repo::load(&billing.db, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("Bill {id} not found")))?;
+    let bill = existing(&billing, id).await?;
     let Some(number) = &bill.credit_note_number else {
         return Err(ApiError::NotFound(format!(
             "bill {id} has no credit note: only a cancelled invoice has one"
@@ -417,10 +414,5 @@ async fn credit_note(
             "invoice": { "href": base.href(&format!("/fullBill/{id}")) }
         }
     });
-    let mut response = Json(body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/hal+json"),
-    );
-    Ok(response)
+    Ok(hal(StatusCode::OK, body))
 }
