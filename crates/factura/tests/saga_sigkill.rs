@@ -107,29 +107,10 @@ async fn billing_port(http: &reqwest::Client, discovery: &TestService, except: &
     .await
 }
 
-async fn stock(http: &reqwest::Client, inventory: &TestService, product: i64) -> i64 {
-    let body: Value = http
-        .get(inventory.url(&format!("/products/{product}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["quantity"].as_i64().unwrap()
-}
-
-async fn count(database: &TestDatabase, sql: &'static str) -> i64 {
-    use sqlx::Row as _;
-    let db = database.open().await;
-    let n: i64 = sqlx::query(sql)
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap();
-    db.close().await;
-    n
+async fn stock(inventory: &TestService, product: i64) -> i64 {
+    inventory.get_json(&format!("/products/{product}")).await["quantity"]
+        .as_i64()
+        .expect("a quantity")
 }
 
 /// A bill for 5 printers (8 in stock).
@@ -173,16 +154,16 @@ async fn a_billing_process_sigkilled_mid_saga_gives_the_stock_back_when_restarte
         })
     };
     eventually("the stock reserved", Duration::from_secs(30), || async {
-        (stock(&http, &inventory, 2).await == 3).then_some(())
+        (stock(&inventory, 2).await == 3).then_some(())
     })
     .await;
-    assert_eq!(count(&database, "SELECT COUNT(*) FROM sagas").await, 1);
+    assert_eq!(database.count("SELECT COUNT(*) FROM sagas").await, 1);
 
     first.kill();
     assert!(request.await.unwrap().is_err(), "the request died with it");
     // Nobody is left to finish the saga: the stock stays reserved, not lost.
-    assert_eq!(stock(&http, &inventory, 2).await, 3);
-    assert_eq!(count(&database, "SELECT COUNT(*) FROM sagas").await, 1);
+    assert_eq!(stock(&inventory, 2).await, 3);
+    assert_eq!(database.count("SELECT COUNT(*) FROM sagas").await, 1);
 
     // The restarted process recovers the saga from its database.
     let second = Billing::start(
@@ -193,20 +174,18 @@ async fn a_billing_process_sigkilled_mid_saga_gives_the_stock_back_when_restarte
     let restarted = std::time::Instant::now();
     let second_port = billing_port(&http, &discovery, &[first_port]).await;
     eventually("the stock given back", Duration::from_secs(30), || async {
-        (stock(&http, &inventory, 2).await == 8).then_some(())
+        (stock(&inventory, 2).await == 8).then_some(())
     })
     .await;
     eprintln!(
         "after SIGKILL mid-saga: stock given back {:?} after the restart (stale-after 1 s)",
         restarted.elapsed()
     );
-    assert_eq!(count(&database, "SELECT COUNT(*) FROM sagas").await, 0);
+    assert_eq!(database.count("SELECT COUNT(*) FROM sagas").await, 0);
     assert_eq!(
-        count(
-            &database,
-            "SELECT COUNT(*) FROM bills WHERE reservation_id IS NOT NULL"
-        )
-        .await,
+        database
+            .count("SELECT COUNT(*) FROM bills WHERE reservation_id IS NOT NULL")
+            .await,
         0,
         "no bill was stored"
     );
@@ -217,7 +196,7 @@ async fn a_billing_process_sigkilled_mid_saga_gives_the_stock_back_when_restarte
         (response.status() == StatusCode::CREATED).then_some(())
     });
     created.await;
-    assert_eq!(stock(&http, &inventory, 2).await, 3);
+    assert_eq!(stock(&inventory, 2).await, 3);
 
     drop(second);
     database.drop_database().await;

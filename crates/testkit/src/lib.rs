@@ -124,6 +124,21 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// The one number `sql` selects (`SELECT COUNT(*) …`), for a test that checks what a
+    /// service stored.
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sqlx::Row as _;
+        let db = self.open().await;
+        let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(db.pool())
+            .await
+            .expect("the count query")
+            .try_get(0)
+            .expect("a number");
+        db.close().await;
+        n
+    }
+
     /// A connection pool on this database, for a test that checks what a service stored.
     pub async fn open(&self) -> platform::db::Database {
         platform::db::Database::connect(&platform::db::DataSourceSettings::from_url(&self.url))
@@ -331,6 +346,16 @@ impl TestService {
             task,
             runtime: Some(runtime),
         }
+    }
+
+    /// `GET path` as JSON (a test's read of what the service holds).
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        reqwest::get(self.url(path))
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("a JSON body")
     }
 
     /// Ends a service started with [`TestService::start_killable`] abruptly, like SIGKILL.

@@ -7,7 +7,7 @@ use platform::db::Backend;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::saga::{Fleet, count, lines, post_bill};
+use crate::saga::{Fleet, lines, post_bill};
 
 fn year() -> i32 {
     chrono::Datelike::year(&chrono::Utc::now())
@@ -268,7 +268,9 @@ async fn two_hundred_invoices_issued_at_once_on_two_instances_are_numbered_1_to_
     assert_eq!(numbers, (1..=200).collect::<BTreeSet<_>>());
     let database = &fleet.billing[0].database;
     assert_eq!(
-        count(database, "SELECT COUNT(DISTINCT invoice_number) FROM bills").await,
+        database
+            .count("SELECT COUNT(DISTINCT invoice_number) FROM bills")
+            .await,
         200
     );
     std::sync::Arc::into_inner(fleet)

@@ -99,7 +99,7 @@ impl Fleet {
     }
 
     pub(crate) async fn stock(&self, product: i64) -> i64 {
-        stock(&self.http, &self.inventory[0], product).await
+        stock(&self.inventory[0], product).await
     }
 
     /// A new product with `quantity` in stock; its id.
@@ -140,16 +140,10 @@ impl Fleet {
     }
 }
 
-async fn stock(http: &reqwest::Client, inventory: &TestService, product: i64) -> i64 {
-    let body: Value = http
-        .get(inventory.url(&format!("/products/{product}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["quantity"].as_i64().unwrap()
+async fn stock(inventory: &TestService, product: i64) -> i64 {
+    inventory.get_json(&format!("/products/{product}")).await["quantity"]
+        .as_i64()
+        .expect("a quantity")
 }
 
 pub(crate) async fn post_bill(
@@ -165,20 +159,6 @@ pub(crate) async fn post_bill(
         .unwrap();
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// One number from billing's database.
-pub(crate) async fn count(database: &TestDatabase, sql: &str) -> i64 {
-    use sqlx::Row as _;
-    let db = database.open().await;
-    let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap();
-    db.close().await;
-    n
 }
 
 const RESERVED_BILLS: &str = "SELECT COUNT(*) FROM bills WHERE reservation_id IS NOT NULL";
@@ -224,7 +204,7 @@ async fn a_bill_takes_its_stock_and_cancelling_it_gives_the_stock_back() {
     );
     assert_eq!(fleet.stock(2).await, 8, "given back once");
     assert_eq!(cancel(9999).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(count(&billing.database, OPEN_SAGAS).await, 0);
+    assert_eq!(billing.database.count(OPEN_SAGAS).await, 0);
     fleet.stop().await;
 }
 
@@ -232,7 +212,7 @@ async fn a_bill_takes_its_stock_and_cancelling_it_gives_the_stock_back() {
 async fn short_stock_is_409_naming_the_product_and_stores_nothing_anywhere() {
     let fleet = Fleet::start(1, 1).await;
     let billing = &fleet.billing[0];
-    let before = count(&billing.database, "SELECT COUNT(*) FROM bills").await;
+    let before = billing.database.count("SELECT COUNT(*) FROM bills").await;
     let (status, error) = post_bill(
         &fleet.http,
         billing,
@@ -249,10 +229,10 @@ async fn short_stock_is_409_naming_the_product_and_stores_nothing_anywhere() {
     assert_eq!(error["path"], "/bills");
     assert_eq!((fleet.stock(1).await, fleet.stock(2).await), (12, 8));
     assert_eq!(
-        count(&billing.database, "SELECT COUNT(*) FROM bills").await,
+        billing.database.count("SELECT COUNT(*) FROM bills").await,
         before
     );
-    assert_eq!(count(&billing.database, OPEN_SAGAS).await, 0);
+    assert_eq!(billing.database.count(OPEN_SAGAS).await, 0);
     fleet.stop().await;
 }
 
@@ -285,7 +265,7 @@ async fn a_bill_that_cannot_be_stored_gives_its_reserved_stock_back() {
         "no internals leak: {error}"
     );
     assert_eq!(fleet.stock(3).await, 20, "the reservation was released");
-    assert_eq!(count(&billing.database, OPEN_SAGAS).await, 0);
+    assert_eq!(billing.database.count(OPEN_SAGAS).await, 0);
     fleet.stop().await;
 }
 
@@ -346,11 +326,11 @@ async fn fifty_bills_for_ten_in_stock(fleet: &Fleet) {
         "{refused:?}"
     );
     for inventory in &fleet.inventory {
-        assert_eq!(stock(&fleet.http, inventory, product).await, 0);
+        assert_eq!(stock(inventory, product).await, 0);
     }
     let database = &fleet.billing[0].database;
-    assert_eq!(count(database, RESERVED_BILLS).await, 10);
-    assert_eq!(count(database, OPEN_SAGAS).await, 0);
+    assert_eq!(database.count(RESERVED_BILLS).await, 10);
+    assert_eq!(database.count(OPEN_SAGAS).await, 0);
 }
 
 #[tokio::test]
@@ -405,13 +385,12 @@ async fn a_billing_instance_killed_between_reserving_and_storing_strands_no_stoc
         let (http, url) = (fleet.http.clone(), doomed.url("/bills"));
         tokio::spawn(async move { http.post(url).json(&lines(2, 5)).send().await })
     };
-    let http = fleet.http.clone();
     let inventory = &fleet.inventory[0];
     eventually("the stock reserved", Duration::from_secs(20), || async {
-        (stock(&http, inventory, 2).await == 3).then_some(())
+        (stock(inventory, 2).await == 3).then_some(())
     })
     .await;
-    assert_eq!(count(&database, OPEN_SAGAS).await, 1, "a saga under way");
+    assert_eq!(database.count(OPEN_SAGAS).await, 1, "a saga under way");
     doomed.kill();
     assert!(request.await.unwrap().is_err(), "the request died with it");
 
@@ -421,16 +400,16 @@ async fn a_billing_instance_killed_between_reserving_and_storing_strands_no_stoc
             .await;
     let started = std::time::Instant::now();
     eventually("the stock given back", Duration::from_secs(20), || async {
-        (stock(&http, inventory, 2).await == 8).then_some(())
+        (stock(inventory, 2).await == 8).then_some(())
     })
     .await;
     eprintln!(
         "stock given back {:?} after the survivor started (stale-after 1 s)",
         started.elapsed()
     );
-    assert_eq!(count(&database, OPEN_SAGAS).await, 0);
+    assert_eq!(database.count(OPEN_SAGAS).await, 0);
     assert_eq!(
-        count(&database, RESERVED_BILLS).await,
+        database.count(RESERVED_BILLS).await,
         0,
         "no bill was stored"
     );
@@ -449,6 +428,6 @@ async fn with_reserve_stock_off_bills_are_made_without_touching_stock() {
     let (status, bill) = post_bill(&fleet.http, &fleet.billing[0], &lines(2, 30)).await;
     assert_eq!(status, StatusCode::CREATED, "{bill}");
     assert_eq!(fleet.stock(2).await, 8);
-    assert_eq!(count(&fleet.billing[0].database, OPEN_SAGAS).await, 0);
+    assert_eq!(fleet.billing[0].database.count(OPEN_SAGAS).await, 0);
     fleet.stop().await;
 }

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::saga::{Fleet, count, post_bill};
+use crate::saga::{Fleet, post_bill};
 
 async fn post(fleet: &Fleet, path: &str, body: Option<Value>) -> (StatusCode, Value) {
     let mut request = fleet.http.post(fleet.billing[0].url(path));
@@ -117,7 +117,7 @@ async fn a_line_without_a_rate_takes_the_default_and_keeps_it_once_issued() {
     assert_eq!(response.status(), StatusCode::CREATED);
     let database = &fleet.billing[0].database;
     let unset = "SELECT COUNT(*) FROM product_items WHERE bill_id = 1 AND vat_rate IS NULL";
-    assert_eq!(count(database, unset).await, 1);
+    assert_eq!(database.count(unset).await, 1);
     let (status, issued) = post(&fleet, "/bills/1/issue", None).await;
     assert_eq!(status, StatusCode::OK, "{issued}");
     assert!(
@@ -129,7 +129,7 @@ async fn a_line_without_a_rate_takes_the_default_and_keeps_it_once_issued() {
         "{issued}"
     );
     assert_eq!(
-        count(database, unset).await,
+        database.count(unset).await,
         0,
         "written into the line at issue"
     );
