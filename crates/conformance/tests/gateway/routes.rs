@@ -919,11 +919,9 @@ async fn actuator(d: &Differential) {
             .json(&json!({"uri": "localhost", "predicates": ["Path=/x"]})),
     )
     .await;
-    d.check(
-        "actuator route before refresh",
-        Probe::get("/actuator/gateway/routes/posted"),
-    )
-    .await;
+    // Not compared before the refresh: Spring's gateway also refreshes its routes on the
+    // discovery client's heartbeat when the registry changed, so whether a posted route shows
+    // before `POST /actuator/gateway/refresh` depends on when its last registry fetch was.
     d.check("actuator refresh", Probe::post("/actuator/gateway/refresh"))
         .await;
     d.check(
