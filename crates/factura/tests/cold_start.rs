@@ -58,25 +58,7 @@ async fn a_fleet_started_together_serves_bills_within_5_s_of_every_service_being
         Some(())
     })
     .await;
-    let healthy_at = tokio::time::Instant::now();
-    eventually(
-        "POST /bills through the gateway accepted",
-        Duration::from_secs(5),
-        || async {
-            let response = http
-                .post(gateway.url("/bills"))
-                .json(&order)
-                .send()
-                .await
-                .ok()?;
-            (response.status() == StatusCode::CREATED).then_some(())
-        },
-    )
-    .await;
-    println!(
-        "first bill accepted {:?} after every service was healthy",
-        healthy_at.elapsed()
-    );
+    first_bill_within_5_s(&http, &gateway, &order, "").await;
     for service in [gateway, billing, customers, inventory, discovery] {
         service.stop().await;
     }
@@ -116,26 +98,13 @@ async fn five_services_started_at_the_same_instant_serve_bills_within_5_s_of_all
         Some(())
     })
     .await;
-    let healthy_at = tokio::time::Instant::now();
-    let order = json!({ "customerId": 1, "productItems": [{ "productId": 1, "quantity": 1 }] });
-    eventually(
-        "POST /bills through the gateway accepted",
-        Duration::from_secs(5),
-        || async {
-            let response = http
-                .post(gateway.url("/bills"))
-                .json(&order)
-                .send()
-                .await
-                .ok()?;
-            (response.status() == StatusCode::CREATED).then_some(())
-        },
+    first_bill_within_5_s(
+        &http,
+        &gateway,
+        &json!({ "customerId": 1, "productItems": [{ "productId": 1, "quantity": 1 }] }),
+        "simultaneous start: ",
     )
     .await;
-    println!(
-        "simultaneous start: first bill accepted {:?} after every service was healthy",
-        healthy_at.elapsed()
-    );
     for service in [gateway, billing, customers, inventory, discovery] {
         service.stop().await;
     }
@@ -245,4 +214,33 @@ async fn lookups_of_an_unknown_service_fetch_the_registry_at_most_once_a_second(
     );
     customers.stop().await;
     discovery.stop().await;
+}
+
+/// `POST /bills` through the gateway is accepted within 5 s of every service being healthy
+/// (now); prints how long it took.
+async fn first_bill_within_5_s(
+    http: &reqwest::Client,
+    gateway: &TestService,
+    order: &serde_json::Value,
+    label: &str,
+) {
+    let healthy_at = tokio::time::Instant::now();
+    eventually(
+        "POST /bills through the gateway accepted",
+        Duration::from_secs(5),
+        || async {
+            let response = http
+                .post(gateway.url("/bills"))
+                .json(order)
+                .send()
+                .await
+                .ok()?;
+            (response.status() == StatusCode::CREATED).then_some(())
+        },
+    )
+    .await;
+    println!(
+        "{label}first bill accepted {:?} after every service was healthy",
+        healthy_at.elapsed()
+    );
 }
