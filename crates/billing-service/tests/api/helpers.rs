@@ -26,6 +26,12 @@ fn borrowed(properties: &[(String, String)]) -> Vec<(&str, &str)> {
 
 /// Billing's timeouts and breaker, small enough for tests to see them act.
 const BILLING: &[(&str, &str)] = &[
+    // The breaker's state in health, and the metrics.
+    ("management.endpoint.health.show-details", "always"),
+    (
+        "management.endpoints.web.exposure.include",
+        "health,prometheus",
+    ),
     (
         "spring.cloud.openfeign.client.config.default.read-timeout",
         "400",

@@ -19,7 +19,9 @@ async fn locator_and_default_routes_follow_the_registry_and_links_point_through_
     let discovery = TestService::start(&discovery_service::SERVICE, &[]).await;
     let registered = testkit::registered_with(discovery.addr);
     let props = testkit::as_pairs(&registered);
-    let gw = Gateway::start(&props).await;
+    let mut gateway_props = props.clone();
+    gateway_props.push(crate::helpers::ACTUATOR_OPEN);
+    let gw = Gateway::start(&gateway_props).await;
     let customers = TestService::start(&customer_service::SERVICE, &props).await;
 
     for path in ["/CUSTOMER-SERVICE/customers/1", "/customers/1"] {
