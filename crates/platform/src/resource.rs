@@ -341,18 +341,20 @@ pub async fn mount(
     settings: &Settings,
     title: &str,
 ) -> anyhow::Result<Router> {
-    mount_with_creators(specs, db, settings, title, Vec::new()).await
+    mount_with_creators(specs, db, settings, title, Vec::new(), &[]).await
 }
 
 /// Like [`mount`], except that the collections named in `creators` answer `POST` with the
 /// given handler instead of the generic create (billing builds bills from other services' data).
 /// Every collection `POST`, generic or not, honours `Idempotency-Key` ([`crate::idempotency`]).
+/// The collections in `read_only` map no generic write (see [`routes`]).
 pub async fn mount_with_creators(
     specs: &[&'static ResourceSpec],
     db: &Database,
     settings: &Settings,
     title: &str,
     creators: Vec<(&'static str, MethodRouter)>,
+    read_only: &[&str],
 ) -> anyhow::Result<Router> {
     let config = Arc::new(RestConfig::from_settings(settings)?);
     let resources: Vec<Resource> = specs
@@ -367,5 +369,11 @@ pub async fn mount_with_creators(
         resource.seed_if_empty().await?;
     }
     let idempotency = crate::idempotency::Idempotency::from_settings(db.clone(), settings)?;
-    Ok(routes(Arc::new(resources), title, creators, idempotency))
+    Ok(routes(
+        Arc::new(resources),
+        title,
+        creators,
+        read_only,
+        idempotency,
+    ))
 }
