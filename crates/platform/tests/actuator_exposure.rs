@@ -217,3 +217,32 @@ async fn components_without_details_and_a_bad_value_refused_by_key() {
     assert!(text.contains("read-only"), "{text}");
     assert!(platform::settings::is_configuration_error(&error));
 }
+
+#[tokio::test]
+async fn a_failed_refresh_says_so_without_the_servers_address_or_the_clients_words() {
+    // Port 1 on loopback: nothing listens there.
+    let (base, stop) = service(&[
+        ("management.endpoints.web.exposure.include", "refresh"),
+        ("spring.cloud.config.enabled", "true"),
+        (
+            "spring.config.import",
+            "optional:configserver:http://127.0.0.1:1",
+        ),
+        ("spring.cloud.config.watch.enabled", "false"),
+    ])
+    .await;
+    let (code, body) = status(
+        reqwest::Method::POST,
+        format!("{base}/actuator/refresh"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 503, "{body}");
+    let text = body.to_string();
+    assert!(text.contains("refresh failed"), "{text}");
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains(":1") && !text.contains("error sending"),
+        "{text}"
+    );
+    stop.cancel();
+}
