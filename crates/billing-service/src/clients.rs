@@ -35,6 +35,20 @@ pub struct Product {
     pub quantity: i64,
 }
 
+/// A HAL page or list of products, read like Feign reads a `PagedModel` or `CollectionModel`:
+/// every array under `_embedded`, whatever its rel.
+#[derive(Debug, Deserialize)]
+struct ProductList {
+    #[serde(rename = "_embedded", default)]
+    embedded: BTreeMap<String, Vec<Product>>,
+}
+
+impl ProductList {
+    fn into_products(self) -> impl Iterator<Item = Product> {
+        self.embedded.into_values().flatten()
+    }
+}
+
 /// One line of a stock reservation, as inventory-service reads and writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -102,14 +116,15 @@ impl ProductClient {
         let list: Vec<String> = ids.iter().map(i64::to_string).collect();
         let list = list.join(",");
         let call = format!("products({list})");
-        let found = match self
+        let found = self
             .0
-            .get_json::<serde_json::Value>(&call, &format!("/products/search/byIdIn?ids={list}"))
+            .get_json::<ProductList>(&call, &format!("/products/search/byIdIn?ids={list}"))
             .await
-        {
-            Ok(body) => self.embedded_products(&call, &body),
-            Err(error) => Err(error),
-        };
+            .map(|list| {
+                list.into_products()
+                    .map(|product| (product.id, product))
+                    .collect::<BTreeMap<_, _>>()
+            });
         ids.into_iter()
             .map(|id| {
                 let product = match &found {
@@ -159,37 +174,8 @@ impl ProductClient {
 
     /// `GET /products`: the first page.
     pub async fn products(&self) -> Result<Vec<Product>, RemoteError> {
-        let page: serde_json::Value = self.0.get_json("products()", "/products").await?;
-        Ok(self
-            .embedded_products("products()", &page)?
-            .into_values()
-            .collect())
-    }
-
-    /// The products of a HAL page or list, read like Feign reads a `PagedModel` or
-    /// `CollectionModel`: every array under `_embedded`, whatever its rel.
-    fn embedded_products(
-        &self,
-        call: &str,
-        body: &serde_json::Value,
-    ) -> Result<BTreeMap<i64, Product>, RemoteError> {
-        let mut products = BTreeMap::new();
-        let embedded = body.get("_embedded").and_then(|e| e.as_object());
-        for item in embedded
-            .into_iter()
-            .flat_map(|e| e.values())
-            .filter_map(|v| v.as_array())
-            .flatten()
-        {
-            let product: Product =
-                serde_json::from_value(item.clone()).map_err(|e| RemoteError::BadResponse {
-                    service: self.0.service().to_owned(),
-                    call: call.to_owned(),
-                    detail: format!("undecodable product: {e}"),
-                })?;
-            products.insert(product.id, product);
-        }
-        Ok(products)
+        let page: ProductList = self.0.get_json("products()", "/products").await?;
+        Ok(page.into_products().collect())
     }
 
     /// The underlying client (breaker state, service name).
