@@ -68,7 +68,7 @@ async fn with_every_inventory_instance_gone_creation_is_503_and_the_full_bill_de
         missing[0]["reason"]
             .as_str()
             .unwrap()
-            .starts_with("INVENTORY-SERVICE product(1): unavailable"),
+            .starts_with("INVENTORY-SERVICE products(1,2,3): unavailable"),
         "{missing:?}"
     );
     // Internal addresses and the HTTP client's words stay in the log.

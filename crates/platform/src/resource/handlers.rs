@@ -22,7 +22,7 @@ use axum::{
 use serde_json::{Map, Value as Json, json};
 
 use super::{
-    Kind, Matching, Record, Resource, ResourceSpec,
+    Field, Kind, Matching, Record, Resource, ResourceSpec, Search,
     config::RestConfig,
     docs::{self, Docs},
     input::{self, BodyFormat},
@@ -1128,7 +1128,7 @@ async fn search(
         .iter()
         .find(|s| s.path == name)
         .ok_or(Failure::NotFound)?;
-    let (_, field) = spec.field(search.field).ok_or_else(|| {
+    let field = spec.searched_field(search.field).ok_or_else(|| {
         anyhow::anyhow!(
             "search {} names unknown field {}",
             search.path,
@@ -1137,6 +1137,9 @@ async fn search(
     })?;
     let media = media(config, &headers)?;
     let params = query::decode(uri.query());
+    if search.matching == Matching::In {
+        return list_search(&resource, search, field, &params, &base, &uri, media).await;
+    }
     let raw = query::param(&params, search.param);
     let value = match raw {
         Some(raw) => {
@@ -1172,5 +1175,51 @@ async fn search(
     };
     let context = PageContext::new(&base, &uri, config, false);
     let body = paged_model(&resource, &context, &request, &records, total);
+    Ok(json_response(StatusCode::OK, media, &body))
+}
+
+/// A search by membership (`/products/search/byIdIn?ids=1,2,3`): every match in one
+/// statement, as Spring Data REST renders a `List` — `_embedded` and a `self` link to the
+/// request as written, no paging. Values come comma-separated or repeated; blanks are skipped.
+async fn list_search(
+    resource: &Resource,
+    search: &Search,
+    field: &'static Field,
+    params: &[(String, String)],
+    base: &BaseUrl,
+    uri: &Uri,
+    media: &str,
+) -> Answer {
+    let (spec, config) = (resource.spec, &*resource.config);
+    let mut values = Vec::new();
+    for raw in params
+        .iter()
+        .filter(|(k, _)| k == search.param)
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        let value =
+            input::convert(field.kind, &Json::String(raw.to_owned())).map_err(|reason| {
+                ApiError::bad_request(format!("parameter '{}' {reason}", search.param))
+            })?;
+        if !values.contains(&value) {
+            values.push(value);
+        }
+    }
+    let records = store::find_in(resource, field.column, field.kind, &values).await?;
+    let items_base = config.base(base);
+    let items: Vec<Json> = records
+        .iter()
+        .map(|record| item_model(spec, record, &items_base))
+        .collect();
+    let request = uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or(uri.path());
+    let body = json!({
+        "_embedded": { spec.collection: items },
+        "_links": { "self": Link::new(base.href(request)) },
+    });
     Ok(json_response(StatusCode::OK, media, &body))
 }
