@@ -4,6 +4,8 @@
 #     (py_eureka_client, config-client);
 #   - the real npm clients (eureka-js-client, cloud-config-client);
 #   - Debian's chromium, for the discovery dashboard's headless-browser test;
+#   - playwright-core (no browser download: it drives Debian's chromium), for the console's
+#     browser tests;
 #   - PyYAML and kubernetes-validate (with its bundled schemas), for deploy/check.py.
 # Idempotent: a second run finds everything in place and returns quickly.
 set -euo pipefail
@@ -21,6 +23,13 @@ if [ ! -d "$DEPS/node/node_modules/eureka-js-client" ] || [ ! -d "$DEPS/node/nod
     mkdir -p "$DEPS/node"
     (cd "$DEPS/node" && npm init -y >/dev/null 2>&1 && \
         npm install --silent --no-audit --no-fund eureka-js-client@4 cloud-config-client@1)
+fi
+
+# The console's browser tests: Playwright's library alone, driving /usr/bin/chromium.
+if [ ! -d "$DEPS/node/node_modules/playwright-core" ]; then
+    mkdir -p "$DEPS/node"
+    (cd "$DEPS/node" && { [ -f package.json ] || npm init -y >/dev/null 2>&1; } && \
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund playwright-core@1)
 fi
 
 if ! command -v chromium >/dev/null 2>&1; then

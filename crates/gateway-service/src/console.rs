@@ -1,0 +1,169 @@
+//! The web console: plain HTML, CSS and JavaScript modules from `console/`, built into the
+//! binary and served under `/console/` (and `/` redirected there) for requests no route
+//! claims — as Spring Boot serves static resources after Spring Cloud Gateway's route mapping.
+//!
+//! The proxy reaches [`serve`] only on its "no route" branch, so routed requests never pay
+//! for it. [`routes`] adds the one endpoint of the console's own, served like the actuator's:
+//! `GET /console/api/registry`, the gateway's copy of the discovery registry (what it routes
+//! by) in Eureka's `GET /eureka/apps` JSON, so the System page needs no route to
+//! discovery-service (which does not register itself) and no write access to it. Every asset carries a strong `ETag` (a hash of its bytes) and `Cache-Control:
+//! no-cache`, so browsers revalidate with `If-None-Match` and get a bodiless 304 until the
+//! binary changes. The console itself is a client of the public API like any other.
+
+use std::sync::LazyLock;
+
+use axum::{
+    Router,
+    body::Body,
+    extract::State,
+    http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header},
+    routing::get,
+};
+use platform::discovery::{Format, RegistryCache, model::write_applications};
+
+use crate::error::error_response;
+
+/// Where the console is served.
+pub const PREFIX: &str = "/console/";
+
+/// The console's own endpoint, merged into the gateway's router.
+pub fn routes(registry: RegistryCache) -> Router {
+    Router::new()
+        .route("/console/api/registry", get(registry_view))
+        .with_state(registry)
+}
+
+async fn registry_view(State(registry): State<RegistryCache>) -> Response<Body> {
+    let body = write_applications(&registry.snapshot(), Format::Json);
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::from(body))
+        .expect("a valid response")
+}
+
+/// One asset: its path under [`PREFIX`], its content type and its bytes.
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+macro_rules! assets {
+    ($(($path:literal, $type:expr)),* $(,)?) => {
+        &[$(Asset {
+            path: $path,
+            content_type: $type,
+            body: include_bytes!(concat!("../console/", $path)),
+        }),*]
+    };
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+static ASSETS: &[Asset] = assets![
+    ("index.html", "text/html; charset=utf-8"),
+    ("style.css", "text/css; charset=utf-8"),
+    ("favicon.svg", "image/svg+xml"),
+    ("js/app.js", JS),
+    ("js/api.js", JS),
+    ("js/ui.js", JS),
+    ("js/money.js", JS),
+    ("js/home.js", JS),
+    ("js/entities.js", JS),
+    ("js/bills.js", JS),
+    ("js/new-bill.js", JS),
+    ("js/system.js", JS),
+];
+
+/// Each asset's `ETag`, computed once.
+static ETAGS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
+    ASSETS
+        .iter()
+        .map(|a| HeaderValue::from_str(&format!("\"{:016x}\"", fnv1a(a.body))).expect("a hex tag"))
+        .collect()
+});
+
+/// FNV-1a, 64 bits: stable across builds and platforms, unlike std's hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The console's answer to a request no route matched, or `None` when the path is not the
+/// console's (`/`, `/console`, `/console/…`).
+pub fn serve(method: &Method, path: &str, headers: &HeaderMap) -> Option<Response<Body>> {
+    let asset = match path {
+        "/" | "/console" => return Some(redirect(PREFIX)),
+        "/console/" => "index.html",
+        _ => path.strip_prefix(PREFIX)?,
+    };
+    if method != Method::GET && method != Method::HEAD {
+        let mut response = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "The console is read with GET",
+            path,
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Some(response);
+    }
+    let Some(index) = ASSETS.iter().position(|a| a.path == asset) else {
+        return Some(error_response(
+            StatusCode::NOT_FOUND,
+            "No such console asset",
+            path,
+        ));
+    };
+    let (asset, etag) = (&ASSETS[index], &ETAGS[index]);
+    let fresh = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/").as_bytes() == etag.as_bytes()
+        });
+    let builder = Response::builder()
+        .header(header::ETAG, etag.clone())
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header("x-content-type-options", "nosniff");
+    let response = if fresh {
+        builder.status(StatusCode::NOT_MODIFIED).body(Body::empty())
+    } else {
+        let builder = builder
+            .header(header::CONTENT_TYPE, asset.content_type)
+            .header(header::CONTENT_LENGTH, asset.body.len());
+        let body = if method == Method::HEAD {
+            Body::empty()
+        } else {
+            Body::from(asset.body)
+        };
+        builder.status(StatusCode::OK).body(body)
+    };
+    Some(response.expect("a valid response"))
+}
+
+fn redirect(to: &'static str) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header(header::LOCATION, to)
+        .body(Body::empty())
+        .expect("a valid redirect")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_asset_has_a_distinct_tag() {
+        let mut tags: Vec<_> = ETAGS.iter().collect();
+        tags.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        tags.dedup();
+        assert_eq!(tags.len(), ASSETS.len());
+    }
+}
