@@ -2,7 +2,7 @@
 // at a time into <main>, marks the current menu entry and moves the focus to the page's
 // heading, so the whole console works from the keyboard.
 
-import { h, replace, problem } from './ui.js';
+import { h, replace, problem, say } from './ui.js';
 import * as home from './home.js';
 import * as entities from './entities.js';
 import * as bills from './bills.js';
@@ -29,6 +29,7 @@ async function show() {
   const params = new URLSearchParams(search);
   const view = document.getElementById('view');
   const turn = ++rendering;
+  say(''); // a message belongs to the page it was said on
   for (const a of document.querySelectorAll('header nav a')) {
     const target = a.getAttribute('href').slice(1);
     const current = target === '/' ? path === '/' : path === target || path.startsWith(`${target}/`);

@@ -37,9 +37,9 @@ export function replace(parent, ...children) {
 export function say(message, kind = 'info') {
   const status = document.getElementById('status');
   status.textContent = message;
-  status.className = `status ${kind}`;
+  status.className = message ? `status ${kind}` : 'status';
   clearTimeout(say.timer);
-  if (kind !== 'error') say.timer = setTimeout(() => { status.textContent = ''; status.className = 'status'; }, 5000);
+  if (kind !== 'error') say.timer = setTimeout(() => { status.textContent = ''; status.className = 'status'; }, 4000);
 }
 
 /** A problem box with `message` (role alert), optionally with action buttons. */
