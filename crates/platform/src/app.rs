@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::started::{SharedSettings, Started};
 use crate::{
-    actuator::{Actuator, HealthRegistry},
+    actuator::{Actuator, ActuatorGuard, Endpoint, HealthRegistry, ManagementSettings},
     discovery::client::{EurekaClientSettings, InstanceSettings},
     metrics::Metrics,
     server::{StackOptions, with_common_layers},
@@ -102,6 +102,7 @@ pub struct ServiceContext {
     /// by the discovery client while `eureka.client.enabled` (default true).
     pub discovery: crate::discovery::RegistryCache,
     tasks: Vec<BackgroundTask>,
+    endpoints: Vec<Endpoint>,
     per_core: bool,
     listener: Option<std::net::TcpListener>,
 }
@@ -125,6 +126,7 @@ impl ServiceContext {
             shutdown: CancellationToken::new(),
             discovery: crate::discovery::RegistryCache::new(),
             tasks: Vec::new(),
+            endpoints: Vec::new(),
             per_core: false,
             listener: None,
         }
@@ -138,6 +140,12 @@ impl ServiceContext {
     {
         self.tasks
             .push(Box::new(move |started| Box::pin(task(started))));
+    }
+
+    /// Adds an actuator endpoint of the service's own (the gateway's `gateway`), mapped as the
+    /// `management.*` exposure and access settings allow, like the built-in ones.
+    pub fn actuator_endpoint(&mut self, endpoint: Endpoint) {
+        self.endpoints.push(endpoint);
     }
 
     /// Serves connections on one single-threaded runtime per core (accepting from the same
@@ -210,9 +218,22 @@ impl ServiceContext {
             name: name.clone(),
             health: self.health.clone(),
             metrics: self.metrics.clone(),
+            settings: settings.bind::<ManagementSettings>("management")?,
+            guard: ActuatorGuard::new(
+                settings
+                    .bind::<crate::security::UserSettings>("spring.security.user")?
+                    .credentials()?,
+            ),
         };
+        let mut endpoints = std::mem::take(&mut self.endpoints);
+        endpoints.push(Endpoint {
+            id: "refresh",
+            path: "/actuator/refresh",
+            read: Router::new(),
+            write: refresher.routes(),
+        });
         let mut router = with_common_layers(
-            routes.merge(actuator.routes()).merge(refresher.routes()),
+            routes.merge(actuator.routes(endpoints)),
             self.metrics.clone(),
             &options,
         );

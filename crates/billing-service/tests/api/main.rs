@@ -11,5 +11,6 @@ mod idempotency;
 mod lifecycle;
 mod numbering;
 mod saga;
+mod side_doors;
 mod tls;
 mod vat;

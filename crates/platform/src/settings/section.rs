@@ -252,9 +252,16 @@ impl<'a> Section<'a> {
         }
     }
 
-    /// A comma-separated `field` as a list (empty when unset).
+    /// A list `field`, comma-separated (`a,b`) or indexed as YAML lists flatten (`field[0]`,
+    /// `field[1]`…), as Spring binds both; empty when unset.
     pub fn list(&self, field: &str) -> Vec<String> {
-        self.get(field).map(|v| split_list(&v)).unwrap_or_default()
+        if let Some(value) = self.get(field) {
+            return split_list(&value);
+        }
+        (0..)
+            .map_while(|i| self.get(&format!("{field}[{i}]")))
+            .flat_map(|v| split_list(&v))
+            .collect()
     }
 }
 
