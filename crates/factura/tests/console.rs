@@ -70,19 +70,20 @@ async fn the_console_works_in_a_real_browser() {
     let repo = tempfile::tempdir().unwrap();
     copy_dir(&root().join("config-repo"), repo.path());
     let repo_path = repo.path().display().to_string();
-    let config = TestService::start(
-        &config_service::SERVICE,
-        &[
-            (
-                "spring.cloud.config.server.native.search-locations",
-                repo_path.as_str(),
-            ),
-            ("spring.cloud.config.server.native.version", CONFIG_VERSION),
-        ],
-    )
-    .await;
     let discovery = TestService::start(&discovery_service::SERVICE, &[]).await;
     let mut properties = registered_with(discovery.addr);
+    let mut config_properties = properties.clone();
+    config_properties.extend([
+        (
+            "spring.cloud.config.server.native.search-locations".to_owned(),
+            repo_path,
+        ),
+        (
+            "spring.cloud.config.server.native.version".to_owned(),
+            CONFIG_VERSION.to_owned(),
+        ),
+    ]);
+    let config = TestService::start(&config_service::SERVICE, &as_pairs(&config_properties)).await;
     properties.extend([
         ("spring.cloud.config.enabled".to_owned(), "true".to_owned()),
         (
@@ -118,6 +119,7 @@ async fn the_console_works_in_a_real_browser() {
         || async {
             let text = client.get(&registry).send().await.ok()?.text().await.ok()?;
             [
+                "CONFIG-SERVICE",
                 "CUSTOMER-SERVICE",
                 "INVENTORY-SERVICE",
                 "BILLING-SERVICE",

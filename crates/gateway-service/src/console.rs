@@ -3,43 +3,128 @@
 //! claims — as Spring Boot serves static resources after Spring Cloud Gateway's route mapping.
 //!
 //! The proxy reaches [`serve`] only on its "no route" branch, so routed requests never pay
-//! for it. [`routes`] adds the one endpoint of the console's own, served like the actuator's:
-//! `GET /console/api/registry`, the gateway's copy of the discovery registry (what it routes
-//! by) in Eureka's `GET /eureka/apps` JSON, so the System page needs no route to
-//! discovery-service (which does not register itself) and no write access to it. Every asset carries a strong `ETag` (a hash of its bytes) and `Cache-Control:
-//! no-cache`, so browsers revalidate with `If-None-Match` and get a bodiless 304 until the
-//! binary changes. The console itself is a client of the public API like any other.
+//! for it. [`routes`] adds the console's own two endpoints, served like the actuator's:
+//!
+//! * `GET /console/api/registry`: the gateway's copy of the discovery registry (what it routes
+//!   by) in Eureka's `GET /eureka/apps` JSON, so the System page needs no route to
+//!   discovery-service (which does not register itself) and no access to it;
+//! * `GET /console/api/health`: each registered instance's `/actuator/health` status (status
+//!   only, asked by the gateway with a short timeout), which no balanced route can give.
+//!
+//! Every asset carries a strong `ETag` (a hash of its bytes) and `Cache-Control: no-cache`,
+//! so browsers revalidate with `If-None-Match` and get a bodiless 304 until the binary
+//! changes. Everything else the console reads is the public API, through the routes.
 
-use std::sync::LazyLock;
+use std::{sync::LazyLock, time::Duration};
 
 use axum::{
-    Router,
+    Json, Router,
     body::Body,
     extract::State,
     http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header},
     routing::get,
 };
-use platform::discovery::{Format, RegistryCache, model::write_applications};
+use platform::{
+    discovery::{Format, InstanceInfo, RegistryCache, model::write_applications},
+    settings::Settings,
+    tls::ClientTlsSettings,
+};
+use serde_json::{Value, json};
 
 use crate::error::error_response;
 
 /// Where the console is served.
 pub const PREFIX: &str = "/console/";
 
-/// The console's own endpoint, merged into the gateway's router.
-pub fn routes(registry: RegistryCache) -> Router {
-    Router::new()
-        .route("/console/api/registry", get(registry_view))
-        .with_state(registry)
+/// How long an instance may take to answer its health check.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most instances one health answer asks.
+const MAX_INSTANCES: usize = 200;
+
+/// What the console's endpoints read.
+#[derive(Clone)]
+struct ConsoleState {
+    registry: RegistryCache,
+    http: reqwest::Client,
 }
 
-async fn registry_view(State(registry): State<RegistryCache>) -> Response<Body> {
-    let body = write_applications(&registry.snapshot(), Format::Json);
+/// The console's own endpoints, merged into the gateway's router; the health checks use the
+/// clients' trust settings (`factura.ssl.client.*`).
+pub fn routes(registry: RegistryCache, settings: &Settings) -> anyhow::Result<Router> {
+    let http = ClientTlsSettings::platform(settings)?
+        .reqwest_builder()?
+        .timeout(HEALTH_TIMEOUT)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    Ok(Router::new()
+        .route("/console/api/registry", get(registry_view))
+        .route("/console/api/health", get(instances_health))
+        .with_state(ConsoleState { registry, http }))
+}
+
+async fn registry_view(State(state): State<ConsoleState>) -> Response<Body> {
+    let body = write_applications(&state.registry.snapshot(), Format::Json);
     Response::builder()
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-store")
         .body(Body::from(body))
         .expect("a valid response")
+}
+
+/// `{"instances": [{"app", "instanceId", "status"}]}`: `UP`, `DOWN`… as the instance's
+/// health endpoint says, `UNREACHABLE` when it does not answer in time.
+async fn instances_health(State(state): State<ConsoleState>) -> Json<Value> {
+    let snapshot = state.registry.snapshot();
+    let instances: Vec<&InstanceInfo> = snapshot
+        .applications
+        .iter()
+        .flat_map(|app| &app.instances)
+        .take(MAX_INSTANCES)
+        .collect();
+    let checks = instances.iter().map(|instance| {
+        let http = state.http.clone();
+        let url = health_url(instance);
+        async move {
+            let Some(url) = url else {
+                return "UNKNOWN".to_owned();
+            };
+            match http
+                .get(url)
+                .header("accept", "application/json")
+                .send()
+                .await
+            {
+                Ok(response) => match response.json::<Value>().await {
+                    Ok(body) => body["status"].as_str().unwrap_or("UNKNOWN").to_owned(),
+                    Err(_) => "UNKNOWN".to_owned(),
+                },
+                Err(_) => "UNREACHABLE".to_owned(),
+            }
+        }
+    });
+    let statuses = futures_util::future::join_all(checks).await;
+    let rows: Vec<Value> = instances
+        .iter()
+        .zip(statuses)
+        .map(|(instance, status)| {
+            json!({
+                "app": instance.app,
+                "instanceId": instance.effective_id(),
+                "status": status,
+            })
+        })
+        .collect();
+    Json(json!({ "instances": rows }))
+}
+
+/// Where an instance says its health is (its https URL when it serves https).
+fn health_url(instance: &InstanceInfo) -> Option<&str> {
+    if instance.secure_port.enabled {
+        instance.secure_health_check_url.as_deref()
+    } else {
+        instance.health_check_url.as_deref()
+    }
 }
 
 /// One asset: its path under [`PREFIX`], its content type and its bytes.

@@ -106,7 +106,7 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
     let settings = context.settings.clone();
     let registry = context.discovery.clone();
     context.on_start(move |started| watch(watcher, settings, registry, started.shutdown));
-    let console = console::routes(context.discovery.clone());
+    let console = console::routes(context.discovery.clone(), &context.settings.current())?;
     let proxy = gateway.clone();
     // A bare service, not a router: the proxy path skips route matching and handler boxing.
     let fallback = tower::service_fn(move |request: Request| {

@@ -229,11 +229,11 @@ const cases = {
 
   async system(page) {
     await page.goto(`${BASE}/console/#/system`);
-    for (const app of ['BILLING-SERVICE', 'CUSTOMER-SERVICE', 'INVENTORY-SERVICE', 'GATEWAY-SERVICE']) {
+    for (const app of ['BILLING-SERVICE', 'CONFIG-SERVICE', 'CUSTOMER-SERVICE', 'INVENTORY-SERVICE', 'GATEWAY-SERVICE']) {
       await page.locator(`section[data-app=${app}] tbody tr`).first().waitFor();
     }
     await page.locator('section[data-app=CUSTOMER-SERVICE] td[data-label="Config version"]', { hasText: process.env.CONFIG_VERSION }).waitFor();
-    await page.locator('table.health tr[data-service=BILLING-SERVICE] .badge.up').waitFor();
+    await page.locator('section[data-app=BILLING-SERVICE] .instance-health .badge.up').waitFor();
     await shot(page, 'system');
   },
 
@@ -269,9 +269,14 @@ const cases = {
     assert.equal(await invoice.locator('[data-total=total]').textContent(), '2,450.00', 'amounts stay exact');
     assert.equal(await invoice.locator('tbody tr', { hasText: 'Computer Desk' }).count(), 1, 'products still named');
     await shot(page, 'invoice-degraded');
-    // The System page still answers, and billing stays up.
+    // The System page shows the dead instance as such, the others UP.
     await page.goto(`${BASE}/console/#/system`);
-    await page.locator('table.health tr[data-service=BILLING-SERVICE] .badge.up').waitFor();
+    await page.locator('section[data-app=CUSTOMER-SERVICE] .instance-health .badge.unreachable').waitFor();
+    await page.locator('section[data-app=BILLING-SERVICE] .instance-health .badge.up').waitFor();
+    await page.goto(`${BASE}/console/#/`);
+    await page.locator('table.health tr[data-service=CUSTOMER-SERVICE] .badge.down').waitFor();
+    await page.locator('table.health tr[data-service=INVENTORY-SERVICE] .badge.up').waitFor();
+    await shot(page, 'home-degraded');
     await shot(page, 'system-degraded');
     expectedStatuses = [];
   },

@@ -29,6 +29,8 @@ async function show() {
   const params = new URLSearchParams(search);
   const view = document.getElementById('view');
   const turn = ++rendering;
+  const initial = first;
+  first = false;
   say(''); // a message belongs to the page it was said on
   for (const a of document.querySelectorAll('header nav a')) {
     const target = a.getAttribute('href').slice(1);
@@ -38,7 +40,7 @@ async function show() {
   const route = routes.find(([pattern]) => pattern.test(path));
   if (!route) {
     replace(view, h('h1', { tabindex: '-1' }, 'Not found'), problem(`There is no page at ${path}.`));
-    focusHeading(view);
+    if (!initial) focusHeading(view);
     return;
   }
   const container = h('div', { class: 'page' });
@@ -51,15 +53,11 @@ async function show() {
   if (turn === rendering) {
     const name = container.querySelector('h1');
     document.title = name ? `${name.textContent} — factura` : 'factura';
-    focusHeading(view);
+    if (!initial) focusHeading(view);
   }
 }
 
 function focusHeading(view) {
-  if (first) {
-    first = false;
-    return;
-  }
   const heading = view.querySelector('h1');
   if (heading && !view.contains(document.activeElement)) heading.focus({ preventScroll: true });
 }

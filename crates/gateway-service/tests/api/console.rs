@@ -1,7 +1,9 @@
 //! The console's assets as the gateway serves them: after the routes (a route that claims a
 //! path wins), `/` redirected to `/console/` only when no route claims it, content types,
-//! `ETag` revalidation, 404 for an unknown asset, reads only; and the gateway's registry copy.
+//! `ETag` revalidation, 404 for an unknown asset, reads only; the gateway's registry copy and
+//! the health of each instance it asks.
 
+use platform::discovery::{Application, Applications, InstanceInfo};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -121,5 +123,47 @@ async fn the_registry_copy_lists_what_the_gateway_routes_by() {
             "127.0.0.1:customer-service:8091"
         ]
     );
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn each_instance_health_is_asked_by_the_gateway() {
+    let gateway = Gateway::start(&[]).await;
+    let dead = testkit::ReservedPort::new();
+    let mut applications = Vec::new();
+    for (name, port) in [
+        ("gateway-service", gateway.addr.port()),
+        ("dead-service", dead.port()),
+    ] {
+        let mut instance = InstanceInfo::new(name, "127.0.0.1", "127.0.0.1", port);
+        instance.instance_id = Some(format!("127.0.0.1:{name}:{port}"));
+        instance.health_check_url = Some(format!("http://127.0.0.1:{port}/actuator/health"));
+        applications.push(Application {
+            name: name.to_ascii_uppercase(),
+            instances: vec![instance],
+        });
+    }
+    gateway.registry.replace(Applications {
+        applications,
+        ..Applications::default()
+    });
+    let body: Value = client()
+        .get(gateway.url("/console/api/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let status = |app: &str| {
+        body["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["app"] == app)
+            .map(|i| i["status"].clone())
+    };
+    assert_eq!(status("GATEWAY-SERVICE"), Some("UP".into()), "{body}");
+    assert_eq!(status("DEAD-SERVICE"), Some("UNREACHABLE".into()), "{body}");
     gateway.stop().await;
 }
