@@ -4,8 +4,6 @@
 #     (py_eureka_client, config-client);
 #   - the real npm clients (eureka-js-client, cloud-config-client);
 #   - Debian's chromium, for the discovery dashboard's headless-browser test;
-#   - playwright-core (no browser download: it drives Debian's chromium), for the console's
-#     browser tests;
 #   - PyYAML and kubernetes-validate (with its bundled schemas), for deploy/check.py.
 # Idempotent: a second run finds everything in place and returns quickly.
 set -euo pipefail
@@ -25,12 +23,14 @@ if [ ! -d "$DEPS/node/node_modules/eureka-js-client" ] || [ ! -d "$DEPS/node/nod
         npm install --silent --no-audit --no-fund eureka-js-client@4 cloud-config-client@1)
 fi
 
-# The console's browser tests: Playwright's library alone, driving /usr/bin/chromium.
+# --- console: playwright-core (Playwright's library alone, no browser download: it drives
+# Debian's /usr/bin/chromium), for the console's browser tests (crates/factura/tests/console.rs).
 if [ ! -d "$DEPS/node/node_modules/playwright-core" ]; then
     mkdir -p "$DEPS/node"
     (cd "$DEPS/node" && { [ -f package.json ] || npm init -y >/dev/null 2>&1; } && \
         PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund playwright-core@1)
 fi
+# --- end console
 
 if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then
