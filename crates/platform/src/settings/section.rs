@@ -252,9 +252,22 @@ impl<'a> Section<'a> {
         }
     }
 
-    /// A comma-separated `field` as a list (empty when unset).
+    /// A comma-separated `field` as a list, or YAML's list form (`field[0]`, `field[1]`, …);
+    /// empty when unset.
     pub fn list(&self, field: &str) -> Vec<String> {
-        self.get(field).map(|v| split_list(&v)).unwrap_or_default()
+        if let Some(value) = self.get(field) {
+            return split_list(&value);
+        }
+        let mut indexed: Vec<(usize, String)> = self
+            .map(field)
+            .into_iter()
+            .filter_map(|(index, value)| Some((index.parse().ok()?, value)))
+            .collect();
+        indexed.sort_by_key(|(index, _)| *index);
+        indexed
+            .into_iter()
+            .flat_map(|(_, value)| split_list(&value))
+            .collect()
     }
 }
 
