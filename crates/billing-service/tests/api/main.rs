@@ -11,5 +11,6 @@ mod idempotency;
 mod lifecycle;
 mod numbering;
 mod saga;
+mod security;
 mod tls;
 mod vat;

@@ -261,11 +261,19 @@ impl ClientCredentials {
 
     async fn request(&self, token_uri: &str) -> Result<(Arc<str>, Duration), String> {
         let registration = &self.inner.registration;
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "client_credentials");
-        if !registration.scopes.is_empty() {
-            form.append_pair("scope", &registration.scopes.join(" "));
-        }
+        // Written out before any await: the serializer is not `Send`.
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials");
+            if !registration.scopes.is_empty() {
+                form.append_pair("scope", &registration.scopes.join(" "));
+            }
+            if registration.post_credentials {
+                form.append_pair("client_id", &registration.client_id);
+                form.append_pair("client_secret", &registration.client_secret);
+            }
+            form.finish()
+        };
         let mut request = self
             .inner
             .http
@@ -275,10 +283,7 @@ impl ClientCredentials {
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             );
-        if registration.post_credentials {
-            form.append_pair("client_id", &registration.client_id);
-            form.append_pair("client_secret", &registration.client_secret);
-        } else {
+        if !registration.post_credentials {
             let encode =
                 |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
             let pair = format!(
@@ -290,7 +295,7 @@ impl ClientCredentials {
             request = request.header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"));
         }
         let response = request
-            .body(form.finish())
+            .body(body)
             .send()
             .await
             .map_err(|e| format!("{registration}: token endpoint: {e}"))?;
