@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -56,6 +57,29 @@ def wait_http(url, timeout=60):
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
+def rss_mib(pid):
+    """Resident memory of process `pid` in MiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def config_repository():
+    """A fresh git repository (a `file://` remote for the config servers) holding config-repo/."""
+    repo = tempfile.mkdtemp(prefix="factura-config-bench-")
+    for name in os.listdir(os.path.join(ROOT, "config-repo")):
+        shutil.copy(os.path.join(ROOT, "config-repo", name), repo)
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "bench@factura.local"],
+                 ["config", "user.name", "bench"], ["add", "-A"], ["commit", "-q", "-m", "config-repo"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    return repo
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -91,6 +115,49 @@ def factura_service(name, port, data_dir, *extra):
             f"--factura.data-dir={data_dir}", "--eureka.client.enabled=false",
             "--spring.cloud.config.enabled=false", *extra]
     return Process(args, f"http://127.0.0.1:{port}/actuator/health")
+
+
+# Every service's default port; `factura up --port-offset N` adds N to each.
+PORTS = {"config-service": 8888, "discovery-service": 8761, "customer-service": 8081,
+         "inventory-service": 8082, "billing-service": 8083, "gateway-service": 9999}
+
+
+def factura_up(offset, data, *properties):
+    """Starts `factura up --port-offset offset` (extra `--key=value` properties go to every
+    service) and returns (process, seconds until it printed that all six are healthy)."""
+    launched = time.monotonic()
+    args = [os.path.join(RELEASE, "factura"), "up", "--port-offset", str(offset), "--data-dir", data]
+    if properties:
+        args += ["--", *properties]
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if "factura is up" in line:
+            elapsed = time.monotonic() - launched
+            threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+            return process, elapsed
+    raise RuntimeError("factura up exited before the system was healthy")
+
+
+def stop_factura_up(process):
+    process.terminate()
+    process.wait(timeout=60)
+
+
+def factura_pids(offset):
+    """The pid of each service `factura up --port-offset offset` runs, by service name."""
+    pids = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        for name, port in PORTS.items():
+            if b"run" in args and name.encode() in args and f"--server.port={port + offset}".encode() in args:
+                pids[name] = int(entry)
+    return pids
 
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}

@@ -21,56 +21,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as lib  # noqa: E402
 
 OFFSET = 16000  # keeps every port below the ephemeral range (32768+)
-PORTS = {"config-service": 8888, "discovery-service": 8761, "customer-service": 8081,
-         "inventory-service": 8082, "billing-service": 8083, "gateway-service": 9999}
+PORTS = lib.PORTS
 
 
 def start_system(data):
-    """Starts `factura up` and returns (process, seconds until it printed that all are healthy)."""
-    launched = time.monotonic()
-    process = subprocess.Popen(
-        [os.path.join(lib.RELEASE, "factura"), "up", "--port-offset", str(OFFSET), "--data-dir", data],
-        cwd=lib.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in process.stdout:
-        if "factura is up" in line:
-            elapsed = time.monotonic() - launched
-            threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
-            return process, elapsed
-    raise RuntimeError("factura up exited before the system was healthy")
+    return lib.factura_up(OFFSET, data)
 
 
 def stop_system(process):
-    process.terminate()
-    process.wait(timeout=60)
+    lib.stop_factura_up(process)
 
 
 def service_pids():
-    pids = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                args = f.read().split(b"\0")
-        except OSError:
-            continue
-        for name, port in PORTS.items():
-            if b"run" in args and name.encode() in args and f"--server.port={port + OFFSET}".encode() in args:
-                pids[name] = int(entry)
-    return pids
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return lib.factura_pids(OFFSET)
 
 
 def memory_table(title, pids):
-    rows = [f"| {name} | {rss_mib(pid):.1f} |" for name, pid in sorted(pids.items())]
-    total = sum(rss_mib(pid) for pid in pids.values())
+    rows = [f"| {name} | {lib.rss_mib(pid):.1f} |" for name, pid in sorted(pids.items())]
+    total = sum(lib.rss_mib(pid) for pid in pids.values())
     return "\n".join([f"\n### {title}\n", "| service | RSS MiB |", "|---|---:|", *rows, f"| **whole system** | **{total:.1f}** |"])
 
 
@@ -104,7 +72,7 @@ def main():
         def sample():
             while not done.is_set():
                 for name, pid in pids.items():
-                    peak[name] = max(peak.get(name, 0.0), rss_mib(pid))
+                    peak[name] = max(peak.get(name, 0.0), lib.rss_mib(pid))
                 time.sleep(0.5)
 
         done = threading.Event()

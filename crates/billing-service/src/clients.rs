@@ -7,6 +7,8 @@ use platform::{
     money::Money,
     service_client::{RemoteError, ServiceClient},
 };
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// A customer as customer-service serves it (links ignored).
@@ -31,6 +33,20 @@ pub struct Product {
     pub price: Money,
     /// Units in stock.
     pub quantity: i64,
+}
+
+/// A HAL page or list of products, read like Feign reads a `PagedModel` or `CollectionModel`:
+/// every array under `_embedded`, whatever its rel.
+#[derive(Debug, Deserialize)]
+struct ProductList {
+    #[serde(rename = "_embedded", default)]
+    embedded: BTreeMap<String, Vec<Product>>,
+}
+
+impl ProductList {
+    fn into_products(self) -> impl Iterator<Item = Product> {
+        self.embedded.into_values().flatten()
+    }
 }
 
 /// One line of a stock reservation, as inventory-service reads and writes it.
@@ -87,11 +103,43 @@ impl ProductClient {
         Ok(Self(ServiceClient::new(context, "INVENTORY-SERVICE")?))
     }
 
-    /// `GET /products/{id}`.
-    pub async fn product(&self, id: i64) -> Result<Product, RemoteError> {
-        self.0
-            .get_json(&format!("product({id})"), &format!("/products/{id}"))
+    /// Every product of `ids` in one call, `GET /products/search/byIdIn?ids=1,2,3`, keyed by
+    /// id: an id inventory does not know is a [`RemoteError::NotFound`], and a call that fails
+    /// fails every id alike. No call is made for no ids.
+    pub async fn products_by_id(&self, ids: &[i64]) -> BTreeMap<i64, Result<Product, RemoteError>> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return BTreeMap::new();
+        }
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let list = list.join(",");
+        let call = format!("products({list})");
+        let found = self
+            .0
+            .get_json::<ProductList>(&call, &format!("/products/search/byIdIn?ids={list}"))
             .await
+            .map(|list| {
+                list.into_products()
+                    .map(|product| (product.id, product))
+                    .collect::<BTreeMap<_, _>>()
+            });
+        ids.into_iter()
+            .map(|id| {
+                let product = match &found {
+                    Ok(found) => found
+                        .get(&id)
+                        .cloned()
+                        .ok_or_else(|| RemoteError::NotFound {
+                            service: self.0.service().to_owned(),
+                            call: format!("product({id})"),
+                        }),
+                    Err(error) => Err(error.clone()),
+                };
+                (id, product)
+            })
+            .collect()
     }
 
     /// `PUT /reservations/{id}`: takes every line's quantity off the stock, all or nothing; the
@@ -124,26 +172,10 @@ impl ProductClient {
             .await
     }
 
-    /// `GET /products`: the first page, read like Feign reads a `PagedModel` — every array
-    /// under `_embedded`, whatever its rel.
+    /// `GET /products`: the first page.
     pub async fn products(&self) -> Result<Vec<Product>, RemoteError> {
-        let page: serde_json::Value = self.0.get_json("products()", "/products").await?;
-        let mut products = Vec::new();
-        if let Some(embedded) = page.get("_embedded").and_then(|e| e.as_object()) {
-            for items in embedded.values().filter_map(|v| v.as_array()) {
-                for item in items {
-                    let product = serde_json::from_value(item.clone()).map_err(|e| {
-                        RemoteError::BadResponse {
-                            service: self.0.service().to_owned(),
-                            call: "products()".into(),
-                            detail: format!("undecodable product: {e}"),
-                        }
-                    })?;
-                    products.push(product);
-                }
-            }
-        }
-        Ok(products)
+        let page: ProductList = self.0.get_json("products()", "/products").await?;
+        Ok(page.into_products().collect())
     }
 
     /// The underlying client (breaker state, service name).

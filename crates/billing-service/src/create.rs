@@ -21,7 +21,6 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use futures_util::future::join_all;
 use platform::{
     ApiError,
     error::FieldError,
@@ -36,7 +35,8 @@ use platform::{
 use serde_json::{Map, Value};
 
 use crate::{
-    Billing, invoice,
+    Billing,
+    invoice::{self, RemoteParts},
     repo::{self, NewBill, NewItem},
     saga,
 };
@@ -79,12 +79,12 @@ pub async fn create_bill(
 ) -> Result<Response, ApiError> {
     body_format(&headers, false)?;
     let request = parse_request(&parse_object(&body)?)?;
-    let bill = price(&billing, &request).await?;
+    let (bill, parts) = price(&billing, &request).await?;
     let id = saga::create_bill(&billing, &bill).await?;
     let stored = repo::load(&billing.db, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("bill {id} vanished after insert"))?;
-    let full = invoice::assemble(&billing, stored).await?;
+    let full = invoice::assemble_from(&billing, stored, parts)?;
     let mut response = (StatusCode::CREATED, axum::Json(full)).into_response();
     if let Ok(location) = HeaderValue::from_str(&base.href(&format!("/bills/{id}"))) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -247,17 +247,15 @@ pub fn parse_request(body: &Map<String, Value>) -> Result<BillRequest, ApiError>
     }
 }
 
-/// Confirms the customer and products exist and prices every line from inventory.
-async fn price(billing: &Billing, request: &BillRequest) -> Result<NewBill, ApiError> {
-    let (customer, products) = tokio::join!(
-        billing.customers.customer(request.customer_id),
-        join_all(
-            request
-                .lines
-                .iter()
-                .map(|line| billing.products.product(line.product_id))
-        ),
-    );
+/// Confirms the customer and products exist and prices every line from inventory; returns
+/// the bill to store and what was read for it.
+async fn price(
+    billing: &Billing,
+    request: &BillRequest,
+) -> Result<(NewBill, RemoteParts), ApiError> {
+    let product_ids: Vec<i64> = request.lines.iter().map(|line| line.product_id).collect();
+    let parts = RemoteParts::fetch(billing, request.customer_id, &product_ids).await;
+    let (customer, products) = (&parts.customer, &parts.products);
     let mut unknown = Vec::new();
     let mut unavailable = Vec::new();
     match customer {
@@ -267,24 +265,24 @@ async fn price(billing: &Billing, request: &BillRequest) -> Result<NewBill, ApiE
             &Value::from(request.customer_id),
             format!("no customer with id {}", request.customer_id),
         )),
-        Err(other) => unavailable.push(other),
+        Err(other) => unavailable.push(other.clone()),
     }
     let mut items = Vec::with_capacity(request.lines.len());
-    for ((i, line), result) in request.lines.iter().enumerate().zip(products) {
-        match result {
-            Ok(product) => items.push(NewItem {
+    for (i, line) in request.lines.iter().enumerate() {
+        match products.get(&line.product_id) {
+            Some(Ok(product)) => items.push(NewItem {
                 product_id: line.product_id,
                 quantity: line.quantity,
                 price: product.price,
                 discount: line.discount,
                 vat_rate: line.vat_rate.unwrap_or(billing.vat.default_rate),
             }),
-            Err(RemoteError::NotFound { .. }) => unknown.push(error(
+            Some(Err(RemoteError::NotFound { .. })) | None => unknown.push(error(
                 &format!("productItems[{i}].productId"),
                 &Value::from(line.product_id),
                 format!("no product with id {}", line.product_id),
             )),
-            Err(other) => unavailable.push(other),
+            Some(Err(other)) => unavailable.push(other.clone()),
         }
     }
     if let Some(first) = unavailable.into_iter().next() {
@@ -295,13 +293,14 @@ async fn price(billing: &Billing, request: &BillRequest) -> Result<NewBill, ApiE
     if !unknown.is_empty() {
         return Err(ApiError::Validation(unknown));
     }
-    Ok(NewBill {
+    let bill = NewBill {
         billing_date: request
             .billing_date
             .unwrap_or_else(platform::time::now_millis),
         customer_id: request.customer_id,
         items,
-    })
+    };
+    Ok((bill, parts))
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! other services, line amounts and the total — the reference application's full bill, plus
 //! `amount`/`total` and an account of anything that could not be filled in.
 //!
-//! The customer and all products are fetched concurrently, so the invoice costs about as much
-//! as the slowest call. When a remote service is down (or its breaker is open) the invoice is
+//! Two remote calls whatever the number of lines: the customer, and every product at once
+//! (inventory's batch lookup), made concurrently. When a remote service is down (or its breaker is open) the invoice is
 //! still returned with what billing knows: the unreachable parts are `null`, `complete` is
 //! false, and `missing` says what is missing and why. Amounts never depend on the remote
 //! services: they use the price stored on each line when the bill was made.
@@ -14,7 +14,6 @@ use axum::{
     Json,
     extract::{Path, State},
 };
-use futures_util::future::join_all;
 use platform::{ApiError, money::Money, service_client::RemoteError, time::format_iso};
 use serde::Serialize;
 use serde_json::Value;
@@ -103,17 +102,41 @@ pub async fn full_bill(
     Ok(Json(assemble(&billing, bill).await?))
 }
 
+/// What the other services said about a bill's customer and products.
+#[derive(Debug)]
+pub struct RemoteParts {
+    /// The customer, or why it could not be read.
+    pub customer: Result<Customer, RemoteError>,
+    /// Each product id of the bill, with its product or why it could not be read.
+    pub products: BTreeMap<i64, Result<Product, RemoteError>>,
+}
+
+impl RemoteParts {
+    /// Reads them, concurrently: two remote calls whatever the number of lines.
+    pub async fn fetch(billing: &Billing, customer_id: i64, product_ids: &[i64]) -> Self {
+        let (customer, products) = tokio::join!(
+            billing.customers.customer(customer_id),
+            billing.products.products_by_id(product_ids),
+        );
+        Self { customer, products }
+    }
+}
+
 /// Fills in a stored bill from the remote services.
 pub async fn assemble(billing: &Billing, bill: StoredBill) -> Result<FullBill, ApiError> {
-    let mut product_ids: Vec<i64> = bill.items.iter().map(|i| i.product_id).collect();
-    product_ids.sort_unstable();
-    product_ids.dedup();
-    let (customer, products) = tokio::join!(
-        billing.customers.customer(bill.customer_id),
-        join_all(product_ids.iter().map(|id| billing.products.product(*id))),
-    );
-    let products: BTreeMap<i64, Result<Product, RemoteError>> =
-        product_ids.into_iter().zip(products).collect();
+    let product_ids: Vec<i64> = bill.items.iter().map(|i| i.product_id).collect();
+    let parts = RemoteParts::fetch(billing, bill.customer_id, &product_ids).await;
+    assemble_from(billing, bill, parts)
+}
+
+/// Fills in a stored bill from parts already read (a bill just created answers with the
+/// customer and products it was priced from, without reading them again).
+pub fn assemble_from(
+    billing: &Billing,
+    bill: StoredBill,
+    parts: RemoteParts,
+) -> Result<FullBill, ApiError> {
+    let RemoteParts { customer, products } = parts;
 
     let mut missing = Vec::new();
     let customer = match customer {

@@ -2,7 +2,9 @@
 //! the customer and inventory services, found through discovery.
 //!
 //! * `/bills`, `/productItems` (and `/bills/{id}/productItems`, `/bills/search/byCustomerId`)
-//!   come from the generic Spring Data REST resource, declared in [`BILLS`] and [`PRODUCT_ITEMS`];
+//!   come from the generic Spring Data REST resource, declared in [`BILLS`] and [`PRODUCT_ITEMS`],
+//!   read-only by default ([`GenericWrites`]): a bill's lines, prices and customer are made
+//!   only by `POST /bills`, which checks them, and changed only through the lifecycle;
 //! * [`invoice`]: `GET /fullBill/{id}`, the bill with its customer and products filled in,
 //!   line amounts and total, degrading (never failing) when a remote service is down;
 //! * [`create`]: `POST /bills`, which checks the customer and products remotely, prices items
@@ -87,6 +89,27 @@ pub static PRODUCT_ITEMS: ResourceSpec = ResourceSpec {
     children: &[],
 };
 
+/// `factura.billing.generic-writes` (default false): whether `/bills` and `/productItems` also
+/// take Spring Data REST's generic writes (POST/PUT/PATCH/DELETE of items and associations),
+/// as the seed application does. Off, they answer 405 (Spring Data REST's answer for a
+/// repository whose `save`/`delete` are not exported): those writes skip what `POST /bills`
+/// checks — the customer, the products, inventory's prices and the stock the saga reserves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GenericWrites {
+    /// Whether the generic writes are mapped.
+    pub enabled: bool,
+}
+
+impl platform::settings::FromSection for GenericWrites {
+    fn from_section(
+        section: &platform::settings::Section<'_>,
+    ) -> Result<Self, platform::settings::SettingsError> {
+        Ok(Self {
+            enabled: section.flag("generic-writes", false)?,
+        })
+    }
+}
+
 /// How `factura` runs this service.
 pub const SERVICE: ServiceDefinition = ServiceDefinition {
     name: "billing-service",
@@ -147,12 +170,19 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
     let recovery = billing.clone();
     context.on_start(move |started| saga::recover_forever(recovery, started.shutdown));
     let create = post(create::create_bill).with_state(billing.clone());
+    let generic_writes: GenericWrites = settings.bind("factura.billing")?;
+    let read_only: &[&str] = if generic_writes.enabled {
+        &[]
+    } else {
+        &[BILLS.collection, PRODUCT_ITEMS.collection]
+    };
     let routes = resource::mount_with_creators(
         &[&BILLS, &PRODUCT_ITEMS],
         &db,
         &context.settings.current(),
         "billing-service",
         vec![("bills", create)],
+        read_only,
     )
     .await?
     .route(

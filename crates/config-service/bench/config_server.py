@@ -36,18 +36,6 @@ def git(repo, *args):
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
 
-def make_repository():
-    repo = tempfile.mkdtemp(prefix="factura-config-bench-")
-    for name in os.listdir(os.path.join(ROOT, "config-repo")):
-        shutil.copy(os.path.join(ROOT, "config-repo", name), repo)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "bench@factura.local")
-    git(repo, "config", "user.name", "bench")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "config-repo")
-    return repo
-
-
 def commit_p1(repo, value):
     path = os.path.join(repo, "application.yml")
     with open(path) as f:
@@ -73,7 +61,7 @@ def main():
 
     lib.ensure_wrk()
     lib.build("factura", "benchkit")
-    repo = make_repository()
+    repo = lib.config_repository()
     data = tempfile.mkdtemp(prefix="factura-bench-")
 
     bare_port, config_port = lib.free_port(), lib.free_port()

@@ -567,6 +567,11 @@ async fn the_config_client_decrypts_cipher_values_as_spring_does() {
             ("encrypt.key", ENCRYPT_KEY),
             // Only `/actuator/refresh` applies changes here, as in the Spring client.
             ("spring.cloud.config.watch.enabled", "false"),
+            // Exposed over HTTP as the Spring client's application.yml exposes it.
+            (
+                "management.endpoints.web.exposure.include",
+                "health,info,refresh",
+            ),
         ],
     )
     .await;

@@ -42,6 +42,10 @@ enum Command {
         /// The discovery server's Eureka URL.
         #[arg(long, default_value = "http://localhost:8761/eureka")]
         discovery: String,
+        /// The `factura up` data directory whose `credentials` file holds discovery's user
+        /// (used unless the URL carries one).
+        #[arg(long, default_value = "data")]
+        data_dir: std::path::PathBuf,
     },
 }
 
@@ -60,7 +64,10 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Up(options) => supervisor::up(options).await,
-            Command::Status { discovery } => status::status(&discovery).await,
+            Command::Status {
+                discovery,
+                data_dir,
+            } => status::status(&discovery, &data_dir).await,
             Command::Run { service, args } => {
                 let definition = services::find(&service)?;
                 let report = std::env::var_os(supervisor::REPORT_LISTENING).is_some();

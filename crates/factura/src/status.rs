@@ -6,8 +6,17 @@ use anyhow::Context as _;
 use platform::discovery::{Format, model::read_applications};
 
 /// Prints every registered instance with its status and URL.
-pub(crate) async fn status(discovery: &str) -> anyhow::Result<()> {
-    let url = format!("{}/apps", discovery.trim_end_matches('/'));
+pub(crate) async fn status(discovery: &str, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut url = reqwest::Url::parse(&format!("{}/apps", discovery.trim_end_matches('/')))
+        .with_context(|| format!("--discovery `{discovery}` is not a URL"))?;
+    // The user `factura up` gave discovery, unless the URL names one.
+    let kept =
+        crate::supervisor::Credentials::read(&data_dir.join(crate::supervisor::CREDENTIALS_FILE))?;
+    if let (true, Some(kept)) = (url.username().is_empty(), kept) {
+        let (user, password) = kept.discovery();
+        let _ = url.set_username(user);
+        let _ = url.set_password(Some(password));
+    }
     // An https discovery server with a private CA: the same trust the services read, from the
     // environment (`FACTURA_SSL_CLIENT_TRUSTEDX509CERTIFICATES=ca.pem`).
     let environment = platform::Settings::from_sources(vec![
@@ -18,15 +27,18 @@ pub(crate) async fn status(discovery: &str) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(5))
         .build()?;
     let response = http
-        .get(&url)
+        .get(url.clone())
         .header("accept", "application/json")
         .send()
         .await
         .with_context(|| {
-            format!("discovery-service does not answer at {url}; is `factura up` running?")
+            format!("discovery-service does not answer at {discovery}; is `factura up` running?")
         })?;
     if !response.status().is_success() {
-        anyhow::bail!("discovery-service answered {} at {url}", response.status());
+        anyhow::bail!(
+            "discovery-service answered {} at {discovery}",
+            response.status()
+        );
     }
     let body = response.bytes().await?;
     let applications = read_applications(&body, Format::Json)

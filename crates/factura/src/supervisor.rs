@@ -13,6 +13,15 @@
 //! back once healthy. A service that exits `--max-restarts` times in a row, never staying up
 //! for [`STABLE_AFTER`] in between, stops the system with a message saying which and why; so
 //! does a start-up that fails. Otherwise only Ctrl-C (SIGINT) or SIGTERM stops it.
+//!
+//! Defaults that keep a laptop's system closed ([`Credentials`], [`child_environment`]):
+//! discovery-service and config-service require a user (Spring Security Basic,
+//! `spring.security.user.*`) whose password is generated into `<data-dir>/credentials` on the
+//! first run, and every service is told it (the `defaultZone` user-info and
+//! `spring.cloud.config.username/password`); secrets (those passwords, a `--database` URL, any
+//! property after `--` whose name Spring's sanitizer would hide) reach the children through
+//! their environment, never their command line, which every local user can read in `/proc`;
+//! and with no security configured every service listens on 127.0.0.1 only.
 
 use std::{
     collections::VecDeque,
@@ -107,6 +116,8 @@ struct Planned {
     /// `https` when the services serve TLS.
     scheme: &'static str,
     args: Vec<String>,
+    /// Environment variables: the settings that are secrets.
+    env: Vec<(String, String)>,
 }
 
 /// One started child process.
@@ -116,9 +127,11 @@ struct Running {
     scheme: &'static str,
     /// Where it listens, once it said so (the planned port, or the one it was given).
     port: u16,
+    /// The address it said it bound.
+    address: Option<std::net::SocketAddr>,
     child: Child,
     recent: Arc<Mutex<VecDeque<String>>>,
-    listening: tokio::sync::watch::Receiver<Option<u16>>,
+    listening: tokio::sync::watch::Receiver<Option<std::net::SocketAddr>>,
 }
 
 impl Running {
@@ -131,8 +144,9 @@ impl Running {
 
     /// The port it reported listening on, if it did yet.
     fn learn_port(&mut self) -> Option<u16> {
-        if let Some(port) = *self.listening.borrow() {
-            self.port = port;
+        if let Some(address) = *self.listening.borrow() {
+            self.port = address.port();
+            self.address = Some(address);
         }
         (self.port != 0).then_some(self.port)
     }
@@ -156,20 +170,57 @@ fn health_client(options: &UpOptions) -> anyhow::Result<(&'static str, reqwest::
     Ok((scheme, http))
 }
 
-/// Every instance to start, in order, with its command-line properties.
-fn plan(options: &UpOptions, scheme: &'static str) -> anyhow::Result<Vec<Planned>> {
+/// What `plan` decided beyond the instances: the infrastructure's user and where services listen.
+#[derive(Debug)]
+struct Plan {
+    instances: Vec<Planned>,
+    credentials: Credentials,
+    /// True when every service listens on 127.0.0.1 only (no security configured).
+    loopback: bool,
+}
+
+/// Every instance to start, in order, with its command-line properties and secret environment.
+fn plan(options: &UpOptions, scheme: &'static str) -> anyhow::Result<Plan> {
     for (name, _) in &options.scale {
         services::find(name)?;
     }
+    for property in &options.properties {
+        if !property.starts_with("--") || !property.contains('=') {
+            bail!("`{property}` after -- is not a --key=value property");
+        }
+    }
+    let (user_properties, mut secret_properties) = split_secrets(&options.properties);
+    let credentials = Credentials::for_run(&options.data_dir, &mut secret_properties)?;
     let offset = u32::from(options.port_offset);
     let well_known = |port: u16| u32::from(port) + offset;
-    let common = vec![
-        format!("--factura.data-dir={}", options.data_dir.display()),
-        // The well-known services move with --port-offset, so every child is told where they are.
-        format!(
-            "--eureka.client.service-url.defaultZone={scheme}://localhost:{}/eureka/",
-            well_known(8761)
+    let loopback = !security_configured(&options.properties)
+        && !options
+            .properties
+            .iter()
+            .filter_map(|p| p.strip_prefix("--"))
+            .any(|p| platform::settings::canonical_key(p).starts_with("server.address="));
+    let zone = format!(
+        "{scheme}://{}:{}@localhost:{}/eureka/",
+        percent_encode(&credentials.discovery.0),
+        percent_encode(&credentials.discovery.1),
+        well_known(8761)
+    );
+    let mut common_env = vec![
+        // The well-known services move with --port-offset, so every child is told where they
+        // are; the discovery URL carries its user, so it is a secret.
+        ("eureka.client.service-url.defaultZone".to_owned(), zone),
+        (
+            "spring.cloud.config.username".to_owned(),
+            credentials.config.0.clone(),
         ),
+        (
+            "spring.cloud.config.password".to_owned(),
+            credentials.config.1.clone(),
+        ),
+    ];
+    common_env.extend(secret_properties);
+    let mut common = vec![
+        format!("--factura.data-dir={}", options.data_dir.display()),
         format!(
             "--spring.config.import=optional:configserver:{scheme}://localhost:{}",
             well_known(8888)
@@ -182,10 +233,8 @@ fn plan(options: &UpOptions, scheme: &'static str) -> anyhow::Result<Vec<Planned
             options.config_repo.display()
         ),
     ];
-    for property in &options.properties {
-        if !property.starts_with("--") || !property.contains('=') {
-            bail!("`{property}` after -- is not a --key=value property");
-        }
+    if loopback {
+        common.push("--server.address=127.0.0.1".to_owned());
     }
     let mut planned = Vec::new();
     for definition in services::ALL {
@@ -203,22 +252,220 @@ fn plan(options: &UpOptions, scheme: &'static str) -> anyhow::Result<Vec<Planned
                 0
             };
             let mut args = common.clone();
+            let mut env = common_env.clone();
             if let Some(server) = &options.database {
-                args.push(format!(
-                    "--spring.datasource.url={}",
-                    database_url(server, definition.name)?
+                env.push((
+                    "spring.datasource.url".to_owned(),
+                    database_url(server, definition.name)?,
                 ));
             }
-            args.extend(options.properties.iter().cloned());
+            let own_user = match definition.name {
+                "discovery-service" => Some(&credentials.discovery),
+                "config-service" => Some(&credentials.config),
+                _ => None,
+            };
+            if let Some((user, password)) = own_user {
+                env.push(("spring.security.user.name".to_owned(), user.clone()));
+                env.push(("spring.security.user.password".to_owned(), password.clone()));
+            }
+            args.extend(user_properties.iter().cloned());
             planned.push(Planned {
                 name: definition.name,
                 port,
                 scheme,
                 args,
+                env: env
+                    .into_iter()
+                    .map(|(key, value)| (environment_variable(&key), value))
+                    .collect(),
             });
         }
     }
-    Ok(planned)
+    Ok(Plan {
+        instances: planned,
+        credentials,
+        loopback,
+    })
+}
+
+/// The users discovery-service and config-service require under `factura up`.
+#[derive(Debug, Clone)]
+pub(crate) struct Credentials {
+    /// discovery-service's `(user, password)`.
+    discovery: (String, String),
+    /// config-service's `(user, password)`.
+    config: (String, String),
+    /// Where they are kept, when generated.
+    file: Option<PathBuf>,
+}
+
+/// The file under `--data-dir` that keeps the generated users.
+pub(crate) const CREDENTIALS_FILE: &str = "credentials";
+
+impl Credentials {
+    /// The user the operator gave after `--` (`spring.security.user.name/password`, taken out
+    /// of `secrets`: both servers get it), else the ones kept in `<data_dir>/credentials`,
+    /// generated (random, readable only by the owner) on the first run.
+    fn for_run(data_dir: &Path, secrets: &mut Vec<(String, String)>) -> anyhow::Result<Self> {
+        let take = |secrets: &mut Vec<(String, String)>, key: &str| {
+            let canonical = platform::settings::canonical_key(key);
+            let position = secrets
+                .iter()
+                .rposition(|(k, _)| platform::settings::canonical_key(k) == canonical)?;
+            let value = secrets.remove(position).1;
+            secrets.retain(|(k, _)| platform::settings::canonical_key(k) != canonical);
+            Some(value)
+        };
+        if let Some(password) = take(secrets, "spring.security.user.password") {
+            let user = take(secrets, "spring.security.user.name").unwrap_or_else(|| "user".into());
+            return Ok(Self {
+                discovery: (user.clone(), password.clone()),
+                config: (user, password),
+                file: None,
+            });
+        }
+        let file = data_dir.join(CREDENTIALS_FILE);
+        if let Some(kept) = Self::read(&file)? {
+            return Ok(kept);
+        }
+        let generated = Self {
+            discovery: ("factura".to_owned(), random_password()),
+            config: ("factura".to_owned(), random_password()),
+            file: Some(file.clone()),
+        };
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
+        let text = format!(
+            "# Generated by `factura up`: the users of discovery-service and config-service\n\
+             # (spring.security.user.*). Delete this file for new ones on the next start.\n\
+             discovery.user={}\ndiscovery.password={}\nconfig.user={}\nconfig.password={}\n",
+            generated.discovery.0, generated.discovery.1, generated.config.0, generated.config.1
+        );
+        write_private(&file, &text).with_context(|| format!("writing {}", file.display()))?;
+        Ok(generated)
+    }
+
+    /// The users kept in `file`, if it exists.
+    pub(crate) fn read(file: &Path) -> anyhow::Result<Option<Self>> {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+        };
+        let value = |key: &str| {
+            text.lines()
+                .filter_map(|l| l.split_once('='))
+                .find(|(k, _)| k.trim() == key)
+                .map(|(_, v)| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .with_context(|| format!("{} has no `{key}`", file.display()))
+        };
+        Ok(Some(Self {
+            discovery: (value("discovery.user")?, value("discovery.password")?),
+            config: (value("config.user")?, value("config.password")?),
+            file: Some(file.to_owned()),
+        }))
+    }
+
+    /// discovery-service's `(user, password)`.
+    pub(crate) fn discovery(&self) -> &(String, String) {
+        &self.discovery
+    }
+}
+
+/// 128 random bits, hex.
+fn random_password() -> String {
+    let mut bytes = [0_u8; 16];
+    rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `text` to a new file only its owner can read.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+/// `value` as it may stand in a URL's user-info.
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Whether a property name or value is one Spring's sanitizer hides (`password`, `secret`,
+/// `key`, `token`, `credentials` in the name, or a URL with a password in it).
+fn is_secret(key: &str, value: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "key", "token", "credentials"]
+        .iter()
+        .any(|word| key.contains(word))
+        || value
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
+            .is_some_and(|authority| authority.contains('@') && authority.contains(':'))
+}
+
+/// The `--key=value` properties after `--` split into those that may stand on a command line
+/// and the secrets (as `(key, value)`), which go into the environment.
+fn split_secrets(properties: &[String]) -> (Vec<String>, Vec<(String, String)>) {
+    let mut plain = Vec::new();
+    let mut secrets = Vec::new();
+    for property in properties {
+        let Some((key, value)) = property.strip_prefix("--").and_then(|p| p.split_once('=')) else {
+            plain.push(property.clone());
+            continue;
+        };
+        let reversible = platform::settings::canonical_key(&platform::settings::environment_key(
+            &environment_variable(key),
+        )) == platform::settings::canonical_key(key);
+        if is_secret(key, value) && reversible {
+            secrets.push((key.to_owned(), value.to_owned()));
+        } else {
+            if is_secret(key, value) {
+                eprintln!(
+                    "factura: warning: `{key}` cannot be spelled as an environment variable; \
+                     it is passed on the command line"
+                );
+            }
+            plain.push(property.clone());
+        }
+    }
+    (plain, secrets)
+}
+
+/// The environment variable Spring binds to property `key`:
+/// `eureka.client.service-url.defaultZone` → `EUREKA_CLIENT_SERVICEURL_DEFAULTZONE`.
+fn environment_variable(key: &str) -> String {
+    key.replace(['.', '['], "_")
+        .replace(['-', ']'], "")
+        .to_ascii_uppercase()
+}
+
+/// Whether the operator configured security for the services (a resource server after `--`
+/// or in the environment the children inherit).
+fn security_configured(properties: &[String]) -> bool {
+    let resource_server =
+        platform::settings::canonical_key("spring.security.oauth2.resourceserver.");
+    properties
+        .iter()
+        .filter_map(|p| p.strip_prefix("--"))
+        .any(|p| platform::settings::canonical_key(p).starts_with(&resource_server))
+        || std::env::vars().any(|(name, _)| {
+            platform::settings::environment_key(&name)
+                .starts_with("spring.security.oauth2.resourceserver.")
+        })
 }
 
 /// The service's own database on `server`: `postgres://h/` → `postgres://h/factura_customer_service`,
@@ -241,7 +488,11 @@ fn database_url(server: &str, service: &str) -> anyhow::Result<String> {
 pub(crate) async fn up(options: UpOptions) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("locating the factura executable")?;
     let (scheme, http) = health_client(&options)?;
-    let planned = plan(&options, scheme)?;
+    let Plan {
+        instances: planned,
+        credentials,
+        loopback,
+    } = plan(&options, scheme)?;
     let started_at = Instant::now();
     let stop = tokio::spawn(platform::server::shutdown_signal());
     let mut running: Vec<Running> = Vec::new();
@@ -278,13 +529,33 @@ pub(crate) async fn up(options: UpOptions) -> anyhow::Result<()> {
         "\nfactura is up: {total} services healthy in {:.1} s\n",
         started_at.elapsed().as_secs_f64()
     );
-    println!("  {:<20} {:<28} STATUS", "SERVICE", "URL");
+    println!(
+        "  {:<20} {:<28} {:<22} STATUS",
+        "SERVICE", "URL", "LISTENS ON"
+    );
     for service in &running {
         println!(
-            "  {:<20} {:<28} UP",
+            "  {:<20} {:<28} {:<22} UP",
             service.name,
-            format!("{scheme}://localhost:{}", service.port)
+            format!("{scheme}://localhost:{}", service.port),
+            service
+                .address
+                .map_or_else(|| "?".to_owned(), |a| a.to_string()),
         );
+    }
+    if loopback {
+        println!(
+            "\n  Loopback only (127.0.0.1): no security is configured. To listen on every \
+             interface, configure a resource server or add `-- --server.address=0.0.0.0`."
+        );
+    }
+    match &credentials.file {
+        Some(file) => println!(
+            "  discovery-service and config-service require their users (spring.security.user), \
+             kept in {}",
+            file.display()
+        ),
+        None => println!("  discovery-service and config-service require the user given after --"),
     }
     print_first_urls(&running, scheme);
     println!("Press Ctrl-C to stop.\n");
@@ -332,6 +603,7 @@ fn spawn(exe: &Path, planned: &Planned) -> anyhow::Result<Running> {
         .arg(planned.name)
         .args(&planned.args)
         .arg(format!("--server.port={}", planned.port))
+        .envs(planned.env.iter().map(|(k, v)| (k, v)))
         .env(REPORT_LISTENING, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -359,6 +631,7 @@ fn spawn(exe: &Path, planned: &Planned) -> anyhow::Result<Running> {
         name: planned.name,
         scheme: planned.scheme,
         port: planned.port,
+        address: None,
         child,
         recent,
         listening,
@@ -371,16 +644,12 @@ async fn pump(
     name: &'static str,
     output: impl AsyncRead + Unpin,
     recent: Arc<Mutex<VecDeque<String>>>,
-    listening: Arc<tokio::sync::watch::Sender<Option<u16>>>,
+    listening: Arc<tokio::sync::watch::Sender<Option<std::net::SocketAddr>>>,
 ) {
     let mut lines = BufReader::new(output).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(address) = line.strip_prefix(LISTENING) {
-            let port = address
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.trim().parse().ok());
-            listening.send_replace(port);
+            listening.send_replace(address.trim().parse().ok());
             continue;
         }
         println!("{name:>18} | {line}");
@@ -628,6 +897,68 @@ mod tests {
         assert!(parse_scale("customer-service").is_err());
         assert!(parse_scale("customer-service=0").is_err());
         assert!(parse_scale("customer-service=many").is_err());
+    }
+
+    #[test]
+    fn secrets_are_told_apart_and_spelled_as_spring_binds_them() {
+        let properties: Vec<String> = [
+            "--spring.datasource.password=pw",
+            "--spring.datasource.url=postgres://app:pw@db:5432/x",
+            "--spring.datasource.url=postgres://db:5432/x",
+            "--encrypt.key=k",
+            "--server.port=1",
+            "--spring.cloud.gateway.routes[0].uri=http://example.org",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let (plain, secrets) = split_secrets(&properties);
+        assert_eq!(
+            plain,
+            [
+                "--spring.datasource.url=postgres://db:5432/x",
+                "--server.port=1",
+                "--spring.cloud.gateway.routes[0].uri=http://example.org"
+            ]
+        );
+        let keys: Vec<String> = secrets
+            .iter()
+            .map(|(k, _)| environment_variable(k))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "SPRING_DATASOURCE_PASSWORD",
+                "SPRING_DATASOURCE_URL",
+                "ENCRYPT_KEY"
+            ]
+        );
+        assert_eq!(
+            environment_variable("eureka.client.service-url.defaultZone"),
+            "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE"
+        );
+        assert_eq!(
+            environment_variable("spring.cloud.gateway.routes[0].uri"),
+            "SPRING_CLOUD_GATEWAY_ROUTES_0_URI"
+        );
+    }
+
+    #[test]
+    fn generated_users_are_kept_and_an_operators_user_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Credentials::for_run(dir.path(), &mut Vec::new()).unwrap();
+        assert_eq!(first.discovery.1.len(), 32);
+        assert_ne!(first.discovery.1, first.config.1);
+        let again = Credentials::for_run(dir.path(), &mut Vec::new()).unwrap();
+        assert_eq!(again.discovery, first.discovery, "kept across runs");
+        let mut given = vec![
+            ("spring.security.user.name".to_owned(), "ops".to_owned()),
+            ("spring.security.user.password".to_owned(), "pw".to_owned()),
+            ("encrypt.key".to_owned(), "k".to_owned()),
+        ];
+        let operator = Credentials::for_run(dir.path(), &mut given).unwrap();
+        assert_eq!(operator.discovery, ("ops".to_owned(), "pw".to_owned()));
+        assert_eq!(operator.config, operator.discovery);
+        assert_eq!(given, [("encrypt.key".to_owned(), "k".to_owned())]);
     }
 
     #[test]

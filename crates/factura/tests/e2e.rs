@@ -210,9 +210,12 @@ async fn whole_system(offset: u16, database: Option<&str>) {
         assert_eq!(items[0]["quantity"], *quantity);
     }
 
-    // Every service on the dashboard.
+    // Every service on the dashboard, which needs discovery's user.
     let dashboard = http
-        .get(format!("http://127.0.0.1:{}/", 8761 + offset))
+        .get(format!(
+            "{}/",
+            support::discovery_url(data.path(), 8761 + offset)
+        ))
         .send()
         .await
         .unwrap()

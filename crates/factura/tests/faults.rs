@@ -61,7 +61,7 @@ async fn sigkill_of_one_of_two_instances_under_load_through_the_gateway() {
     wait_for_line(&lines, "Press Ctrl-C to stop", Duration::from_secs(120));
     let http = reqwest::Client::new();
     let gateway = format!("http://127.0.0.1:{}", 9999 + offset);
-    let discovery = format!("http://127.0.0.1:{}", 8761 + offset);
+    let discovery = support::discovery_url(data.path(), 8761 + offset);
     let ports = eventually(
         "two customer instances registered",
         Duration::from_secs(20),

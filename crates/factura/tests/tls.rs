@@ -170,7 +170,9 @@ async fn up_runs_the_whole_system_over_mutual_tls() {
     // the environment, and lists the secure instances' https URLs.
     let client = ca.client("status");
     let listed = tokio::process::Command::new(env!("CARGO_BIN_EXE_factura"))
-        .args(["status", "--discovery"])
+        .args(["status", "--data-dir"])
+        .arg(data.path())
+        .arg("--discovery")
         .arg(format!("https://127.0.0.1:{}/eureka", 8761 + offset))
         .env("FACTURA_SSL_CLIENT_SSLBUNDLE", "status-client")
         .env(

@@ -13,27 +13,38 @@ use axum::{
 };
 use serde_json::{Map, Value, json};
 
+use platform::actuator::Endpoint;
+
 use crate::{definition::RouteDefinition, error::error_response, proxy::Gateway, table::Route};
 
-/// The actuator routes over `gateway`.
-pub fn routes(gateway: Arc<Gateway>) -> Router {
-    Router::new()
+/// The `gateway` actuator endpoint over `gateway`: reads are `GET`s; writes (adding and
+/// deleting routes, refreshing) are mapped only with `unrestricted` access, and like every
+/// endpoint only when `management.endpoints.web.exposure.include` names `gateway`.
+pub fn endpoint(gateway: Arc<Gateway>) -> Endpoint {
+    let read = Router::new()
         .route("/actuator/gateway", get(index))
-        .route("/actuator/gateway/routes", get(list).post(create_many))
-        .route(
-            "/actuator/gateway/routes/{id}",
-            get(read).post(create).delete(remove),
-        )
+        .route("/actuator/gateway/routes", get(list))
+        .route("/actuator/gateway/routes/{id}", get(read))
         .route(
             "/actuator/gateway/routes/{id}/combinedfilters",
             get(combined_filters),
         )
         .route("/actuator/gateway/routedefinitions", get(definitions))
-        .route("/actuator/gateway/refresh", post(refresh))
         .route("/actuator/gateway/globalfilters", get(global_filters))
         .route("/actuator/gateway/routefilters", get(route_filters))
         .route("/actuator/gateway/routepredicates", get(route_predicates))
-        .with_state(gateway)
+        .with_state(gateway.clone());
+    let write = Router::new()
+        .route("/actuator/gateway/routes", post(create_many))
+        .route("/actuator/gateway/routes/{id}", post(create).delete(remove))
+        .route("/actuator/gateway/refresh", post(refresh))
+        .with_state(gateway);
+    Endpoint {
+        id: "gateway",
+        path: "/actuator/gateway",
+        read,
+        write,
+    }
 }
 
 /// A route as the verbose actuator view shows it.

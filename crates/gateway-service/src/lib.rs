@@ -112,8 +112,9 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
         let gateway = proxy.clone();
         async move { Ok::<_, std::convert::Infallible>(gateway.handle(request).await) }
     });
+    context.actuator_endpoint(actuator::endpoint(gateway));
     context
-        .into_application_with_fallback(actuator::routes(gateway), Some(fallback))
+        .into_application_with_fallback(axum::Router::new(), Some(fallback))
         .await
 }
 

@@ -1,7 +1,8 @@
 //! The discovery locator (`discovery.locator.*`): one route per registered service, built the
 //! way Spring's `DiscoveryClientRouteDefinitionLocator` builds it.
 //!
-//! For each service with UP instances that pass `include-expression` (the last such instance
+//! For each service with UP instances that pass `include-expression` (by default every
+//! service but config-service and discovery-service: [`DEFAULT_INCLUDE`]; the last such instance
 //! stands for the service): id `route-id-prefix` + the service id as registered, uri from
 //! `url-expression` (default `'lb://'+serviceId`), the instance's metadata, and the locator's
 //! own `predicates` and `filters` — each argument a SpEL expression over the instance, whose
@@ -18,6 +19,12 @@ use crate::{
     definition::{Definition, RouteDefinition, gateway_section, list_definitions},
     spel::{self, Expression},
 };
+
+/// The default `include-expression`: every registered service but the configuration and
+/// discovery servers, whose routes would publish every service's settings (decrypted) and the
+/// registry's write API at the edge.
+pub const DEFAULT_INCLUDE: &str =
+    "serviceId != 'CONFIG-SERVICE' && serviceId != 'DISCOVERY-SERVICE'";
 
 /// The locator's settings, read once per rebuild.
 #[derive(Debug)]
@@ -93,8 +100,13 @@ impl Locator {
             Expression::parse(text.as_deref().unwrap_or(default))
                 .map_err(|e| format!("discovery.locator.{key}: {e}"))
         };
+        // Unset, the infrastructure is left out (Spring's default is `true`: every service);
+        // a user's expression, `true` included, replaces that default.
         let include = setting("include-expression")
-            .filter(|t| !t.trim().is_empty() && t.trim() != "true")
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_INCLUDE.to_owned());
+        let include = Some(include)
+            .filter(|t| t.trim() != "true")
             .map(|t| Expression::parse(&t))
             .transpose()
             .map_err(|e| format!("discovery.locator.include-expression: {e}"))?;
@@ -302,6 +314,37 @@ mod tests {
             "/CUSTOMER-SERVICE/?(?<remaining>.*)"
         );
         assert_eq!(route.filters[0].args["replacement"], "/${remaining}");
+    }
+
+    #[test]
+    fn the_infrastructure_is_left_out_unless_the_user_includes_it() {
+        let mut registry = registry();
+        for name in ["CONFIG-SERVICE", "DISCOVERY-SERVICE"] {
+            registry.applications.push(Application {
+                name: name.into(),
+                instances: vec![InstanceInfo::new(name, "127.0.0.1", "127.0.0.1", 8888)],
+            });
+        }
+        let ids = |locator: Locator| -> Vec<String> {
+            let (routes, errors) = locator.routes(&registry);
+            assert!(errors.is_empty(), "{errors:?}");
+            routes.into_iter().map(|r| r.uri).collect()
+        };
+        assert_eq!(
+            ids(locator(&[])),
+            ["lb://CUSTOMER-SERVICE", "lb://HIDDEN"],
+            "by default"
+        );
+        let everything = [(
+            "spring.cloud.gateway.discovery.locator.include-expression",
+            "true",
+        )];
+        assert_eq!(ids(locator(&everything)).len(), 4, "Spring's `true`");
+        let own = [(
+            "spring.cloud.gateway.discovery.locator.include-expression",
+            "serviceId == 'CONFIG-SERVICE'",
+        )];
+        assert_eq!(ids(locator(&own)), ["lb://CONFIG-SERVICE"]);
     }
 
     #[test]

@@ -24,12 +24,21 @@ pub static PRODUCTS: ResourceSpec = ResourceSpec {
         Field::money("price", Money::from_cents(0)).required(),
         Field::integer("quantity", 0, i32::MAX as i64).required(),
     ],
-    searches: &[Search {
-        path: "byName",
-        param: "name",
-        field: "name",
-        matching: Matching::ContainsIgnoreCase,
-    }],
+    searches: &[
+        Search {
+            path: "byName",
+            param: "name",
+            field: "name",
+            matching: Matching::ContainsIgnoreCase,
+        },
+        // Billing's batch lookup: every product of a bill in one call.
+        Search {
+            path: "byIdIn",
+            param: "ids",
+            field: "id",
+            matching: Matching::In,
+        },
+    ],
     seed: &[
         r#"{"name": "Computer Desk", "price": 890, "quantity": 12}"#,
         r#"{"name": "Printer", "price": 420, "quantity": 8}"#,

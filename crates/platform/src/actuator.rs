@@ -9,13 +9,25 @@
 //! JSON endpoints answer in Spring's actuator media types, negotiated as Spring does
 //! ([`actuator_json`]): `application/vnd.spring-boot.actuator.v3+json` unless the caller asks
 //! for `…v2+json` or plain `application/json`.
+//!
+//! Which endpoints answer over HTTP is decided here once for every service ([`Endpoint`],
+//! [`ManagementSettings`]), with Spring Boot's keys and defaults: an endpoint is mapped only when
+//! `management.endpoints.web.exposure.include` names it (default `health`) and `…exclude` does
+//! not; `management.endpoint.<id>.access` (`none`, `read-only`, `unrestricted`; or the older
+//! `…enabled`) then maps none, only the reading (`GET`) or all of its operations. An endpoint
+//! not mapped is not there at all (its path falls through, as in Spring), so the cost is paid
+//! once at start, never per request. When the service has a user (`spring.security.user.*`),
+//! every endpoint but health needs that user's credentials, as Spring Security's default for
+//! the actuator; health shows its components and details by `…health.show-components` /
+//! `show-details` (`never` by default, `when-authorized`, `always`).
 
 use std::{future::Future, pin::Pin, sync::Arc, sync::RwLock};
 
 use axum::{
     Router,
-    extract::State,
+    extract::{Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -23,7 +35,10 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::metrics::Metrics;
+use crate::{
+    metrics::Metrics,
+    settings::{FromSection, Section, SettingsError},
+};
 
 /// The status vocabulary of Spring's `HealthIndicator`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -144,6 +159,243 @@ impl HealthRegistry {
     }
 }
 
+/// `management.endpoint.<id>.access` (Spring Boot 3.4+): what of an endpoint is mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    /// Nothing: the endpoint is not there.
+    None,
+    /// Its reading (`GET`) operations only.
+    ReadOnly,
+    /// Every operation, writes included.
+    Unrestricted,
+}
+
+impl Access {
+    /// Spring's relaxed enum binding: case, `-` and `_` do not matter.
+    fn parse(key: &str, value: &str) -> Result<Self, SettingsError> {
+        match value.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+            "none" => Ok(Self::None),
+            "readonly" => Ok(Self::ReadOnly),
+            "unrestricted" => Ok(Self::Unrestricted),
+            _ => Err(SettingsError::Invalid {
+                key: key.to_owned(),
+                value: value.to_owned(),
+                expected: "none, read-only or unrestricted".into(),
+            }),
+        }
+    }
+}
+
+/// `management.endpoint.health.show-details` / `show-components`: to whom health shows more
+/// than its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    /// To no one (Spring's default).
+    Never,
+    /// To a caller with the service's credentials.
+    WhenAuthorized,
+    /// To everyone.
+    Always,
+}
+
+impl Show {
+    fn parse(key: &str, value: &str) -> Result<Self, SettingsError> {
+        match value.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+            "never" => Ok(Self::Never),
+            "whenauthorized" => Ok(Self::WhenAuthorized),
+            "always" => Ok(Self::Always),
+            _ => Err(SettingsError::Invalid {
+                key: key.to_owned(),
+                value: value.to_owned(),
+                expected: "never, when-authorized or always".into(),
+            }),
+        }
+    }
+
+    fn allows(self, authorized: bool) -> bool {
+        match self {
+            Self::Never => false,
+            Self::WhenAuthorized => authorized,
+            Self::Always => true,
+        }
+    }
+}
+
+/// `management.*`: which actuator endpoints are reachable over HTTP and how much of health shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagementSettings {
+    /// `management.endpoints.web.exposure.include` (Spring's default `health`; `*` for all).
+    pub include: Vec<String>,
+    /// `management.endpoints.web.exposure.exclude` (default none); wins over `include`.
+    pub exclude: Vec<String>,
+    /// `management.endpoints.access.default` (default `unrestricted`; `false` for the older
+    /// `management.endpoints.enabled-by-default` gives `none`).
+    pub default_access: Access,
+    /// `management.endpoints.access.max-permitted` (default `unrestricted`): a cap on every
+    /// endpoint's access.
+    pub max_permitted: Access,
+    /// `management.endpoint.<id>.access` (or `.enabled`), by endpoint id in canonical form.
+    pub endpoint_access: IndexMap<String, Access>,
+    /// `management.endpoint.health.show-details` (default `never`).
+    pub show_details: Show,
+    /// `management.endpoint.health.show-components` (default: as `show-details`).
+    pub show_components: Show,
+}
+
+/// An endpoint id in the form Spring compares them: lower case, no dashes.
+fn endpoint_id(id: &str) -> String {
+    id.trim().to_ascii_lowercase().replace('-', "")
+}
+
+impl FromSection for ManagementSettings {
+    fn from_section(section: &Section<'_>) -> Result<Self, SettingsError> {
+        let endpoints = section.child("endpoints");
+        let exposure = endpoints.child("web").child("exposure");
+        let default_access = match endpoints.get("access.default") {
+            Some(v) => Access::parse(&endpoints.key("access.default"), &v)?,
+            None if !endpoints.flag("enabled-by-default", true)? => Access::None,
+            None => Access::Unrestricted,
+        };
+        let max_permitted = match endpoints.get("access.max-permitted") {
+            Some(v) => Access::parse(&endpoints.key("access.max-permitted"), &v)?,
+            None => Access::Unrestricted,
+        };
+        let endpoint = section.child("endpoint");
+        let endpoint_prefix = section.key("endpoint");
+        let per_endpoint = section.settings().with_prefix(&endpoint_prefix);
+        let mut endpoint_access = IndexMap::new();
+        // The older `enabled` first, so that `access` wins where both are set.
+        for (field, value) in per_endpoint.clone() {
+            if let Some(id) = field.strip_suffix(".enabled") {
+                let key = format!("{endpoint_prefix}.{id}.enabled");
+                let enabled = match value.trim().to_ascii_lowercase().as_str() {
+                    "true" => Access::Unrestricted,
+                    "false" => Access::None,
+                    _ => {
+                        return Err(SettingsError::Invalid {
+                            key,
+                            value,
+                            expected: "true or false".into(),
+                        });
+                    }
+                };
+                endpoint_access.insert(endpoint_id(id), enabled);
+            }
+        }
+        for (field, value) in per_endpoint {
+            if let Some(id) = field.strip_suffix(".access") {
+                let key = format!("{endpoint_prefix}.{id}.access");
+                endpoint_access.insert(endpoint_id(id), Access::parse(&key, &value)?);
+            }
+        }
+        let health = endpoint.child("health");
+        let show_details = match health.get("show-details") {
+            Some(v) => Show::parse(&health.key("show-details"), &v)?,
+            None => Show::Never,
+        };
+        let show_components = match health.get("show-components") {
+            Some(v) => Show::parse(&health.key("show-components"), &v)?,
+            None => show_details,
+        };
+        let include = exposure.list("include");
+        Ok(Self {
+            include: if exposure.get("include").is_none() && include.is_empty() {
+                vec!["health".to_owned()]
+            } else {
+                include
+            },
+            exclude: exposure.list("exclude"),
+            default_access,
+            max_permitted,
+            endpoint_access,
+            show_details,
+            show_components,
+        })
+    }
+}
+
+impl ManagementSettings {
+    /// Whether the exposure settings put endpoint `id` on HTTP.
+    pub fn exposed(&self, id: &str) -> bool {
+        let id = endpoint_id(id);
+        let names = |list: &[String]| list.iter().any(|n| n.trim() == "*" || endpoint_id(n) == id);
+        names(&self.include) && !names(&self.exclude)
+    }
+
+    /// What of endpoint `id` is mapped over HTTP: [`Access::None`] unless it is exposed.
+    pub fn access(&self, id: &str) -> Access {
+        if !self.exposed(id) {
+            return Access::None;
+        }
+        self.endpoint_access
+            .get(&endpoint_id(id))
+            .copied()
+            .unwrap_or(self.default_access)
+            .min(self.max_permitted)
+    }
+}
+
+/// One actuator endpoint: its id (`gateway`), its root path for the `/actuator` index, and its
+/// operations split into reads (`GET`) and writes (anything else) so that `read-only` access
+/// maps only the first.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// The endpoint id the settings name (`health`, `refresh`, `gateway`).
+    pub id: &'static str,
+    /// Its root path, linked from `/actuator` (`/actuator/gateway`).
+    pub path: &'static str,
+    /// Its reading operations.
+    pub read: Router,
+    /// Its writing operations (may share paths with `read`, other methods).
+    pub write: Router,
+}
+
+/// Who may use the actuator beyond health: the service's `spring.security.user`, when it has one.
+#[derive(Debug, Clone, Default)]
+pub struct ActuatorGuard {
+    credentials: Option<Arc<(String, String)>>,
+}
+
+impl ActuatorGuard {
+    /// A guard requiring `credentials` (`None`: the service has no security, everyone may).
+    pub fn new(credentials: Option<(String, String)>) -> Self {
+        Self {
+            credentials: credentials.map(Arc::new),
+        }
+    }
+
+    /// Whether security is on and `headers` carry the service's credentials (Spring's
+    /// "authorized" for `when-authorized`).
+    pub fn authorized(&self, headers: &HeaderMap) -> bool {
+        self.credentials.as_deref().is_some_and(|(user, password)| {
+            crate::security::basic_credentials_match(headers, user, password)
+        })
+    }
+
+    /// `router` behind the credentials, when security is on.
+    fn protect(&self, router: Router) -> Router {
+        if self.credentials.is_none() {
+            return router;
+        }
+        router.layer(middleware::from_fn_with_state(self.clone(), require_user))
+    }
+}
+
+async fn require_user(
+    State(guard): State<ActuatorGuard>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if guard.authorized(request.headers()) {
+        return next.run(request).await;
+    }
+    let mut response = StatusCode::UNAUTHORIZED.into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, crate::security::CHALLENGE);
+    response
+}
+
 /// What the actuator endpoints read.
 #[derive(Debug, Clone)]
 pub struct Actuator {
@@ -153,17 +405,70 @@ pub struct Actuator {
     pub health: HealthRegistry,
     /// The request metrics.
     pub metrics: Metrics,
+    /// Exposure, access and health display.
+    pub settings: ManagementSettings,
+    /// Who counts as authorized.
+    pub guard: ActuatorGuard,
 }
 
 impl Actuator {
-    /// The actuator routes, to be merged into the service's router.
-    pub fn routes(self) -> Router {
-        Router::new()
-            .route("/actuator", get(index))
-            .route("/actuator/health", get(health))
-            .route("/actuator/info", get(info))
-            .route("/actuator/prometheus", get(prometheus))
-            .with_state(Arc::new(self))
+    /// The actuator routes (the built-in endpoints and `extra` ones, such as the gateway's),
+    /// as the exposure and access settings allow, to be merged into the service's router.
+    pub fn routes(self, extra: Vec<Endpoint>) -> Router {
+        let guard = self.guard.clone();
+        let settings = self.settings.clone();
+        let state = Arc::new(self);
+        let mut endpoints = vec![
+            Endpoint {
+                id: "health",
+                path: "/actuator/health",
+                read: Router::new()
+                    .route("/actuator/health", get(health))
+                    .with_state(state.clone()),
+                write: Router::new(),
+            },
+            Endpoint {
+                id: "info",
+                path: "/actuator/info",
+                read: Router::new()
+                    .route("/actuator/info", get(info))
+                    .with_state(state.clone()),
+                write: Router::new(),
+            },
+            Endpoint {
+                id: "prometheus",
+                path: "/actuator/prometheus",
+                read: Router::new()
+                    .route("/actuator/prometheus", get(prometheus))
+                    .with_state(state.clone()),
+                write: Router::new(),
+            },
+        ];
+        endpoints.extend(extra);
+        let mut router = Router::new();
+        let mut links = Vec::new();
+        for endpoint in endpoints {
+            let access = settings.access(endpoint.id);
+            if access == Access::None {
+                continue;
+            }
+            let mut mapped = endpoint.read;
+            if access == Access::Unrestricted {
+                mapped = mapped.merge(endpoint.write);
+            }
+            if endpoint.id != "health" {
+                mapped = guard.protect(mapped);
+            }
+            router = router.merge(mapped);
+            links.push((endpoint.id, endpoint.path));
+        }
+        router.route(
+            "/actuator",
+            get(move |headers: HeaderMap, base: crate::hal::BaseUrl| {
+                let links = links.clone();
+                async move { index(&headers, &base, &links) }
+            }),
+        )
     }
 }
 
@@ -216,16 +521,15 @@ pub fn actuator_json(headers: &HeaderMap, status: StatusCode, body: &Value) -> R
         .into_response()
 }
 
-async fn index(headers: HeaderMap, base: crate::hal::BaseUrl) -> Response {
+/// `/actuator`: links to the endpoints that are mapped.
+fn index(headers: &HeaderMap, base: &crate::hal::BaseUrl, endpoints: &[(&str, &str)]) -> Response {
     let link = |path: &str| json!({ "href": base.href(path), "templated": false });
-    let body = json!({ "_links": {
-        "self": link("/actuator"),
-        "health": link("/actuator/health"),
-        "info": link("/actuator/info"),
-        "prometheus": link("/actuator/prometheus"),
-        "refresh": link("/actuator/refresh"),
-    }});
-    actuator_json(&headers, StatusCode::OK, &body)
+    let mut links = serde_json::Map::new();
+    links.insert("self".into(), link("/actuator"));
+    for (id, path) in endpoints {
+        links.insert((*id).to_owned(), link(path));
+    }
+    actuator_json(headers, StatusCode::OK, &json!({ "_links": links }))
 }
 
 async fn health(State(actuator): State<Arc<Actuator>>, headers: HeaderMap) -> Response {
@@ -235,11 +539,24 @@ async fn health(State(actuator): State<Arc<Actuator>>, headers: HeaderMap) -> Re
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    actuator_json(
-        &headers,
-        code,
-        &json!({ "status": status, "components": components }),
-    )
+    let authorized = actuator.guard.authorized(&headers);
+    let mut body = json!({ "status": status });
+    if actuator.settings.show_components.allows(authorized) {
+        let details = actuator.settings.show_details.allows(authorized);
+        let components: serde_json::Map<String, Value> = components
+            .into_iter()
+            .map(|(name, health)| {
+                let shown = if details {
+                    json!(health)
+                } else {
+                    json!({ "status": health.status })
+                };
+                (name, shown)
+            })
+            .collect();
+        body["components"] = Value::Object(components);
+    }
+    actuator_json(&headers, code, &body)
 }
 
 async fn info(State(actuator): State<Arc<Actuator>>, headers: HeaderMap) -> Response {

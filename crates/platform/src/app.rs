@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::started::{SharedSettings, Started};
 use crate::{
-    actuator::{Actuator, HealthRegistry},
+    actuator::{Actuator, ActuatorGuard, Endpoint, HealthRegistry, ManagementSettings},
     discovery::client::{EurekaClientSettings, InstanceSettings},
     metrics::Metrics,
     security::{ResourceServer, client::ClientCredentials},
@@ -103,6 +103,7 @@ pub struct ServiceContext {
     /// by the discovery client while `eureka.client.enabled` (default true).
     pub discovery: crate::discovery::RegistryCache,
     tasks: Vec<BackgroundTask>,
+    endpoints: Vec<Endpoint>,
     per_core: bool,
     listener: Option<std::net::TcpListener>,
     resource_server: bool,
@@ -128,6 +129,7 @@ impl ServiceContext {
             shutdown: CancellationToken::new(),
             discovery: crate::discovery::RegistryCache::new(),
             tasks: Vec::new(),
+            endpoints: Vec::new(),
             per_core: false,
             listener: None,
             resource_server: true,
@@ -161,6 +163,12 @@ impl ServiceContext {
     {
         self.tasks
             .push(Box::new(move |started| Box::pin(task(started))));
+    }
+
+    /// Adds an actuator endpoint of the service's own (the gateway's `gateway`), mapped as the
+    /// `management.*` exposure and access settings allow, like the built-in ones.
+    pub fn actuator_endpoint(&mut self, endpoint: Endpoint) {
+        self.endpoints.push(endpoint);
     }
 
     /// Serves connections on one single-threaded runtime per core (accepting from the same
@@ -233,7 +241,20 @@ impl ServiceContext {
             name: name.clone(),
             health: self.health.clone(),
             metrics: self.metrics.clone(),
+            settings: settings.bind::<ManagementSettings>("management")?,
+            guard: ActuatorGuard::new(
+                settings
+                    .bind::<crate::security::UserSettings>("spring.security.user")?
+                    .credentials()?,
+            ),
         };
+        let mut endpoints = std::mem::take(&mut self.endpoints);
+        endpoints.push(Endpoint {
+            id: "refresh",
+            path: "/actuator/refresh",
+            read: Router::new(),
+            write: refresher.routes(),
+        });
         // The OAuth2 resource server, when configured: one layer inside the common ones (its
         // 401/403 are counted and logged like any answer), around the routes and the
         // gateway's proxy alike. Not configured, there is no layer at all.
@@ -245,7 +266,7 @@ impl ServiceContext {
         let guard = |server: &ResourceServer| {
             axum::middleware::from_fn_with_state(server.clone(), crate::security::layer)
         };
-        let mut routes = routes.merge(actuator.routes()).merge(refresher.routes());
+        let mut routes = routes.merge(actuator.routes(endpoints));
         if let Some(server) = &resource_server {
             routes = routes.layer(guard(server));
         }

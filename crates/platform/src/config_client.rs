@@ -611,7 +611,8 @@ async fn refresh_endpoint(
                 Json(serde_json::json!({
                     "status": 503,
                     "error": "Service Unavailable",
-                    "message": format!("refresh failed: {error:#}"),
+                    // The cause (an address, a library's words) stays in the log.
+                    "message": "refresh failed: the configuration could not be fetched",
                     "path": "/actuator/refresh",
                 })),
             )

@@ -72,7 +72,18 @@ impl ResourceSpec {
     pub fn field(&self, name: &str) -> Option<(usize, &'static Field)> {
         self.fields.iter().enumerate().find(|(_, f)| f.name == name)
     }
+
+    /// The field a search compares: a declared one, or the entity's `id` (`findByIdIn`).
+    pub fn searched_field(&self, name: &str) -> Option<&'static Field> {
+        if name == "id" {
+            return Some(&ID);
+        }
+        self.field(name).map(|(_, field)| field)
+    }
 }
+
+/// The entity's id as a search compares it; it is not a declared property.
+static ID: Field = Field::integer("id", 1, i64::MAX);
 
 /// One property of an entity.
 #[derive(Debug)]
@@ -225,12 +236,13 @@ pub struct Search {
 
 impl Search {
     /// The templated path of this search under `spec`, e.g.
-    /// `/customers/search/byName{?name,page,size,sort*}` (no paging for a unique match).
+    /// `/customers/search/byName{?name,page,size,sort*}` (no paging for a unique match or a
+    /// list).
     pub fn template(&self, spec: &ResourceSpec, config: &RestConfig) -> String {
-        let paging = if self.matching == Matching::Unique {
-            String::new()
-        } else {
+        let paging = if self.matching.is_paged() {
             format!(",{}", config.paging_template())
+        } else {
+            String::new()
         };
         format!(
             "{}/{}/search/{}{{?{}{paging}}}",
@@ -248,6 +260,16 @@ pub enum Matching {
     Equals,
     /// Equality on a unique field; answers one item or 404.
     Unique,
+    /// Membership in a list of values, given comma-separated or repeated (`?ids=1,2&ids=3`);
+    /// answers every match in id order, without paging (a `List` in Spring Data REST).
+    In,
+}
+
+impl Matching {
+    /// Whether the search answers a page (and so takes the paging parameters).
+    pub fn is_paged(self) -> bool {
+        matches!(self, Self::ContainsIgnoreCase | Self::Equals)
+    }
 }
 
 /// A stored value of one field.
@@ -341,18 +363,20 @@ pub async fn mount(
     settings: &Settings,
     title: &str,
 ) -> anyhow::Result<Router> {
-    mount_with_creators(specs, db, settings, title, Vec::new()).await
+    mount_with_creators(specs, db, settings, title, Vec::new(), &[]).await
 }
 
 /// Like [`mount`], except that the collections named in `creators` answer `POST` with the
 /// given handler instead of the generic create (billing builds bills from other services' data).
 /// Every collection `POST`, generic or not, honours `Idempotency-Key` ([`crate::idempotency`]).
+/// The collections in `read_only` map no generic write (see [`routes`]).
 pub async fn mount_with_creators(
     specs: &[&'static ResourceSpec],
     db: &Database,
     settings: &Settings,
     title: &str,
     creators: Vec<(&'static str, MethodRouter)>,
+    read_only: &[&str],
 ) -> anyhow::Result<Router> {
     let config = Arc::new(RestConfig::from_settings(settings)?);
     let resources: Vec<Resource> = specs
@@ -367,5 +391,11 @@ pub async fn mount_with_creators(
         resource.seed_if_empty().await?;
     }
     let idempotency = crate::idempotency::Idempotency::from_settings(db.clone(), settings)?;
-    Ok(routes(Arc::new(resources), title, creators, idempotency))
+    Ok(routes(
+        Arc::new(resources),
+        title,
+        creators,
+        read_only,
+        idempotency,
+    ))
 }

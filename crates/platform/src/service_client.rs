@@ -373,19 +373,28 @@ impl ServiceClient {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
+        // The instance's address and the HTTP client's words go to the log only: these
+        // errors reach response bodies (a 503's message, the full bill's `missing` reasons).
         match request.send().await {
-            Ok(response) if response.status().is_server_error() => Attempt::Retryable(self.bad(
-                call,
-                format!("HTTP {} from {url}", response.status().as_u16()),
-            )),
+            Ok(response) if response.status().is_server_error() => {
+                let status = response.status().as_u16();
+                tracing::warn!(service = %self.service, %url, status, "remote call failed");
+                Attempt::Retryable(self.bad(call, format!("HTTP {status} from an instance")))
+            }
             Ok(response) => Attempt::Done(response),
-            Err(e) if e.is_connect() => Attempt::Refused(format!("{url} refused the connection")),
+            Err(e) if e.is_connect() => {
+                tracing::warn!(service = %self.service, %url, error = %e, "remote call refused");
+                Attempt::Refused("an instance refused the connection".to_owned())
+            }
             Err(e) if e.is_timeout() => Attempt::Retryable(RemoteError::Timeout {
                 service: self.service.clone(),
                 call: call.to_owned(),
                 after_ms: self.read_timeout.as_millis(),
             }),
-            Err(e) => Attempt::Retryable(self.unavailable(call, &format!("{url}: {e}"))),
+            Err(e) => {
+                tracing::warn!(service = %self.service, %url, error = %e, "remote call failed");
+                Attempt::Retryable(self.unavailable(call, "the call to an instance failed"))
+            }
         }
     }
 

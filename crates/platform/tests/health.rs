@@ -21,6 +21,7 @@ async fn health_turns_down_with_503_when_the_database_is_unreachable() {
             ("server.port", "0"),
             ("server.address", "127.0.0.1"),
             ("spring.application.name", "probe"),
+            ("management.endpoint.health.show-details", "always"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     )]);

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use testkit::{TestService, eventually};
 
-use crate::helpers::{System, registered};
+use crate::helpers::{System, registered, requests_served};
 
 #[tokio::test]
 async fn the_seeded_full_bill_has_customer_products_amounts_and_total() {
@@ -129,8 +129,9 @@ async fn bad_bill_ids_and_deleting_a_bill_that_has_items() {
         .unwrap();
     assert_eq!(
         response.status(),
-        StatusCode::CONFLICT,
-        "items still point at the bill"
+        StatusCode::METHOD_NOT_ALLOWED,
+        "the generic delete is not mapped by default (with it, items pointing at the bill \
+         would refuse it: the side-door test)"
     );
     assert_eq!(system.get("/fullBill/1").await.0, StatusCode::OK);
     system.stop().await;
@@ -198,6 +199,81 @@ async fn the_request_id_travels_on_the_calls_billing_makes() {
             .any(|id| id == "invoice-trace-7"),
         "{:?}",
         seen.lock().unwrap()
+    );
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_bill_of_ten_lines_costs_one_call_per_service_counted_by_the_callees() {
+    let system = System::start(1).await;
+    let inventory = &system.inventory[0];
+    for i in 0..7 {
+        let response = system
+            .http
+            .post(inventory.url("/products"))
+            .json(&json!({ "name": format!("Batch item {i}"), "price": 10 + i, "quantity": 100 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let lines: Vec<_> = (1..=10)
+        .map(|id| json!({ "productId": id, "quantity": 1 }))
+        .collect();
+    let served = |service: &'static str, method: &'static str, uri: &'static str| {
+        let system = &system;
+        async move {
+            let callee = match service {
+                "customer" => &system.customers,
+                _ => &system.inventory[0],
+            };
+            requests_served(&system.http, callee, method, uri).await
+        }
+    };
+    let counts = || async {
+        [
+            served("customer", "GET", "/customers/{id}").await,
+            served("inventory", "GET", "/products/search/{name}").await,
+            served("inventory", "GET", "/products/{id}").await,
+        ]
+    };
+
+    let before = counts().await;
+    let (status, bill, _) = system
+        .post_bill(json!({ "customerId": 1, "productItems": lines }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{bill}");
+    let after_create = counts().await;
+    // Pricing the ten lines: one customer read and one batch lookup, no product read.
+    assert_eq!(
+        [
+            after_create[0] - before[0],
+            after_create[1] - before[1],
+            after_create[2] - before[2]
+        ],
+        [1, 1, 0]
+    );
+
+    let id = bill["id"].as_i64().unwrap();
+    let full = system.complete_full_bill(id).await;
+    assert_eq!(full["productItems"].as_array().unwrap().len(), 10);
+    assert!(
+        full["productItems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|item| item["product"]["id"] == item["productId"]),
+        "{full}"
+    );
+    let after_read = counts().await;
+    assert_eq!(
+        [
+            after_read[0] - after_create[0],
+            after_read[1] - after_create[1],
+            after_read[2] - after_create[2]
+        ],
+        [1, 1, 0],
+        "the full bill makes one call per service"
     );
     system.stop().await;
 }

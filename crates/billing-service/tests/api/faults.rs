@@ -68,8 +68,14 @@ async fn with_every_inventory_instance_gone_creation_is_503_and_the_full_bill_de
         missing[0]["reason"]
             .as_str()
             .unwrap()
-            .starts_with("INVENTORY-SERVICE product(1): unavailable"),
+            .starts_with("INVENTORY-SERVICE products(1,2,3): unavailable"),
         "{missing:?}"
+    );
+    // Internal addresses and the HTTP client's words stay in the log.
+    let shown = bill.to_string();
+    assert!(
+        !shown.contains("127.0.0.1") && !shown.contains("http://") && !shown.contains("error"),
+        "{shown}"
     );
 
     let (status, error, _) = system
@@ -81,6 +87,10 @@ async fn with_every_inventory_instance_gone_creation_is_503_and_the_full_bill_de
             .as_str()
             .unwrap()
             .contains("INVENTORY-SERVICE"),
+        "{error}"
+    );
+    assert!(
+        !error.to_string().contains("127.0.0.1") && !error.to_string().contains("http://"),
         "{error}"
     );
     assert_eq!(system.bill_count().await, before);

@@ -26,6 +26,12 @@ fn borrowed(properties: &[(String, String)]) -> Vec<(&str, &str)> {
 
 /// Billing's timeouts and breaker, small enough for tests to see them act.
 const BILLING: &[(&str, &str)] = &[
+    // The breaker's state in health, and the metrics.
+    ("management.endpoint.health.show-details", "always"),
+    (
+        "management.endpoints.web.exposure.include",
+        "health,prometheus",
+    ),
     (
         "spring.cloud.openfeign.client.config.default.read-timeout",
         "400",
@@ -199,4 +205,28 @@ pub(crate) async fn hanging_server() -> (u16, tokio::task::JoinHandle<()>) {
         }
     });
     (port, task)
+}
+
+/// How many `method` requests `service` has answered on the route template `uri`, summed over
+/// statuses: its own `http_server_requests_seconds_count` series.
+pub(crate) async fn requests_served(
+    http: &reqwest::Client,
+    service: &TestService,
+    method: &str,
+    uri: &str,
+) -> u64 {
+    let text = http
+        .get(service.url("/actuator/prometheus"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = format!("method=\"{method}\",uri=\"{uri}\",");
+    text.lines()
+        .filter(|line| line.starts_with("http_server_requests_seconds_count{"))
+        .filter(|line| line.contains(&series))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }

@@ -43,7 +43,7 @@ const FIXED: &str = "only a DRAFT bill's lines, amounts and customer can change;
 
 #[tokio::test]
 async fn an_issued_invoice_refuses_every_change_to_its_lines_amounts_and_customer() {
-    let fleet = Fleet::start(1, 1).await;
+    let fleet = Fleet::start_with(1, 1, &[crate::saga::GENERIC_WRITES]).await;
     fleet.complete_seed().await;
     // The seeded bill holds no stock: as a draft its lines may change through the generic API.
     let (status, _) = send(
@@ -102,7 +102,7 @@ async fn an_issued_invoice_refuses_every_change_to_its_lines_amounts_and_custome
 
 #[tokio::test]
 async fn the_lines_of_a_bill_holding_stock_change_only_by_cancelling_it() {
-    let fleet = Fleet::start(1, 1).await;
+    let fleet = Fleet::start_with(1, 1, &[crate::saga::GENERIC_WRITES]).await;
     let (_, bill) = post_bill(&fleet.http, &fleet.billing[0], &lines(2, 2)).await;
     let line = bill["productItems"][0]["id"].as_i64().unwrap();
     let (status, error) = send(

@@ -12,5 +12,6 @@ mod lifecycle;
 mod numbering;
 mod saga;
 mod security;
+mod side_doors;
 mod tls;
 mod vat;

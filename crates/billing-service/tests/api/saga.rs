@@ -22,6 +22,10 @@ pub(crate) struct Fleet {
     pub(crate) http: reqwest::Client,
 }
 
+/// Opens the generic Spring Data REST writes on `/bills` and `/productItems` (off by default),
+/// for the tests of the rules the database keeps whichever way a row is written.
+pub(crate) const GENERIC_WRITES: (&str, &str) = ("factura.billing.generic-writes", "true");
+
 /// Billing's settings in these tests: timeouts generous enough for a loaded machine, recovery
 /// quick.
 const SAGA: &[(&str, &str)] = &[

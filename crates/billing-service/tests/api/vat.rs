@@ -104,7 +104,15 @@ async fn taxes_are_per_rate_exact_to_the_cent_and_what_is_due_includes_them() {
 
 #[tokio::test]
 async fn a_line_without_a_rate_takes_the_default_and_keeps_it_once_issued() {
-    let fleet = Fleet::start_with(1, 1, &[("factura.billing.vat.default-rate", "0.2")]).await;
+    let fleet = Fleet::start_with(
+        1,
+        1,
+        &[
+            ("factura.billing.vat.default-rate", "0.2"),
+            crate::saga::GENERIC_WRITES,
+        ],
+    )
+    .await;
     fleet.complete_seed().await;
     // A line added the seed's way, through the generic resource, names no rate.
     let response = fleet

@@ -44,6 +44,7 @@ async fn http_remotes_are_cloned_with_the_configured_credentials() {
             ("spring.cloud.config.server.git.uri", url.as_str()),
             ("spring.cloud.config.server.git.username", "config"),
             ("spring.cloud.config.server.git.password", "wrong"),
+            ("management.endpoint.health.show-details", "always"),
         ],
     )
     .await;

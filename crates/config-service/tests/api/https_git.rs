@@ -64,6 +64,8 @@ fn git_settings<'a>(url: &'a str, password: &'a str) -> Vec<(&'a str, &'a str)> 
         ("spring.cloud.config.server.git.uri", url),
         ("spring.cloud.config.server.git.username", "x-access-token"),
         ("spring.cloud.config.server.git.password", password),
+        // The tests read why the repository is unavailable in health's details.
+        ("management.endpoint.health.show-details", "always"),
     ]
 }
 

@@ -77,8 +77,17 @@ async fn post_actuator_refresh_applies_and_reports_the_changed_keys() {
         "first",
     );
     let config = git_server(&repo, &[]).await;
-    let service =
-        customer_instance(&config, &[("spring.cloud.config.watch.enabled", "false")]).await;
+    let service = customer_instance(
+        &config,
+        &[
+            ("spring.cloud.config.watch.enabled", "false"),
+            (
+                "management.endpoints.web.exposure.include",
+                "health,refresh",
+            ),
+        ],
+    )
+    .await;
     let refresh = || async {
         let response = reqwest::Client::new()
             .post(service.url("/actuator/refresh"))

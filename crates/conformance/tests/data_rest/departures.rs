@@ -145,6 +145,7 @@ pub(crate) fn apply(rules: Rules, part: Part) -> Rules {
         "DELETE a bad id",
         "PUT a bad id",
         "GET /bills/search/byCustomerId?customerId=abc",
+        "GET /products/search/byIdIn?ids=x",
     ] {
         rules = rules.depart(scenario, "*", BAD_ID);
     }

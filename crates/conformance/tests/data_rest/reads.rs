@@ -178,6 +178,16 @@ pub(crate) async fn products(d: &Differential) {
             "/products/search/byName?name=ER&sort=price,desc",
             "/products/search/byName",
             "/products/search/byEmail?email=x",
+            "/products/search/byIdIn?ids=1,2",
+            "/products/search/byIdIn?ids=1&ids=3",
+            "/products/search/byIdIn?ids=2,1,2",
+            "/products/search/byIdIn?ids=1,%202",
+            "/products/search/byIdIn?ids=1,,2",
+            "/products/search/byIdIn?ids=1&size=1",
+            "/products/search/byIdIn?ids=99",
+            "/products/search/byIdIn?ids=",
+            "/products/search/byIdIn",
+            "/products/search/byIdIn?ids=x",
         ],
     )
     .await;

@@ -118,6 +118,12 @@ impl Fleet {
             ("eureka.client.register-with-eureka", "false"),
             ("eureka.client.service-url.defaultZone", zone.as_str()),
             ("eureka.client.registry-fetch-interval-seconds", "0.3"),
+            // Exposed as the Spring gateway's application.yml exposes it.
+            (
+                "management.endpoints.web.exposure.include",
+                "health,gateway",
+            ),
+            (actuator_key, actuator_value),
         ] {
             ours_props.push((k.into(), v.into()));
         }

@@ -86,7 +86,11 @@ async fn openapi_describes_every_endpoint() {
 
 #[tokio::test]
 async fn actuator_reports_health_info_and_per_route_metrics() {
-    let app = TestApp::start().await;
+    let app = TestApp::start_with(&[
+        ("management.endpoints.web.exposure.include", "*"),
+        ("management.endpoint.health.show-details", "always"),
+    ])
+    .await;
     let health = app.get_json("/actuator/health").await;
     assert_eq!(health["status"], "UP");
     assert_eq!(health["components"]["db"]["status"], "UP");

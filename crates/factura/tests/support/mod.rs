@@ -145,3 +145,23 @@ pub(crate) fn pid_of_instance(parent: u32, service: &str, port: u16) -> Option<i
             matches.then_some(pid)
         })
 }
+
+/// The user `factura up` generated for discovery-service into `<data_dir>/credentials`.
+pub(crate) fn discovery_user(data_dir: &std::path::Path) -> (String, String) {
+    let text = std::fs::read_to_string(data_dir.join("credentials")).expect("the credentials file");
+    let value = |key: &str| {
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_owned())
+            .unwrap_or_else(|| panic!("`{key}` in the credentials file"))
+    };
+    (value("discovery.user"), value("discovery.password"))
+}
+
+/// discovery-service under `factura up` on `port`, its user in the URL (which reqwest sends as
+/// Basic credentials).
+pub(crate) fn discovery_url(data_dir: &std::path::Path, port: u16) -> String {
+    let (user, password) = discovery_user(data_dir);
+    format!("http://{user}:{password}@127.0.0.1:{port}")
+}

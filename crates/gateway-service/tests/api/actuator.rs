@@ -2,12 +2,12 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Gateway, client, wait_status};
+use crate::helpers::{ACTUATOR_OPEN, Backend, Gateway, client, wait_status};
 
 #[tokio::test]
 async fn routes_are_listed_read_added_deleted_and_refreshed() {
     let b = Backend::start("b", 0).await;
-    let gw = Gateway::start(&[]).await;
+    let gw = Gateway::start(&[ACTUATOR_OPEN]).await;
     let c = client();
     let routes: Value = c
         .get(gw.url("/actuator/gateway/routes"))
@@ -155,6 +155,7 @@ async fn routes_are_listed_read_added_deleted_and_refreshed() {
 async fn a_settings_refresh_rebuilds_the_routes() {
     let b = Backend::start("b", 0).await;
     let gw = Gateway::start(&[
+        ACTUATOR_OPEN,
         ("spring.cloud.gateway.routes[0].id", "first"),
         ("spring.cloud.gateway.routes[0].uri", &b.base()),
         (
@@ -216,5 +217,86 @@ async fn a_settings_refresh_rebuilds_the_routes() {
             .status(),
         200
     );
+    gw.stop().await;
+}
+
+/// The SSRF an open gateway actuator is: an anonymous caller adds a route in front of
+/// `/customers/**` to a listener of theirs and receives other users' requests. By default
+/// (Spring's exposure: `health` only) the writes are not there.
+#[tokio::test]
+async fn by_default_an_anonymous_caller_cannot_add_a_route_to_an_arbitrary_uri() {
+    let attacker = Backend::start("attacker", 0).await;
+    let gw = Gateway::start(&[]).await;
+    let c = client();
+    let posted = c
+        .post(gw.url("/actuator/gateway/routes/evil"))
+        .json(&json!({
+            "uri": attacker.base(),
+            "predicates": ["Path=/customers/**"],
+            "order": -1
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 404, "the route writes are not mapped");
+    let refreshed = c
+        .post(gw.url("/actuator/gateway/refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 404);
+    assert_eq!(
+        c.get(gw.url("/actuator/gateway/routes"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404,
+        "the route list is not exposed either"
+    );
+    // The customers route still goes where it went (nowhere registered: 503), never to the
+    // attacker's listener.
+    let customers = c.get(gw.url("/customers/1")).send().await.unwrap();
+    assert_eq!(customers.status(), 503);
+    assert_eq!(
+        attacker.calls.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no request reached the attacker"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn read_only_access_lists_routes_and_refuses_writes() {
+    let b = Backend::start("b", 0).await;
+    let gw = Gateway::start(&[
+        ACTUATOR_OPEN,
+        ("management.endpoint.gateway.access", "read-only"),
+    ])
+    .await;
+    let c = client();
+    let routes = c
+        .get(gw.url("/actuator/gateway/routes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(routes.status(), 200);
+    let posted = c
+        .post(gw.url("/actuator/gateway/routes/added"))
+        .json(&json!({"uri": b.base(), "predicates": ["Path=/added/**"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        posted.status(),
+        405,
+        "the path reads, the write is not mapped"
+    );
+    let deleted = c
+        .delete(gw.url("/actuator/gateway/routes/customer-service"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 405);
     gw.stop().await;
 }

@@ -19,7 +19,9 @@ async fn locator_and_default_routes_follow_the_registry_and_links_point_through_
     let discovery = TestService::start(&discovery_service::SERVICE, &[]).await;
     let registered = testkit::registered_with(discovery.addr);
     let props = testkit::as_pairs(&registered);
-    let gw = Gateway::start(&props).await;
+    let mut gateway_props = props.clone();
+    gateway_props.push(crate::helpers::ACTUATOR_OPEN);
+    let gw = Gateway::start(&gateway_props).await;
     let customers = TestService::start(&customer_service::SERVICE, &props).await;
 
     for path in ["/CUSTOMER-SERVICE/customers/1", "/customers/1"] {
@@ -91,4 +93,47 @@ async fn locator_and_default_routes_follow_the_registry_and_links_point_through_
     );
     gw.stop().await;
     discovery.stop().await;
+}
+
+/// The locator's default leaves the infrastructure out: no `/CONFIG-SERVICE/**` (every
+/// service's settings, decrypted) or `/DISCOVERY-SERVICE/**` (the registry's writes) at the
+/// edge, while business services are routed; a user's `include-expression` is honoured.
+#[tokio::test]
+async fn the_locator_does_not_publish_config_or_discovery_by_default() {
+    let backend = crate::helpers::Backend::start("infra", 0).await;
+    let port = backend.addr.port();
+    let apps: &[(&str, &[u16])] = &[
+        ("CONFIG-SERVICE", &[port]),
+        ("DISCOVERY-SERVICE", &[port]),
+        ("ECHO-SERVICE", &[port]),
+    ];
+    let gw = Gateway::start(&[]).await;
+    gw.register(apps);
+    crate::helpers::wait_status(&gw.url("/ECHO-SERVICE/x"), 200).await;
+    let before = backend.calls.load(std::sync::atomic::Ordering::SeqCst);
+    for path in [
+        "/CONFIG-SERVICE/application/default",
+        "/DISCOVERY-SERVICE/eureka/apps",
+    ] {
+        let (status, _) = get_json(&gw.url(path)).await.unwrap();
+        assert_eq!(status, 404, "{path}");
+    }
+    let calls = backend.calls.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(calls, before, "nothing reached the infrastructure");
+    gw.stop().await;
+
+    let gw = Gateway::start(&[(
+        "spring.cloud.gateway.discovery.locator.include-expression",
+        "serviceId == 'CONFIG-SERVICE'",
+    )])
+    .await;
+    gw.register(apps);
+    crate::helpers::wait_status(&gw.url("/CONFIG-SERVICE/application/default"), 200).await;
+    let (status, _) = get_json(&gw.url("/ECHO-SERVICE/x")).await.unwrap();
+    assert_eq!(status, 404, "only what the user's expression includes");
+    assert!(
+        backend.calls.load(std::sync::atomic::Ordering::SeqCst) > calls,
+        "the included service is reached"
+    );
+    gw.stop().await;
 }

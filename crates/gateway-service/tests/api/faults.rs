@@ -278,6 +278,10 @@ async fn proxied_requests_are_counted_by_route_status_and_outcome_in_prometheus(
         "spring.cloud.gateway.httpclient.response-timeout".into(),
         "300ms".into(),
     ));
+    props.push((
+        crate::helpers::ACTUATOR_OPEN.0.into(),
+        crate::helpers::ACTUATOR_OPEN.1.into(),
+    ));
     let gw = Gateway::start(&testkit::as_pairs(&props)).await;
     let http = client();
     for _ in 0..2 {

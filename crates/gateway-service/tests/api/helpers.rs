@@ -24,6 +24,13 @@ use testkit::{TestDatabase, TestService};
 use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
+/// Opens the actuator's `gateway` endpoint, writes included, and `prometheus` over HTTP: off by
+/// default, as in Spring.
+pub(crate) const ACTUATOR_OPEN: (&str, &str) = (
+    "management.endpoints.web.exposure.include",
+    "health,gateway,prometheus",
+);
+
 /// A running gateway: testkit's [`TestService`] with the gateway's settings and registry at
 /// hand.
 pub(crate) struct Gateway {

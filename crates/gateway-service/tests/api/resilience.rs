@@ -28,6 +28,11 @@ async fn retry_repeats_failed_gets_but_not_posts() {
             "Retry=3,INTERNAL_SERVER_ERROR,GET,1ms,5ms,2,true",
         ),
     ];
+    let mut props = props;
+    props.push(p(
+        crate::helpers::ACTUATOR_OPEN.0,
+        crate::helpers::ACTUATOR_OPEN.1,
+    ));
     let gw = Gateway::start(&as_pairs(&props)).await;
     let c = client();
     let r = c.get(gw.url("/flaky")).send().await.unwrap();

@@ -200,3 +200,38 @@ async fn products_search_by_name() {
     assert_eq!(found["page"]["totalElements"], 1);
     app.service.stop().await;
 }
+
+#[tokio::test]
+async fn products_by_id_in_one_call_as_a_list_in_id_order() {
+    let app = start().await;
+    let listing = app.get_json("/products/search").await;
+    assert_eq!(
+        listing["_links"]["byIdIn"]["href"],
+        app.url("/products/search/byIdIn{?ids}")
+    );
+    let names = |body: &Value| -> Vec<String> {
+        body["_embedded"]["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let found = app.get_json("/products/search/byIdIn?ids=3,1,99,3").await;
+    assert_eq!(names(&found), ["Computer Desk", "Smartphone"]);
+    assert!(found.get("page").is_none(), "a list, not a page: {found}");
+    assert_eq!(
+        found["_links"]["self"]["href"],
+        app.url("/products/search/byIdIn?ids=3,1,99,3")
+    );
+    let repeated = app.get_json("/products/search/byIdIn?ids=2&ids=1").await;
+    assert_eq!(names(&repeated), ["Computer Desk", "Printer"]);
+    let none = app.get_json("/products/search/byIdIn").await;
+    assert_eq!(names(&none), Vec::<String>::new());
+
+    let bad = app.get("/products/search/byIdIn?ids=1,x").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let message = bad.json::<Value>().await.unwrap()["message"].clone();
+    assert!(message.as_str().unwrap().contains("'ids'"), "{message}");
+    app.service.stop().await;
+}

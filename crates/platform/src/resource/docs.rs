@@ -321,6 +321,9 @@ fn describe(
         "page": { "type": "object", "properties": {
             "size": { "type": "integer" }, "totalElements": { "type": "integer" },
             "totalPages": { "type": "integer" }, "number": { "type": "integer" } } } } });
+    let list_schema = json!({ "type": "object", "properties": {
+        "_embedded": { "type": "object", "properties": { spec.collection: { "type": "array", "items": entity_ref } } },
+        "_links": { "type": "object" } } });
     let paging_params = json!([
         { "name": "page", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } },
         { "name": "size", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 20 } },
@@ -364,13 +367,19 @@ fn describe(
     for search in spec.searches {
         let path = search.template(spec, config);
         let path = path.split('{').next().unwrap_or(&path).to_owned();
-        let (_, field) = spec
-            .field(search.field)
+        let field = spec
+            .searched_field(search.field)
             .expect("searches name declared fields");
-        let mut parameters =
-            vec![json!({ "name": search.param, "in": "query", "schema": schema_type(field) })];
+        let schema = if search.matching == Matching::In {
+            json!({ "type": "array", "items": schema_type(field) })
+        } else {
+            schema_type(field)
+        };
+        let mut parameters = vec![json!({ "name": search.param, "in": "query", "schema": schema })];
         let ok = if search.matching == Matching::Unique {
             json!({ "description": "The matching entity", "content": hal(entity_ref.clone()) })
+        } else if search.matching == Matching::In {
+            json!({ "description": "Every match, in id order", "content": hal(list_schema.clone()) })
         } else {
             if let Json::Array(paging) = &paging_params {
                 parameters.extend(paging.iter().cloned());

@@ -22,7 +22,7 @@ use axum::{
 use serde_json::{Map, Value as Json, json};
 
 use super::{
-    Kind, Matching, Record, Resource, ResourceSpec,
+    Field, Kind, Matching, Record, Resource, ResourceSpec, Search,
     config::RestConfig,
     docs::{self, Docs},
     input::{self, BodyFormat},
@@ -117,10 +117,14 @@ struct Scope {
 /// The routes of every resource plus the root, `/profile` (under the base path) and
 /// `/v3/api-docs`; a collection named in `creators` gets that `POST` handler instead of the
 /// generic one. Every collection `POST` goes through `idempotency`'s `Idempotency-Key` guard.
+/// A collection named in `read_only` maps none of the generic writes (create, replace, patch,
+/// delete, association writes), which then answer 405 with the methods allowed, as Spring Data
+/// REST answers a repository whose `save`/`delete` are not exported; its creator stays.
 pub fn routes(
     resources: Arc<Vec<Resource>>,
     title: &str,
     mut creators: Vec<(&'static str, MethodRouter)>,
+    read_only: &[&str],
     idempotency: Idempotency,
 ) -> Router {
     let config = resources
@@ -162,7 +166,8 @@ pub fn routes(
             resource: resource.clone(),
             all: resources.clone(),
         };
-        router = router.merge(resource_routes(scope, creator, &idempotency));
+        let writes = !read_only.contains(&resource.spec.collection);
+        router = router.merge(resource_routes(scope, creator, writes, &idempotency));
     }
     router
 }
@@ -170,23 +175,40 @@ pub fn routes(
 fn resource_routes(
     scope: Scope,
     creator: Option<MethodRouter>,
+    writes: bool,
     idempotency: &Idempotency,
 ) -> Router {
     let resource = scope.resource.clone();
     let collection = format!("{}/{}", resource.config.base_path, resource.spec.collection);
-    let reads = get(list).head(head_collection).options(options_collection);
-    let creator = creator.unwrap_or_else(|| post(create).with_state(resource.clone()));
-    let collection_methods: MethodRouter =
-        reads
-            .with_state(resource.clone())
-            .merge(creator.layer(middleware::from_fn_with_state(
-                idempotency.clone(),
-                crate::idempotency::guard,
-            )));
+    let creator = creator.or_else(|| writes.then(|| post(create).with_state(resource.clone())));
+    let reads = get(list).head(head_collection);
+    let reads = if creator.is_some() {
+        reads.options(options_collection)
+    } else {
+        reads.options(allow_reads)
+    };
+    let mut collection_methods: MethodRouter = reads.with_state(resource.clone());
+    if let Some(creator) = creator {
+        collection_methods = collection_methods.merge(creator.layer(
+            middleware::from_fn_with_state(idempotency.clone(), crate::idempotency::guard),
+        ));
+    }
+    let mut association_methods = get(association);
+    let mut item_methods = get(read).head(head_item);
+    if writes {
+        association_methods = association_methods.put(link_association);
+        item_methods = item_methods
+            .put(replace)
+            .patch(patch)
+            .delete(remove)
+            .options(options_item);
+    } else {
+        item_methods = item_methods.options(allow_reads);
+    }
     let associations = Router::new()
         .route(
             &format!("{collection}/{{id}}/{{property}}"),
-            get(association).put(link_association),
+            association_methods,
         )
         .route(
             &format!("{collection}/{{id}}/{{property}}/{{child}}"),
@@ -194,15 +216,7 @@ fn resource_routes(
         )
         .with_state(scope);
     Router::new()
-        .route(
-            &format!("{collection}/{{id}}"),
-            get(read)
-                .head(head_item)
-                .put(replace)
-                .patch(patch)
-                .delete(remove)
-                .options(options_item),
-        )
+        .route(&format!("{collection}/{{id}}"), item_methods)
         .route(
             &format!("{collection}/search"),
             get(search_index).head(no_content).options(allow_get),
@@ -564,6 +578,15 @@ async fn head_collection(State(resource): State<Resource>, base: BaseUrl) -> Res
         StatusCode::NO_CONTENT.into_response(),
         header::LINK,
         &format!("<{href}>;rel=\"self\""),
+    )
+}
+
+/// `OPTIONS` of a read-only collection or item.
+async fn allow_reads() -> Response {
+    with_header(
+        StatusCode::OK.into_response(),
+        header::ALLOW,
+        "GET,HEAD,OPTIONS",
     )
 }
 
@@ -1105,7 +1128,7 @@ async fn search(
         .iter()
         .find(|s| s.path == name)
         .ok_or(Failure::NotFound)?;
-    let (_, field) = spec.field(search.field).ok_or_else(|| {
+    let field = spec.searched_field(search.field).ok_or_else(|| {
         anyhow::anyhow!(
             "search {} names unknown field {}",
             search.path,
@@ -1114,6 +1137,9 @@ async fn search(
     })?;
     let media = media(config, &headers)?;
     let params = query::decode(uri.query());
+    if search.matching == Matching::In {
+        return list_search(&resource, search, field, &params, &base, &uri, media).await;
+    }
     let raw = query::param(&params, search.param);
     let value = match raw {
         Some(raw) => {
@@ -1149,5 +1175,51 @@ async fn search(
     };
     let context = PageContext::new(&base, &uri, config, false);
     let body = paged_model(&resource, &context, &request, &records, total);
+    Ok(json_response(StatusCode::OK, media, &body))
+}
+
+/// A search by membership (`/products/search/byIdIn?ids=1,2,3`): every match in one
+/// statement, as Spring Data REST renders a `List` — `_embedded` and a `self` link to the
+/// request as written, no paging. Values come comma-separated or repeated; blanks are skipped.
+async fn list_search(
+    resource: &Resource,
+    search: &Search,
+    field: &'static Field,
+    params: &[(String, String)],
+    base: &BaseUrl,
+    uri: &Uri,
+    media: &str,
+) -> Answer {
+    let (spec, config) = (resource.spec, &*resource.config);
+    let mut values = Vec::new();
+    for raw in params
+        .iter()
+        .filter(|(k, _)| k == search.param)
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        let value =
+            input::convert(field.kind, &Json::String(raw.to_owned())).map_err(|reason| {
+                ApiError::bad_request(format!("parameter '{}' {reason}", search.param))
+            })?;
+        if !values.contains(&value) {
+            values.push(value);
+        }
+    }
+    let records = store::find_in(resource, field.column, field.kind, &values).await?;
+    let items_base = config.base(base);
+    let items: Vec<Json> = records
+        .iter()
+        .map(|record| item_model(spec, record, &items_base))
+        .collect();
+    let request = uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or(uri.path());
+    let body = json!({
+        "_embedded": { spec.collection: items },
+        "_links": { "self": Link::new(base.href(request)) },
+    });
     Ok(json_response(StatusCode::OK, media, &body))
 }

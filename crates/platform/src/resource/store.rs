@@ -137,7 +137,8 @@ fn where_clause(filter: Option<&Filter>) -> &'static str {
     match filter.map(|f| f.matching) {
         None => "",
         Some(Matching::ContainsIgnoreCase) => " WHERE LOWER({column}) LIKE $1 ESCAPE '\\'",
-        Some(Matching::Equals | Matching::Unique) => " WHERE {column} = $1",
+        // A list is read by `find_in`; as one value, membership is equality.
+        Some(Matching::Equals | Matching::Unique | Matching::In) => " WHERE {column} = $1",
     }
 }
 
@@ -215,6 +216,36 @@ pub async fn page(
         .map(|r| decode(spec, r))
         .collect::<Result<_, _>>()?;
     Ok((records, total))
+}
+
+/// Every record whose `column` holds one of `values`, in id order (a search by membership:
+/// one statement however many values).
+pub async fn find_in(
+    resource: &Resource,
+    column: &'static str,
+    kind: Kind,
+    values: &[Value],
+) -> Result<Vec<Record>, ApiError> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let spec = resource.spec;
+    let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {column} IN ({}) ORDER BY id ASC",
+        select_list(spec),
+        spec.table,
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for value in values {
+        query = bind(query, kind, value);
+    }
+    let rows = query.fetch_all(resource.db.pool()).await?;
+    Ok(rows
+        .iter()
+        .map(|r| decode(spec, r))
+        .collect::<Result<_, _>>()?)
 }
 
 /// Whether a row with `id` exists in `table` (a table name from a spec, never from a request).

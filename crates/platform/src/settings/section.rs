@@ -252,21 +252,15 @@ impl<'a> Section<'a> {
         }
     }
 
-    /// A comma-separated `field` as a list, or YAML's list form (`field[0]`, `field[1]`, …);
-    /// empty when unset.
+    /// A list `field`, comma-separated (`a,b`) or indexed as YAML lists flatten (`field[0]`,
+    /// `field[1]`…), as Spring binds both; empty when unset.
     pub fn list(&self, field: &str) -> Vec<String> {
         if let Some(value) = self.get(field) {
             return split_list(&value);
         }
-        let mut indexed: Vec<(usize, String)> = self
-            .map(field)
-            .into_iter()
-            .filter_map(|(index, value)| Some((index.parse().ok()?, value)))
-            .collect();
-        indexed.sort_by_key(|(index, _)| *index);
-        indexed
-            .into_iter()
-            .flat_map(|(_, value)| split_list(&value))
+        (0..)
+            .map_while(|i| self.get(&format!("{field}[{i}]")))
+            .flat_map(|v| split_list(&v))
             .collect()
     }
 }
