@@ -382,3 +382,54 @@ async fn settings_that_cannot_be_used_stop_the_start_naming_the_key() {
         assert!(text.contains(named), "{text}");
     }
 }
+
+#[tokio::test]
+async fn keys_from_jwk_set_uri_and_a_discovery_document_that_names_another_issuer() {
+    let issuer = TestIssuer::start().await;
+    // jwk-set-uri alone: the keys from there, no issuer check (Spring's `withJwkSetUri`), the
+    // principal from the configured claim.
+    let keys_only = testkit::TestService::start(
+        &customer_service::SERVICE,
+        &[
+            (
+                "spring.security.oauth2.resourceserver.jwt.jwk-set-uri",
+                issuer.jwk_set_uri().as_str(),
+            ),
+            (
+                "spring.security.oauth2.resourceserver.jwt.principal-claim-name",
+                "preferred_username",
+            ),
+        ],
+    )
+    .await;
+    let elsewhere = issuer.current_key().sign(&issuer.claims(
+        "clerk",
+        &["USER"],
+        json!({"iss": "http://127.0.0.1:1/realms/other", "preferred_username": "clerk"}),
+    ));
+    assert_eq!(
+        get(&keys_only, "/customers", Some(&elsewhere))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    keys_only.stop().await;
+
+    // An issuer-uri whose discovery document names another issuer is not trusted: no key is
+    // taken from it, every token is refused.
+    let slashed = format!("{}/", issuer.issuer());
+    let mismatched = testkit::TestService::start(
+        &customer_service::SERVICE,
+        &[(ISSUER_URI, slashed.as_str())],
+    )
+    .await;
+    let token = issuer.token("clerk", &["USER"]);
+    let response = get(&mismatched, "/customers", Some(&token)).await;
+    assert_invalid_token(response, &token, "discovery names another issuer").await;
+    assert_eq!(
+        issuer.jwks_fetches(),
+        1,
+        "only the jwk-set-uri service fetched keys"
+    );
+    mismatched.stop().await;
+}
