@@ -121,6 +121,7 @@ struct Shared {
     keys: Mutex<Vec<SigningKey>>,
     jwks_fetches: AtomicUsize,
     token_requests: AtomicUsize,
+    token_lifetime: std::sync::atomic::AtomicI64,
     client: (String, String),
 }
 
@@ -157,6 +158,7 @@ impl TestIssuer {
             keys: Mutex::new(vec![key]),
             jwks_fetches: AtomicUsize::new(0),
             token_requests: AtomicUsize::new(0),
+            token_lifetime: std::sync::atomic::AtomicI64::new(300),
             client: ("billing-service".into(), "billing-secret".into()),
         });
         let router = Router::new()
@@ -251,6 +253,11 @@ impl TestIssuer {
         self.shared.token_requests.load(Ordering::SeqCst)
     }
 
+    /// How long client-credentials tokens live from now on (300 s by default).
+    pub fn set_token_lifetime(&self, seconds: i64) {
+        self.shared.token_lifetime.store(seconds, Ordering::SeqCst);
+    }
+
     /// Stops serving: the provider is down from now on.
     pub fn stop(&self) {
         self.stop.cancel();
@@ -279,7 +286,7 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Json<Value> {
 }
 
 /// `grant_type=client_credentials` with the client's Basic credentials: a token for the
-/// client's service account, realm role `ADMIN`, valid for 300 s.
+/// client's service account, realm role `ADMIN`, valid for 300 s (or what the test set).
 async fn client_credentials(
     State(shared): State<Arc<Shared>>,
     headers: axum::http::HeaderMap,
@@ -308,16 +315,17 @@ async fn client_credentials(
         .cloned()
         .expect("a key");
     let now = now();
+    let lifetime = shared.token_lifetime.load(Ordering::SeqCst);
     let token = key.sign(&json!({
         "iss": shared.issuer,
         "sub": format!("service-account-{id}"),
         "azp": id,
         "iat": now,
-        "exp": now + 300,
+        "exp": now + lifetime,
         "realm_access": {"roles": ["ADMIN"]},
     }));
     (
         axum::http::StatusCode::OK,
-        Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": 300})),
+        Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime})),
     )
 }
