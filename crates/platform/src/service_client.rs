@@ -294,10 +294,14 @@ impl ServiceClient {
             return Err(self.unavailable(call, "no instance is registered and UP"));
         }
         // No token for a call without a caller is not the remote's failure either.
-        let token = self
-            .bearer_token()
-            .await
-            .map_err(|reason| self.unavailable(call, &reason))?;
+        // Where the token endpoint is and what it said go to the log only.
+        let token = self.bearer_token().await.map_err(|reason| {
+            tracing::warn!(service = %self.service, %reason, "no access token for the call");
+            self.unavailable(
+                call,
+                "no access token (the client-credentials grant failed)",
+            )
+        })?;
         if self.breaker.try_acquire().is_err() {
             return Err(self.unavailable(call, "circuit breaker open"));
         }
