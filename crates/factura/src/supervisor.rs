@@ -142,13 +142,13 @@ impl Running {
             .unwrap_or_default()
     }
 
-    /// The port it reported listening on, if it did yet.
+    /// The port it reported listening on, once it did (every child reports before it serves,
+    /// so the start table can show the address it bound).
     fn learn_port(&mut self) -> Option<u16> {
-        if let Some(address) = *self.listening.borrow() {
-            self.port = address.port();
-            self.address = Some(address);
-        }
-        (self.port != 0).then_some(self.port)
+        let address = (*self.listening.borrow())?;
+        self.port = address.port();
+        self.address = Some(address);
+        Some(self.port)
     }
 }
 
@@ -592,7 +592,7 @@ fn print_first_urls(running: &[Running], scheme: &str) {
         }
     }
     if let Some(discovery) = port("discovery-service") {
-        println!("Dashboard: {scheme}://localhost:{discovery}/");
+        println!("Dashboard: {scheme}://localhost:{discovery}/ (discovery's user, as above)");
     }
 }
 
