@@ -29,6 +29,7 @@ binaries (`cargo build --release -p factura -p benchkit`).
 """
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -75,12 +76,16 @@ function request()
   n = n + 1
   local i = (n * 2 + tid) %% %(instances)d
   local app = "BENCH-" .. (i %% %(apps)d)
-  return wrk.format("PUT", "/eureka/apps/" .. app .. "/bench-" .. i, {["Content-Length"] = "0"}, "")
+  return wrk.format("PUT", "/eureka/apps/" .. app .. "/bench-" .. i,
+                    {["Content-Length"] = "0", ["Authorization"] = "%(auth)s"}, "")
 end
 """
 
+# `factura up` gives discovery a user; Spring's Eureka server here has none and ignores the
+# header, so both sides get the same requests.
 FETCH_JSON = """
 wrk.headers["Accept"] = "application/json"
+wrk.headers["Authorization"] = "%(auth)s"
 """
 
 
@@ -197,6 +202,11 @@ class FacturaFleet:
             *route_to(backend_port))
         thread.join()
         self.times = watcher
+        # The user `factura up` generated for discovery-service.
+        with open(os.path.join(self.data, "credentials")) as f:
+            kept = dict(line.strip().split("=", 1) for line in f if "=" in line)
+        token = f"{kept['discovery.user']}:{kept['discovery.password']}".encode()
+        self.discovery_auth = "Basic " + base64.b64encode(token).decode()
 
     def pids(self):
         return lib.factura_pids(FACTURA_OFFSET)
@@ -280,8 +290,9 @@ def wait_for_full_bill(base, timeout=240):
     raise RuntimeError(f"{base}/fullBill/1 never complete")
 
 
-def register_instances(discovery_port, count):
-    """Registers `count` instances over one keep-alive connection; returns seconds taken."""
+def register_instances(discovery_port, count, auth):
+    """Registers `count` instances over one keep-alive connection, sending `auth` as the
+    `Authorization` header; returns seconds taken."""
     connection = http.client.HTTPConnection("127.0.0.1", discovery_port, timeout=30)
     started = time.monotonic()
     for i in range(count):
@@ -293,7 +304,8 @@ def register_instances(discovery_port, count):
             "dataCenterInfo": {"@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", "name": "MyOwn"},
             "leaseInfo": {"renewalIntervalInSecs": 30, "durationInSecs": 90},
             "vipAddress": app.lower(), "secureVipAddress": app.lower()}})
-        connection.request("POST", f"/eureka/apps/{app}", body, {"Content-Type": "application/json"})
+        connection.request("POST", f"/eureka/apps/{app}", body,
+                           {"Content-Type": "application/json", "Authorization": auth})
         response = connection.getresponse()
         response.read()
         if response.status not in (200, 204):
@@ -369,12 +381,15 @@ def main():
         }, seconds=options.seconds, count=options.rounds, warmup=options.warmup)
 
         registered = {
-            "Spring": register_instances(spring_port("discovery-service"), options.instances),
-            "factura": register_instances(port("discovery-service", FACTURA_OFFSET), options.instances),
+            "Spring": register_instances(spring_port("discovery-service"), options.instances,
+                                         factura.discovery_auth),
+            "factura": register_instances(port("discovery-service", FACTURA_OFFSET),
+                                          options.instances, factura.discovery_auth),
         }
         renew = script(scripts, "renew.lua", RENEW % {"instances": options.instances,
-                                                      "apps": APPS_PER_INSTANCE_BLOCK})
-        fetch = script(scripts, "fetch.lua", FETCH_JSON)
+                                                      "apps": APPS_PER_INSTANCE_BLOCK,
+                                                      "auth": factura.discovery_auth})
+        fetch = script(scripts, "fetch.lua", FETCH_JSON % {"auth": factura.discovery_auth})
         renewals = f"Eureka renewals ({options.instances} registered)"
         registry = f"Eureka full registry, JSON, 4 connections ({options.instances} instances)"
         eureka = lib.rounds({

@@ -142,13 +142,13 @@ impl Running {
             .unwrap_or_default()
     }
 
-    /// The port it reported listening on, if it did yet.
+    /// The port it reported listening on, once it did (every child reports before it serves,
+    /// so the start table can show the address it bound).
     fn learn_port(&mut self) -> Option<u16> {
-        if let Some(address) = *self.listening.borrow() {
-            self.port = address.port();
-            self.address = Some(address);
-        }
-        (self.port != 0).then_some(self.port)
+        let address = (*self.listening.borrow())?;
+        self.port = address.port();
+        self.address = Some(address);
+        Some(self.port)
     }
 }
 
@@ -193,7 +193,7 @@ fn plan(options: &UpOptions, scheme: &'static str) -> anyhow::Result<Plan> {
     let credentials = Credentials::for_run(&options.data_dir, &mut secret_properties)?;
     let offset = u32::from(options.port_offset);
     let well_known = |port: u16| u32::from(port) + offset;
-    let loopback = !security_configured(&options.properties)
+    let loopback = !security_configured(&options.properties, &options.config_repo)
         && !options
             .properties
             .iter()
@@ -453,19 +453,66 @@ fn environment_variable(key: &str) -> String {
         .to_ascii_uppercase()
 }
 
-/// Whether the operator configured security for the services (a resource server after `--`
-/// or in the environment the children inherit).
-fn security_configured(properties: &[String]) -> bool {
-    let resource_server =
-        platform::settings::canonical_key("spring.security.oauth2.resourceserver.");
-    properties
-        .iter()
-        .filter_map(|p| p.strip_prefix("--"))
-        .any(|p| platform::settings::canonical_key(p).starts_with(&resource_server))
-        || std::env::vars().any(|(name, _)| {
-            platform::settings::environment_key(&name)
-                .starts_with("spring.security.oauth2.resourceserver.")
-        })
+/// Whether the operator configured security for the services: a resource server
+/// (`spring.security.oauth2.resourceserver.*`) after `--`, in the environment the children
+/// inherit, or in the configuration folder for the active profiles (the `security` profile of
+/// `config-repo/`, turned on with `-- --spring.profiles.active=security`).
+fn security_configured(properties: &[String], config_repo: &Path) -> bool {
+    const RESOURCE_SERVER: &str = "spring.security.oauth2.resourceserver.";
+    let is_resource_server = |key: &str| {
+        platform::settings::canonical_key(key)
+            .starts_with(&platform::settings::canonical_key(RESOURCE_SERVER))
+    };
+    let command_line =
+        platform::settings::PropertySource::from_command_line(properties).unwrap_or_default();
+    if command_line
+        .properties
+        .keys()
+        .any(|k| is_resource_server(k))
+        || std::env::vars()
+            .any(|(name, _)| is_resource_server(&platform::settings::environment_key(&name)))
+    {
+        return true;
+    }
+    let settings = platform::Settings::from_sources(vec![
+        command_line,
+        platform::settings::PropertySource::from_environment_variables(),
+    ]);
+    let active = settings.active_profiles();
+    let Ok(entries) = std::fs::read_dir(config_repo) else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|entry| {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name
+            .strip_suffix(".yml")
+            .or_else(|| name.strip_suffix(".yaml"))
+        else {
+            return false;
+        };
+        // `application`, `<service>`, or either with an active profile.
+        let applies = services::ALL
+            .iter()
+            .map(|d| d.name)
+            .chain(["application"])
+            .any(|base| {
+                stem == base
+                    || stem
+                        .strip_prefix(base)
+                        .and_then(|rest| rest.strip_prefix('-'))
+                        .is_some_and(|profile| active.iter().any(|p| p == profile))
+            });
+        let documents = std::fs::read_to_string(entry.path())
+            .ok()
+            .and_then(|text| platform::settings::parse_yaml_documents(&text).ok())
+            .unwrap_or_default();
+        applies
+            && documents.iter().any(|document| {
+                document.on_profile.as_deref().is_none_or(|expression| {
+                    platform::settings::profile_expression_matches(expression, &active)
+                }) && document.properties.keys().any(|k| is_resource_server(k))
+            })
+    })
 }
 
 /// The service's own database on `server`: `postgres://h/` → `postgres://h/factura_customer_service`,
@@ -592,7 +639,7 @@ fn print_first_urls(running: &[Running], scheme: &str) {
         }
     }
     if let Some(discovery) = port("discovery-service") {
-        println!("Dashboard: {scheme}://localhost:{discovery}/");
+        println!("Dashboard: {scheme}://localhost:{discovery}/ (discovery's user, as above)");
     }
 }
 
@@ -959,6 +1006,31 @@ mod tests {
         assert_eq!(operator.discovery, ("ops".to_owned(), "pw".to_owned()));
         assert_eq!(operator.config, operator.discovery);
         assert_eq!(given, [("encrypt.key".to_owned(), "k".to_owned())]);
+    }
+
+    #[test]
+    fn security_counts_as_configured_from_flags_or_the_active_profiles_files() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(repo.path().join("application.yml"), "server:\n  port: 1\n").unwrap();
+        std::fs::write(
+            repo.path().join("application-security.yml"),
+            "spring:\n  security:\n    oauth2:\n      resourceserver:\n        jwt:\n          issuer-uri: http://idp\n",
+        )
+        .unwrap();
+        let flags = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(!security_configured(&[], repo.path()));
+        assert!(security_configured(
+            &flags(&["--spring.profiles.active=dev,security"]),
+            repo.path()
+        ));
+        assert!(!security_configured(
+            &flags(&["--spring.profiles.active=dev"]),
+            repo.path()
+        ));
+        assert!(security_configured(
+            &flags(&["--spring.security.oauth2.resourceserver.jwt.jwk-set-uri=http://idp/keys"]),
+            repo.path()
+        ));
     }
 
     #[test]

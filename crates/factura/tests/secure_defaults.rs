@@ -162,6 +162,17 @@ async fn up_closes_discovery_config_and_the_network_and_keeps_secrets_off_the_co
     )
     .await;
     assert_eq!(bill["customer"]["name"], "Hassan", "{bill}");
+    // …and each service loaded the central configuration with config's user (the import is
+    // `optional:`, so a refused fetch would go unnoticed but for this).
+    let params: Value = http
+        .get(format!("http://127.0.0.1:{}/configtest1", 8081 + offset))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(params, json!({ "p1": 10, "p2": 20 }), "from config-repo");
 
     // Anonymous take-over attempts are refused.
     let fake = json!({ "instance": {
