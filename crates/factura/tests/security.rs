@@ -178,5 +178,9 @@ async fn the_whole_system_under_keycloak() {
             "a token in the logs"
         );
     }
-    assert!(output.len() > 20, "the services' logs were read: {} lines", output.len());
+    assert!(
+        output.len() > 20,
+        "the services' logs were read: {} lines",
+        output.len()
+    );
 }
