@@ -24,6 +24,15 @@ if [ ! -d "$DEPS/node/node_modules/eureka-js-client" ] || [ ! -d "$DEPS/node/nod
         npm install --silent --no-audit --no-fund eureka-js-client@4 cloud-config-client@1)
 fi
 
+# --- console: playwright-core (Playwright's library alone, no browser download: it drives
+# Debian's /usr/bin/chromium), for the console's browser tests (crates/factura/tests/console.rs).
+if [ ! -d "$DEPS/node/node_modules/playwright-core" ]; then
+    mkdir -p "$DEPS/node"
+    (cd "$DEPS/node" && { [ -f package.json ] || npm init -y >/dev/null 2>&1; } && \
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund playwright-core@1)
+fi
+# --- end console
+
 if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

@@ -14,6 +14,7 @@
 //!   sagas an instance left unfinished;
 //! * [`lifecycle`]: what happens to a bill after it is made — issue, payments, cancellation
 //!   by credit note — ([`numbering`]: the gap-free numbers; [`amounts`]: what a bill comes to);
+//! * [`revenue`]: `GET /bills/revenue`, the bills' revenue overall, by month and by product;
 //! * [`repo`]: the SQL that reads a bill with its items and stores a new one atomically;
 //! * [`clients`]: the typed clients for the two remote services (the Feign role);
 //! * [`seed`]: the first bill, created in the background once the other services answer.
@@ -25,6 +26,7 @@ pub mod invoice;
 pub mod lifecycle;
 pub mod numbering;
 pub mod repo;
+pub mod revenue;
 pub mod saga;
 pub mod seed;
 
@@ -188,6 +190,10 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
     .route(
         "/fullBill/{id}",
         get(invoice::full_bill).with_state(billing.clone()),
+    )
+    .route(
+        "/bills/revenue",
+        get(revenue::revenue).with_state(billing.clone()),
     )
     .merge(lifecycle::routes(
         billing,

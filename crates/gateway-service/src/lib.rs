@@ -13,6 +13,7 @@
 //!   [`path`] normalisation → route match → [`cors`] → pre filters → target → post filters),
 //!   [`headers`] (rewriting for the hop), [`forward`] (retry ∘ circuit breaker ∘ the pooled,
 //!   load-balanced call), [`websocket`] (the `Upgrade` tunnel).
+//! * [`console`]: the web console under `/console/`, for paths no route claims.
 //! * [`actuator`]: `/actuator/gateway/*`. [`error`]: error answers. [`metrics`]: proxied
 //!   requests as `spring_cloud_gateway_requests_seconds`.
 //!
@@ -23,6 +24,7 @@
 
 pub mod actuator;
 pub mod args;
+pub mod console;
 pub mod cors;
 pub mod definition;
 pub mod error;
@@ -106,6 +108,7 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
     let settings = context.settings.clone();
     let registry = context.discovery.clone();
     context.on_start(move |started| watch(watcher, settings, registry, started.shutdown));
+    let console = console::routes(context.discovery.clone(), &context.settings.current())?;
     let proxy = gateway.clone();
     // A bare service, not a router: the proxy path skips route matching and handler boxing.
     let fallback = tower::service_fn(move |request: Request| {
@@ -114,7 +117,7 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
     });
     context.actuator_endpoint(actuator::endpoint(gateway));
     context
-        .into_application_with_fallback(axum::Router::new(), Some(fallback))
+        .into_application_with_fallback(console, Some(fallback))
         .await
 }
 

@@ -381,6 +381,10 @@ impl Gateway {
             if preflight {
                 return crate::cors::forbidden(options.cors.vary_for(&path));
             }
+            // What no route claims may be the console's (`/`, `/console/…`).
+            if let Some(response) = crate::console::serve(&parts.method, &path, &parts.headers) {
+                return response;
+            }
             return error_response(
                 StatusCode::NOT_FOUND,
                 "No route matches this request",

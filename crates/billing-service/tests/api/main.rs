@@ -10,6 +10,7 @@ mod faults;
 mod idempotency;
 mod lifecycle;
 mod numbering;
+mod revenue;
 mod saga;
 mod security;
 mod side_doors;

@@ -2,6 +2,7 @@
 //! a real discovery-service.
 
 mod actuator;
+mod console;
 mod discovery;
 mod faults;
 mod filters;
