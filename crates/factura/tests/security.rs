@@ -70,7 +70,7 @@ async fn the_whole_system_under_keycloak() {
     ]
     .map(str::to_owned);
     let (up, lines) = start_up(OFFSET, data.path(), &args);
-    wait_for_line(&lines, "Press Ctrl-C to stop", Duration::from_secs(180));
+    let mut output = wait_for_line(&lines, "Press Ctrl-C to stop", Duration::from_secs(180));
     let gateway = format!("http://127.0.0.1:{}", 9999 + OFFSET);
 
     let clerk = keycloak.user_token("clerk", "clerk").await;
@@ -169,4 +169,18 @@ async fn the_whole_system_under_keycloak() {
     assert_eq!(status, StatusCode::OK);
 
     up.terminate().await;
+    // Nothing any service logged carries a token (the signature is the secret part).
+    output.extend(lines.try_iter());
+    for token in [&clerk, &admin, &forged, &service_token] {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(
+            !output.iter().any(|line| line.contains(signature)),
+            "a token in the logs"
+        );
+    }
+    assert!(
+        output.len() > 20,
+        "the services' logs were read: {} lines",
+        output.len()
+    );
 }

@@ -83,6 +83,22 @@ async fn the_edge_checks_tokens_and_passes_the_callers_authorization_on() {
     );
     let health = http.get(gw.url("/actuator/health")).send().await.unwrap();
     assert_eq!(health.status(), 200, "probes need no token");
+    // The console's page loads without a token (it signs the browser in); its API does not.
+    let page = http.get(gw.url("/console/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let api = http
+        .get(gw.url("/console/api/registry"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
+    let api = http
+        .get(gw.url("/console/api/registry"))
+        .bearer_auth(&clerk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
     gw.stop().await;
     backend.kill().await;
 }

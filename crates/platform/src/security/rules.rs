@@ -18,8 +18,10 @@
 //!
 //! The built-in rules come after the configured ones, so a request no configured rule matches
 //! is still protected: `/actuator/health/**` open; `OPTIONS` open (CORS preflights carry no
-//! token); with `public-api-docs`, `GET`/`HEAD` of `/`, `/profile/**` and `/v3/api-docs/**`
-//! open; other `GET`/`HEAD` any authenticated caller; everything else `ROLE_ADMIN`.
+//! token); the gateway console's assets (`GET`/`HEAD` of `/console/**` but `/console/api/**`)
+//! open, so a browser can load the page that signs it in; with `public-api-docs`, `GET`/`HEAD`
+//! of `/`, `/profile/**` and `/v3/api-docs/**` open; other `GET`/`HEAD` any authenticated
+//! caller; everything else `ROLE_ADMIN`.
 
 use axum::http::Method;
 
@@ -99,6 +101,14 @@ impl Rules {
             ),
             Rule::new(&["/**"], &[Method::OPTIONS], Access::PermitAll),
         ];
+        // The gateway's web console: its own API needs a token, its assets (the page and its
+        // scripts, which start the browser's sign-in) do not.
+        rules.push(Rule::new(
+            &["/console/api/**"],
+            &reads,
+            Access::Authenticated,
+        ));
+        rules.push(Rule::new(&["/console/**"], &reads, Access::PermitAll));
         if public_api_docs {
             rules.push(Rule::new(
                 &["/", "/profile/**", "/v3/api-docs/**"],
