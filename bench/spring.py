@@ -15,7 +15,8 @@ proxies and not the services behind them.
    Config servers first and the four others once those are healthy (what a compose file with
    health checks does; its services import their configuration at start-up); `factura up`
    starts its own way.
-2. Resident memory of every process, idle after the warm-up and at its peak under the load.
+2. Resident memory of every process, idle after the warm-up and at its peak under the load
+   (which includes the Eureka phase: every Eureka client then caches `--instances` more).
 3. Throughput and p99 (wrk, 2 threads, keep-alive): every target gets the same `--warmup`
    seconds first (what a fair user gives a JVM), then all targets run once per round,
    interleaved, `--rounds` times; medians are reported, and factura's req/s as a ratio of
@@ -51,13 +52,17 @@ SPRING_APPS = {"discovery-service": "eureka-server", "config-service": "config-s
 INFRASTRUCTURE = ("discovery-service", "config-service")
 APPS_PER_INSTANCE_BLOCK = 100  # instances spread over this many applications
 
+# Every e-mail is new: unique per thread (tid) and per wrk run (run), as both servers refuse a
+# duplicate e-mail with 409.
 POST_CUSTOMER = """
+math.randomseed(os.time())
+local run = os.time() .. "-" .. math.random(1000000000)
 local threads = 0
-function setup(thread) thread:set("tid", threads); threads = threads + 1 end
+function setup(thread) thread:set("tid", run .. "-" .. threads); threads = threads + 1 end
 local n = 0
 function request()
   n = n + 1
-  local body = string.format('{"name":"Bench %d","email":"bench-%d-%d@mail.com"}', n, tid, n)
+  local body = string.format('{"name":"Bench %d","email":"bench-%s-%d@mail.com"}', n, tid, n)
   return wrk.format("POST", "/customers", {["Content-Type"] = "application/json"}, body)
 end
 """
@@ -393,7 +398,8 @@ def main():
         print(f"registering {options.instances} instances over one connection: Spring "
               f"{registered['Spring']:.1f} s, factura {registered['factura']:.1f} s")
         print(memory_table("Resident memory, idle (after warm-up)", *idle))
-        print(memory_table("Resident memory, peak under the load above", *peaks))
+        print(memory_table("Resident memory, peak under the load above (the Eureka phase included: "
+                           "every Eureka client of both fleets then caches the registered instances)", *peaks))
     finally:
         for fleet in (spring, factura):
             if fleet:

@@ -4,7 +4,8 @@
 #     (py_eureka_client, config-client);
 #   - the real npm clients (eureka-js-client, cloud-config-client);
 #   - Debian's chromium, for the discovery dashboard's headless-browser test;
-#   - PyYAML and kubernetes-validate (with its bundled schemas), for deploy/check.py.
+#   - PyYAML and kubernetes-validate (with its bundled schemas), for deploy/check.py;
+#   - Keycloak (scripts/keycloak.sh), for the security tests.
 # Idempotent: a second run finds everything in place and returns quickly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,4 +40,10 @@ if ! command -v chromium >/dev/null 2>&1; then
         echo "install-test-deps: chromium missing and not root; the dashboard browser test will fail" >&2
     fi
 fi
+# --- secjwt: Keycloak, the identity provider of the security tests (crates/factura/tests/security.rs).
+# scripts/keycloak.sh installs it once (Maven Central via mvn, into ~/.cache/factura/keycloak;
+# needs a Java 21+ JDK, e.g. the Temurin one under /usr/lib/jvm) and returns at once afterwards.
+scripts/keycloak.sh >/dev/null
+scripts/keycloak.sh java >/dev/null
+# --- end secjwt
 echo "test dependencies ready in $DEPS"

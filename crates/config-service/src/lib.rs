@@ -78,6 +78,8 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
     });
     context.on_start(move |started| backend.run(started.shutdown));
     let routes = api::routes(state);
+    // Config clients authenticate with Basic credentials (`spring.security.user.*`), not tokens.
+    context.without_resource_server();
     context.into_application(routes).await
 }
 

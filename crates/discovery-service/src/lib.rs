@@ -100,6 +100,8 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
         replication::run(replicated, peers, config, started.shutdown).await;
     });
 
+    // Eureka clients authenticate with Basic credentials (`spring.security.user.*`), not tokens.
+    context.without_resource_server();
     context
         .into_application(api::routes(state, &dashboard.path))
         .await

@@ -102,6 +102,10 @@ pub enum Filter {
     CircuitBreaker(Arc<BreakerFilter>),
     /// Token-bucket rate limiting.
     RequestRateLimiter(Arc<LimiterFilter>),
+    /// `TokenRelay`: the caller's bearer token goes to the backend. The gateway is stateless
+    /// (no login session holds a token for the caller), so the token is the one the caller
+    /// sent, which every route passes on anyway: accepted, and nothing to do.
+    TokenRelay,
 }
 
 /// `DedupeResponseHeader` strategies.
@@ -143,6 +147,7 @@ pub const NAMES: &[&str] = &[
     "SetResponseHeader",
     "SetStatus",
     "StripPrefix",
+    "TokenRelay",
 ];
 
 const SECURE_HEADERS: &[(&str, &str)] = &[
@@ -328,6 +333,7 @@ impl Filter {
                 }
             }
             "PreserveHostHeader" => Self::PreserveHostHeader,
+            "TokenRelay" => Self::TokenRelay,
             "SetRequestHostHeader" => {
                 Self::SetRequestHostHeader(required(d, &["host"], 0)?.to_owned())
             }
@@ -480,6 +486,7 @@ impl Filter {
                 return Some(response);
             }
             Self::PreserveHostHeader => ex.preserve_host = true,
+            Self::TokenRelay => {}
             Self::SetRequestHostHeader(host) => {
                 ex.host_override = HeaderValue::from_str(&expand(host, &ex.vars)).ok();
             }

@@ -3,7 +3,7 @@
 //!
 //! * [`definition`]: routes as configured (`spring.cloud.gateway[.server.webflux].routes`,
 //!   shortcut and expanded notations) or posted to the actuator.
-//! * [`pattern`], [`predicate`], [`filter`], [`resilience`]: Spring's predicates and filters,
+//! * [`pattern`] (platform's, shared with the security rules), [`predicate`], [`filter`], [`resilience`]: Spring's predicates and filters,
 //!   compiled once; Retry, CircuitBreaker and RequestRateLimiter (memory or Redis).
 //!   [`java_regex`]: Java's regex dialect and replacement strings, as they use them;
 //!   [`args`]: status, size and duration arguments.
@@ -35,13 +35,15 @@ pub mod java_regex;
 pub mod locator;
 pub mod metrics;
 pub mod path;
-pub mod pattern;
 pub mod predicate;
 pub mod proxy;
 pub mod resilience;
 pub mod spel;
 pub mod table;
 pub mod websocket;
+
+/// Spring's path patterns, shared with the security rules of every service.
+pub use platform::pattern;
 
 use std::sync::Arc;
 

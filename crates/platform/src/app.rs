@@ -9,7 +9,7 @@
 //! lets in-flight requests finish, and waits for background tasks (such as deregistering from
 //! discovery) to wind down, each within a grace period.
 
-use std::{future::Future, net::SocketAddr, pin::Pin, time::Duration};
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use axum::Router;
@@ -21,8 +21,9 @@ use crate::{
     actuator::{Actuator, ActuatorGuard, Endpoint, HealthRegistry, ManagementSettings},
     discovery::client::{EurekaClientSettings, InstanceSettings},
     metrics::Metrics,
+    security::{ResourceServer, client::ClientCredentials},
     server::{StackOptions, with_common_layers},
-    settings::{Bootstrap, FacturaSettings, ServerSettings, Settings},
+    settings::{Bootstrap, FacturaSettings, ServerSettings, Settings, SettingsError},
     tls::{ClientTlsSettings, ServerTls},
 };
 
@@ -105,6 +106,8 @@ pub struct ServiceContext {
     endpoints: Vec<Endpoint>,
     per_core: bool,
     listener: Option<std::net::TcpListener>,
+    resource_server: bool,
+    client_credentials: Arc<std::sync::OnceLock<Option<ClientCredentials>>>,
 }
 
 impl std::fmt::Debug for ServiceContext {
@@ -129,7 +132,27 @@ impl ServiceContext {
             endpoints: Vec::new(),
             per_core: false,
             listener: None,
+            resource_server: true,
+            client_credentials: Arc::default(),
         }
+    }
+
+    /// Keeps this service out of the OAuth2 resource-server layer even when
+    /// `spring.security.oauth2.resourceserver.jwt.*` is set (discovery and config, which
+    /// answer machines with their own Basic credentials).
+    pub fn without_resource_server(&mut self) {
+        self.resource_server = false;
+    }
+
+    /// The client-credentials grant this service's calls without a caller use
+    /// (`spring.security.oauth2.client.registration.*`, [`crate::security::client`]), one per
+    /// service so every client shares its cached token.
+    pub fn client_credentials(&self) -> Result<Option<ClientCredentials>, SettingsError> {
+        if let Some(client) = self.client_credentials.get() {
+            return Ok(client.clone());
+        }
+        let client = ClientCredentials::from_settings(&self.settings.current())?;
+        Ok(self.client_credentials.get_or_init(|| client).clone())
     }
 
     /// Runs `task` once the port is bound; it must return after `Started::shutdown` is cancelled.
@@ -232,13 +255,28 @@ impl ServiceContext {
             read: Router::new(),
             write: refresher.routes(),
         });
-        let mut router = with_common_layers(
-            routes.merge(actuator.routes(endpoints)),
-            self.metrics.clone(),
-            &options,
-        );
-        if let Some(fallback) = fallback {
-            router = router.fallback_service(fallback);
+        // The OAuth2 resource server, when configured: one layer inside the common ones (its
+        // 401/403 are counted and logged like any answer), around the routes and the
+        // gateway's proxy alike. Not configured, there is no layer at all.
+        let resource_server = if self.resource_server {
+            ResourceServer::from_settings(&settings)?
+        } else {
+            None
+        };
+        let guard = |server: &ResourceServer| {
+            axum::middleware::from_fn_with_state(server.clone(), crate::security::layer)
+        };
+        let mut routes = routes.merge(actuator.routes(endpoints));
+        if let Some(server) = &resource_server {
+            routes = routes.layer(guard(server));
+        }
+        let mut router = with_common_layers(routes, self.metrics.clone(), &options);
+        match (fallback, &resource_server) {
+            (Some(fallback), Some(server)) => {
+                router = router.fallback_service(tower::Layer::layer(&guard(server), fallback));
+            }
+            (Some(fallback), None) => router = router.fallback_service(fallback),
+            (None, _) => {}
         }
         let address = format!("{}:{}", server.address, server.port);
         let listener = match self.listener.take() {

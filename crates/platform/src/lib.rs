@@ -20,7 +20,9 @@
 //!   (`server.ssl.*` and SSL bundles for serving, one trust section for every client).
 //! * [`actuator`]: `/actuator/health`, `/info`, `/prometheus`; [`metrics`]: the registry
 //!   behind `/prometheus`; [`telemetry`]: logging set-up and request spans.
-//! * [`security`]: HTTP Basic with `spring.security.user.*` (discovery and config).
+//! * [`security`]: HTTP Basic with `spring.security.user.*` (discovery and config); the OAuth2
+//!   resource server (JWT, JWKS, authorization rules) and client credentials; [`pattern`]:
+//!   Spring's path patterns (security rules, gateway predicates).
 //! * [`error`]: the one error type and the one place error bodies are written.
 //! * [`db`]: SQLite or PostgreSQL through one pool type, migrations.
 //! * [`hal`] and [`resource`]: HAL links and the generic Spring Data REST resource that
@@ -40,6 +42,7 @@ pub mod hal;
 pub mod idempotency;
 pub mod metrics;
 pub mod money;
+pub mod pattern;
 pub mod resilience;
 pub mod resource;
 pub mod security;

@@ -12,7 +12,10 @@
 //!   health component and a Prometheus gauge. A service with no instance known is looked up
 //!   in a registry fetched at once, and if still unknown answered "unavailable" without
 //!   counting as a breaker failure (it has not failed, it is not there yet);
-//! * the incoming request's `x-request-id` travels on every outgoing call;
+//! * the incoming request's `x-request-id` travels on every outgoing call, and so does its
+//!   caller's bearer token when the service is a resource server ([`crate::security`]); a call
+//!   made without a caller (a background task) carries a client-credentials token instead,
+//!   when a registration is configured ([`crate::security::client`]);
 //! * an instance registered with its secure port enabled is called over https, trusting what
 //!   `factura.ssl.client.*` says ([`crate::tls`]); `spring.cloud.openfeign.httpclient.disable-ssl-validation`
 //!   trusts any certificate, as with OpenFeign's Apache HttpClient 5.
@@ -31,6 +34,7 @@ use crate::{
     balancer::{Candidates, LoadBalancer},
     error::ApiError,
     resilience::{BreakerConfig, CircuitBreaker, State},
+    security::client::ClientCredentials,
     server::{REQUEST_ID, current_request_id},
     settings::{FromSection, Section, SettingsError},
     tls::ClientTlsSettings,
@@ -115,6 +119,7 @@ pub struct ServiceClient {
     http: reqwest::Client,
     read_timeout: Duration,
     breaker: CircuitBreaker,
+    client_credentials: Option<ClientCredentials>,
 }
 
 /// `spring.cloud.openfeign.client.config.<service>.*`, else `….default.*`: OpenFeign's
@@ -175,6 +180,7 @@ impl ServiceClient {
             http,
             read_timeout,
             breaker,
+            client_credentials: context.client_credentials()?,
         };
         client.register_observability(context);
         Ok(client)
@@ -287,11 +293,20 @@ impl ServiceClient {
         if candidates.is_empty() {
             return Err(self.unavailable(call, "no instance is registered and UP"));
         }
+        // No token for a call without a caller is not the remote's failure either.
+        // Where the token endpoint is and what it said go to the log only.
+        let token = self.bearer_token().await.map_err(|reason| {
+            tracing::warn!(service = %self.service, %reason, "no access token for the call");
+            self.unavailable(
+                call,
+                "no access token (the client-credentials grant failed)",
+            )
+        })?;
         if self.breaker.try_acquire().is_err() {
             return Err(self.unavailable(call, "circuit breaker open"));
         }
         let result = self
-            .with_failover(call, method, path, body, &candidates)
+            .with_failover(call, method, path, body, token.as_deref(), &candidates)
             .await;
         let remote_failed = matches!(
             result,
@@ -307,6 +322,7 @@ impl ServiceClient {
         method: reqwest::Method,
         path: &str,
         body: Option<&serde_json::Value>,
+        token: Option<&str>,
         candidates: &Candidates,
     ) -> Result<reqwest::Response, RemoteError> {
         let writes = method != reqwest::Method::GET;
@@ -314,7 +330,7 @@ impl ServiceClient {
         let mut last = None;
         for instance in candidates.iter() {
             let url = format!("{}{path}", instance.base_url());
-            match self.attempt(call, method.clone(), &url, body).await {
+            match self.attempt(call, method.clone(), &url, body, token).await {
                 // A write's 4xx carries the remote's reason, read by the caller.
                 Attempt::Done(response) if writes && response.status().is_client_error() => {
                     if response.status() == StatusCode::NOT_FOUND {
@@ -342,6 +358,7 @@ impl ServiceClient {
         method: reqwest::Method,
         url: &str,
         body: Option<&serde_json::Value>,
+        token: Option<&str>,
     ) -> Attempt {
         let mut request = self
             .http
@@ -356,6 +373,9 @@ impl ServiceClient {
         }
         if let Some(id) = current_request_id() {
             request = request.header(REQUEST_ID, id);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
         }
         // The instance's address and the HTTP client's words go to the log only: these
         // errors reach response bodies (a 503's message, the full bill's `missing` reasons).
@@ -379,6 +399,17 @@ impl ServiceClient {
                 tracing::warn!(service = %self.service, %url, error = %e, "remote call failed");
                 Attempt::Retryable(self.unavailable(call, "the call to an instance failed"))
             }
+        }
+    }
+
+    /// The caller's token, else one from the client-credentials grant, else none.
+    async fn bearer_token(&self) -> Result<Option<std::sync::Arc<str>>, String> {
+        if let Some(token) = crate::security::caller_token() {
+            return Ok(Some(token));
+        }
+        match &self.client_credentials {
+            Some(client) => client.token().await.map(Some),
+            None => Ok(None),
         }
     }
 

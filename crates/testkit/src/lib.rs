@@ -8,10 +8,13 @@
 //!
 //! Also: [`ReservedPort`] (a port held for a server that starts later, refusing connections
 //! meanwhile), [`eureka`] (stand-in Eureka registrations), [`tls`] (a test CA and
-//! certificates), [`git_http`] (git's `http-backend` behind Basic auth, plain or over TLS).
+//! certificates), [`git_http`] (git's `http-backend` behind Basic auth, plain or over TLS),
+//! [`oidc`] (a test-own OpenID provider for crafted tokens), [`keycloak`] (a real one).
 
 pub mod eureka;
 pub mod git_http;
+pub mod keycloak;
+pub mod oidc;
 pub mod tls;
 
 use std::{net::SocketAddr, time::Duration};

@@ -59,7 +59,12 @@ impl System {
     /// returned once billing sees every instance.
     pub(crate) async fn start(inventories: usize) -> Self {
         let discovery = TestService::start(&discovery_service::SERVICE, &[]).await;
-        let props = registered(&discovery);
+        let mut props = registered(&discovery);
+        // Their request counters, which tests read to count billing's calls.
+        props.push((
+            "management.endpoints.web.exposure.include".into(),
+            "health,prometheus".into(),
+        ));
         let customers = TestService::start(&customer_service::SERVICE, &borrowed(&props)).await;
         let mut inventory = Vec::new();
         for _ in 0..inventories {

@@ -12,6 +12,7 @@ mod lifecycle;
 mod numbering;
 mod revenue;
 mod saga;
+mod security;
 mod side_doors;
 mod tls;
 mod vat;

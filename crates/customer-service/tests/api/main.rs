@@ -11,3 +11,4 @@ mod docs;
 mod idempotency;
 mod items;
 mod search;
+mod security;

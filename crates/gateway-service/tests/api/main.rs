@@ -10,4 +10,5 @@ mod helpers;
 mod resilience;
 mod robustness;
 mod routing;
+mod security;
 mod tls;

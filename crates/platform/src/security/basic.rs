@@ -1,5 +1,6 @@
 //! HTTP Basic authentication as Spring Security's default does it, for the services that offer
 //! optional credentials (discovery and config: `spring.security.user.name` / `password`).
+//! Re-exported by [`crate::security`]; its API is unchanged since it lived there alone.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
