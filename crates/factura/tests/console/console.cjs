@@ -256,12 +256,18 @@ const cases = {
   },
 
   async degraded(page) {
-    // A session under way when customer-service dies.
-    await page.goto(`${BASE}/console/#/bills/1`);
-    await page.locator('article.invoice .customer-name').waitFor();
+    // A session under way when customer-service dies: a bill being written…
+    await page.goto(`${BASE}/console/#/new-bill`);
+    const form = page.getByRole('form', { name: 'New bill' });
+    await form.getByLabel('Customer').selectOption({ label: 'Ali (ali@mail.com)' });
+    await form.getByLabel('Product').selectOption({ label: 'Printer — 420.00 (stock 7)' });
     await ask('kill customer-service');
     expectedStatuses = [502, 503, 504];
-    await page.reload();
+    await form.getByRole('button', { name: 'Create the bill' }).click();
+    await form.getByRole('alert').filter({ hasText: /unreachable, nothing was stored: .*customer-service/i }).waitFor();
+    await shot(page, 'new-bill-unreachable');
+    // …and an invoice read again.
+    await page.goto(`${BASE}/console/#/bills/1`);
     const invoice = page.locator('article.invoice');
     await invoice.waitFor();
     await invoice.locator('.degraded-banner').filter({ hasText: /customer/ }).waitFor();
