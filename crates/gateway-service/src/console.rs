@@ -9,7 +9,10 @@
 //!   by) in Eureka's `GET /eureka/apps` JSON, so the System page needs no route to
 //!   discovery-service (which does not register itself) and no access to it;
 //! * `GET /console/api/health`: each registered instance's `/actuator/health` status (status
-//!   only, asked by the gateway with a short timeout), which no balanced route can give.
+//!   only, asked by the gateway with a short timeout), which no balanced route can give;
+//! * `GET /console/api/config`: how to sign in — the issuer the gateway's resource server trusts
+//!   (`spring.security.oauth2.resourceserver.jwt.issuer-uri`, null without one) and the public
+//!   client the console is (`factura.console.client-id`, `factura-console`).
 //!
 //! Every asset carries a strong `ETag` (a hash of its bytes) and `Cache-Control: no-cache`,
 //! so browsers revalidate with `If-None-Match` and get a bodiless 304 until the binary
@@ -25,8 +28,8 @@ use axum::{
     routing::get,
 };
 use platform::{
+    app::SharedSettings,
     discovery::{Format, InstanceInfo, RegistryCache, model::write_applications},
-    settings::Settings,
     tls::ClientTlsSettings,
 };
 use serde_json::{Value, json};
@@ -46,12 +49,13 @@ const MAX_INSTANCES: usize = 200;
 struct ConsoleState {
     registry: RegistryCache,
     http: reqwest::Client,
+    settings: SharedSettings,
 }
 
 /// The console's own endpoints, merged into the gateway's router; the health checks use the
 /// clients' trust settings (`factura.ssl.client.*`).
-pub fn routes(registry: RegistryCache, settings: &Settings) -> anyhow::Result<Router> {
-    let http = ClientTlsSettings::platform(settings)?
+pub fn routes(registry: RegistryCache, settings: SharedSettings) -> anyhow::Result<Router> {
+    let http = ClientTlsSettings::platform(&settings.current())?
         .reqwest_builder()?
         .timeout(HEALTH_TIMEOUT)
         .no_proxy()
@@ -60,7 +64,25 @@ pub fn routes(registry: RegistryCache, settings: &Settings) -> anyhow::Result<Ro
     Ok(Router::new()
         .route("/console/api/registry", get(registry_view))
         .route("/console/api/health", get(instances_health))
-        .with_state(ConsoleState { registry, http }))
+        .route("/console/api/config", get(sign_in_config))
+        .with_state(ConsoleState {
+            registry,
+            http,
+            settings,
+        }))
+}
+
+/// `{"issuer": …, "clientId": …}`, read from the live settings.
+async fn sign_in_config(State(state): State<ConsoleState>) -> Json<Value> {
+    let settings = state.settings.current();
+    let issuer = settings
+        .get("spring.security.oauth2.resourceserver.jwt.issuer-uri")
+        .filter(|issuer| !issuer.is_empty());
+    let client_id = settings
+        .get("factura.console.client-id")
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| "factura-console".to_owned());
+    Json(json!({ "issuer": issuer, "clientId": client_id }))
 }
 
 async fn registry_view(State(state): State<ConsoleState>) -> Response<Body> {
@@ -159,6 +181,7 @@ static ASSETS: &[Asset] = assets![
     ("js/bills.js", JS),
     ("js/new-bill.js", JS),
     ("js/system.js", JS),
+    ("js/auth.js", JS),
 ];
 
 /// Each asset's `ETag`, computed once.

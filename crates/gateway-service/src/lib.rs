@@ -83,6 +83,14 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         "spring.cloud.gateway.routes[2].predicates[0]",
         "Path=/bills/**, /productItems/**, /fullBill/**",
     ),
+    // Under a resource server, the console's page and its sign-in settings stay readable by
+    // anyone (the sign-in happens in it); a high index puts configured rules first.
+    (
+        "factura.security.rules[1000].paths",
+        "/, /console, /console/, /console/index.html, /console/style.css, /console/favicon.svg, /console/js/**, /console/api/config",
+    ),
+    ("factura.security.rules[1000].methods", "GET, HEAD"),
+    ("factura.security.rules[1000].access", "permit-all"),
 ];
 
 /// How `factura` runs this service.
@@ -108,7 +116,7 @@ pub async fn build(mut context: ServiceContext) -> anyhow::Result<Application> {
     let settings = context.settings.clone();
     let registry = context.discovery.clone();
     context.on_start(move |started| watch(watcher, settings, registry, started.shutdown));
-    let console = console::routes(context.discovery.clone(), &context.settings.current())?;
+    let console = console::routes(context.discovery.clone(), context.settings.clone())?;
     let proxy = gateway.clone();
     // A bare service, not a router: the proxy path skips route matching and handler boxing.
     let fallback = tower::service_fn(move |request: Request| {

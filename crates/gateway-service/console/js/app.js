@@ -8,6 +8,7 @@ import * as entities from './entities.js';
 import * as bills from './bills.js';
 import * as newBill from './new-bill.js';
 import * as system from './system.js';
+import * as auth from './auth.js';
 
 const routes = [
   [/^\/$/, (view) => home.render(view)],
@@ -62,5 +63,29 @@ function focusHeading(view) {
   if (heading && !view.contains(document.activeElement)) heading.focus({ preventScroll: true });
 }
 
+/** The sign-in area of the header, and the menu entries the user's roles allow. */
+function renderAccount() {
+  const area = document.getElementById('account');
+  for (const link of document.querySelectorAll('[data-writes]')) link.parentElement.hidden = !auth.canWrite();
+  if (!auth.secured()) {
+    replace(area);
+    return;
+  }
+  if (auth.session.user) {
+    replace(area, h('span', { class: 'user' }, `${auth.session.user} (${auth.canWrite() ? 'can edit' : 'read only'})`),
+      h('button', { type: 'button', onclick: () => { auth.signOut(); renderAccount(); show(); } }, 'Sign out'));
+  } else {
+    replace(area, h('button', { type: 'button', class: 'sign-in', onclick: () => auth.signIn().catch((e) => say(`Cannot sign in: ${e.message}`, 'error')) }, 'Sign in'));
+  }
+}
+
 window.addEventListener('hashchange', show);
-show();
+auth.start().then((message) => {
+  renderAccount();
+  show();
+  if (message) say(message, 'error');
+}, (error) => {
+  renderAccount();
+  show();
+  say(`Sign-in failed: ${error.message}`, 'error');
+});

@@ -5,6 +5,7 @@
 import { get, link, embedded, query, idOf, ApiError } from './api.js';
 import { h, replace, heading, problem, date } from './ui.js';
 import { money, percent } from './money.js';
+import { canWrite } from './auth.js';
 
 const PAGE_SIZE = 20;
 
@@ -13,7 +14,7 @@ export async function renderList(view, params) {
   const customerId = params.get('customer');
   const page = Number(params.get('page') || 0);
   const title = heading(customerId ? 'Bills of a customer' : 'Bills');
-  replace(view, title, h('p', {}, h('a', { class: 'button primary', href: customerId ? `#/new-bill?customer=${customerId}` : '#/new-bill' }, 'New bill')));
+  replace(view, title, canWrite() ? h('p', {}, h('a', { class: 'button primary', href: customerId ? `#/new-bill?customer=${customerId}` : '#/new-bill' }, 'New bill')) : null);
   let customer = null;
   let path;
   const paging = { page, size: PAGE_SIZE, sort: 'billingDate,desc' };

@@ -5,6 +5,7 @@
 import { call, get, link, embedded, query, idOf, ApiError } from './api.js';
 import { h, replace, say, problem, heading, field } from './ui.js';
 import { money } from './money.js';
+import { canWrite } from './auth.js';
 
 export const CUSTOMERS = {
   title: 'Customers',
@@ -54,7 +55,7 @@ export async function render(view, kind, params) {
   } }, search, h('button', { type: 'submit' }, 'Search'),
   state.name ? h('button', { type: 'button', onclick: () => go(kind, { ...state, page: 0, name: '' }) }, 'Clear') : null,
   h('span', { class: 'grow' }),
-  h('button', { type: 'button', class: 'primary', onclick: () => openForm(view, kind, null) }, `New ${kind.one}`));
+  canWrite() ? h('button', { type: 'button', class: 'primary', onclick: () => openForm(view, kind, null) }, `New ${kind.one}`) : null);
   const listArea = h('div', { class: 'list-area' });
   const formArea = h('div', { class: 'form-area' });
   replace(view, heading(kind.title), searchForm, formArea, listArea);
@@ -94,8 +95,9 @@ async function loadList(area, view, kind, state) {
     }),
     h('td', { class: 'actions' },
       kind === CUSTOMERS ? h('a', { href: `#/bills?customer=${idOf(item)}` }, 'Bills') : null,
-      h('button', { type: 'button', onclick: () => openForm(view, kind, link(item, 'self')) }, 'Edit', h('span', { class: 'visually-hidden' }, ` ${item.name}`)),
-      h('button', { type: 'button', class: 'danger', onclick: () => remove(view, kind, item) }, 'Delete', h('span', { class: 'visually-hidden' }, ` ${item.name}`)))));
+      canWrite() ? [
+        h('button', { type: 'button', onclick: () => openForm(view, kind, link(item, 'self')) }, 'Edit', h('span', { class: 'visually-hidden' }, ` ${item.name}`)),
+        h('button', { type: 'button', class: 'danger', onclick: () => remove(view, kind, item) }, 'Delete', h('span', { class: 'visually-hidden' }, ` ${item.name}`))] : null)));
   const table = items.length
     ? h('table', { class: 'data' }, h('caption', { class: 'visually-hidden' }, `${kind.title}, sortable by column`), h('thead', {}, header), h('tbody', {}, rows))
     : h('p', { class: 'muted' }, state.name ? `No ${kind.collection} named like “${state.name}”.` : `No ${kind.collection} yet.`);

@@ -6,12 +6,17 @@ import { call, get, embedded, idOf, ApiError } from './api.js';
 import { h, replace, heading, problem, field, say } from './ui.js';
 import { cents, formatCents, lineCents, money } from './money.js';
 import { invoice } from './bills.js';
+import { canWrite } from './auth.js';
 
 const PICK_SIZE = 1000; // the largest page Spring Data REST serves
 
 /** The form; `?customer=` preselects a customer. */
 export async function render(view, params) {
   replace(view, heading('New bill'));
+  if (!canWrite()) {
+    view.append(problem('Your role cannot create bills: sign in as a user who may.'));
+    return;
+  }
   const [customers, products] = await Promise.all([
     get(`/customers?size=${PICK_SIZE}&sort=name,asc`).then((d) => embedded(d, 'customers')),
     get(`/products?size=${PICK_SIZE}&sort=name,asc`).then((d) => embedded(d, 'products')),
