@@ -464,7 +464,15 @@ impl KeySource {
         if !found.is_empty() && self.fresh(&set) {
             return found;
         }
-        let mut state = self.fetching.lock().await;
+        let mut state = if found.is_empty() {
+            self.fetching.lock().await
+        } else {
+            // Stale but usable: one request refreshes the set, the others go on with it.
+            match self.fetching.try_lock() {
+                Ok(state) => state,
+                Err(_) => return found,
+            }
+        };
         // Another request may have fetched meanwhile.
         let set = self.keys.load();
         let found = set.matching(kid, algorithm);
@@ -473,9 +481,6 @@ impl KeySource {
         }
         let floor = if set.fetched_at.is_none() {
             RETRY_WITHOUT_KEYS
-        } else if !found.is_empty() {
-            // Stale but usable: refresh at the TTL, not faster than the floor.
-            Duration::ZERO
         } else {
             self.refetch_floor
         };
