@@ -99,10 +99,13 @@ pub fn upstream_headers(
     upgrade: bool,
 ) -> HeaderMap {
     let peer = client.map(|c| c.ip());
+    // The client's address, written once for the trust check, `Forwarded` and
+    // `X-Forwarded-For` (formatting an address is most of what this function costs).
+    let peer_text = peer.map(ip_text);
     let mut headers = std::mem::take(&mut ex.headers);
     remove_hop_by_hop(&mut headers, upgrade);
-    let trusted = match (trusted_proxies, peer) {
-        (Some(regex), Some(ip)) => regex.is_match(&ip.to_string()),
+    let trusted = match (trusted_proxies, &peer_text) {
+        (Some(regex), Some(ip)) => regex.is_match(ip),
         _ => false,
     };
     if !trusted {
@@ -110,7 +113,9 @@ pub fn upstream_headers(
     }
     // RFC 7239, as Spring's ForwardedHeadersFilter writes it: `proto`, `host`, `for` with the
     // client's port, values quoted when they hold more than a token.
-    let mut forwarded = format!("proto={scheme}");
+    let mut forwarded = String::with_capacity(64);
+    forwarded.push_str("proto=");
+    forwarded.push_str(scheme);
     // The Host as it leaves (after SetRequestHostHeader), as Spring reads it.
     let forwarded_host = ex
         .host_override
@@ -121,9 +126,19 @@ pub fn upstream_headers(
         forwarded.push_str(";host=");
         forwarded.push_str(&quote_if_needed(host));
     }
-    if let Some(client) = client {
-        forwarded.push_str(";for=");
-        forwarded.push_str(&quote_if_needed(&client.to_string()));
+    if let (Some(client), Some(ip)) = (client, &peer_text) {
+        // An address with its port always holds a `:`, so it is always quoted.
+        forwarded.push_str(";for=\"");
+        if client.is_ipv6() {
+            forwarded.push('[');
+            forwarded.push_str(ip);
+            forwarded.push(']');
+        } else {
+            forwarded.push_str(ip);
+        }
+        forwarded.push(':');
+        push_decimal(&mut forwarded, client.port().into());
+        forwarded.push('"');
     }
     let mut append = |name: &'static str, value: &str| {
         let name = HeaderName::from_static(name);
@@ -138,8 +153,8 @@ pub fn upstream_headers(
         }
     };
     append("forwarded", &forwarded);
-    if let Some(ip) = peer {
-        append("x-forwarded-for", &ip.to_string());
+    if let Some(ip) = &peer_text {
+        append("x-forwarded-for", ip);
     }
     append("x-forwarded-proto", scheme);
     if let Some(host) = host {
@@ -162,6 +177,40 @@ pub fn upstream_headers(
         headers.insert(header::HOST, h);
     }
     headers
+}
+
+/// An address as `Display` writes it, without the formatting machinery for IPv4 (the common
+/// case on every proxied request).
+fn ip_text(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut text = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                push_decimal(&mut text, octet.into());
+            }
+            text
+        }
+        std::net::IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
+fn push_decimal(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[i..] {
+        out.push(char::from(digit));
+    }
 }
 
 /// A `Forwarded` value as a token, or quoted when it holds anything else (`:` of a port).
@@ -207,6 +256,25 @@ mod tests {
         );
         assert_eq!(stripped_prefix("/customers/1", "/customers/1"), None);
         assert_eq!(stripped_prefix("/a/b", "/mypath/a/b"), None);
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.20.3.4",
+            "::1",
+            "fe80::1:2",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
+        let mut text = String::new();
+        push_decimal(&mut text, 0);
+        push_decimal(&mut text, 65535);
+        assert_eq!(text, "065535");
     }
 
     #[test]

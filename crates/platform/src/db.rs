@@ -7,8 +7,19 @@
 //! A `sqlite:` URL names a file that is created (with its directory) on first start and runs in
 //! WAL mode so readers never wait for writers. A `postgres:` URL whose database does not exist
 //! yet gets it created, so each service can own a database on a shared server.
+//!
+//! On a SQLite file, the generic resource's reads (an item, a page, a count) go through
+//! [`direct`] instead of the pool: on the calling thread, without sqlx's worker-thread hand-off.
+//! Writes, transactions and everything on PostgreSQL use the pool.
 
-use std::{path::Path, str::FromStr, sync::Once, time::Duration};
+mod direct;
+
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    sync::{Arc, Once},
+    time::Duration,
+};
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
@@ -123,6 +134,8 @@ impl Backend {
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    /// Reads of a SQLite file on the calling thread; `None` on PostgreSQL and in memory.
+    direct: Option<Arc<direct::DirectReads>>,
 }
 
 impl Database {
@@ -132,23 +145,24 @@ impl Database {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
 
         let url = settings.connection_url()?;
-        let (backend, url) = if let Some(path) = url.strip_prefix("sqlite:") {
-            (Backend::Sqlite, sqlite_url(path)?)
+        let (backend, url, file) = if let Some(path) = url.strip_prefix("sqlite:") {
+            (Backend::Sqlite, sqlite_url(path)?, sqlite_file(path))
         } else if url.starts_with("postgres:") {
             ensure_postgres_database(&url).await?;
-            (Backend::Postgres, url)
+            (Backend::Postgres, url, None)
         } else {
             bail!("spring.datasource.url must start with sqlite: or postgres:, got `{url}`");
         };
         let options = AnyConnectOptions::from_str(&url)
             .with_context(|| format!("invalid database URL {}", redact(&url)))?;
+        let pool_size = settings.maximum_pool_size.unwrap_or(match backend {
+            // Each SQLite connection is a worker thread; more than a few only adds
+            // context switches on a small machine (WAL lets readers run in parallel).
+            Backend::Sqlite => 4,
+            Backend::Postgres => 10,
+        });
         let pool = AnyPoolOptions::new()
-            .max_connections(settings.maximum_pool_size.unwrap_or(match backend {
-                // Each SQLite connection is a worker thread; more than a few only adds
-                // context switches on a small machine (WAL lets readers run in parallel).
-                Backend::Sqlite => 4,
-                Backend::Postgres => 10,
-            }))
+            .max_connections(pool_size)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
@@ -164,7 +178,26 @@ impl Database {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot connect to {}", redact(&url)))?;
-        Ok(Self { pool, backend })
+        // Opened after the pool: the file exists and is in WAL mode by now.
+        let direct = file.map(|file| Arc::new(direct::DirectReads::new(file, pool_size as usize)));
+        Ok(Self {
+            pool,
+            backend,
+            direct,
+        })
+    }
+
+    /// Runs `read` on the calling thread when the database is a SQLite file ([`direct`]);
+    /// `None` when the caller must read through [`Database::pool`] instead: PostgreSQL, an
+    /// in-memory database, or a file momentarily locked.
+    pub(crate) fn read_direct<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<Result<T, crate::error::ApiError>> {
+        let result = self.direct.as_ref()?.read(read)?;
+        Some(result.map_err(|error| {
+            crate::error::ApiError::Internal(anyhow::Error::new(error).context("database error"))
+        }))
     }
 
     /// Applies the migrations for this backend.
@@ -300,6 +333,21 @@ fn sqlite_url(path: &str) -> anyhow::Result<String> {
         format!("{query}&mode=rwc")
     };
     Ok(format!("sqlite:{file}?{query}"))
+}
+
+/// The file a `sqlite:` URL names, when it names one that other connections can open: not an
+/// in-memory database (private to each connection) nor a URI with options of its own.
+fn sqlite_file(path: &str) -> Option<PathBuf> {
+    let path = path.trim_start_matches("//");
+    let (file, query) = path.split_once('?').unwrap_or((path, ""));
+    let special = file.is_empty()
+        || file == ":memory:"
+        || file.starts_with("file:")
+        || query.split('&').any(|option| {
+            option.starts_with("mode=") && option != "mode=rwc" && option != "mode=rw"
+                || option.starts_with("vfs=")
+        });
+    (!special).then(|| PathBuf::from(file))
 }
 
 /// Creates the database named in a PostgreSQL URL when the server lacks it.

@@ -147,3 +147,69 @@ where
     }
     out
 }
+
+/// Reads are served without a cache (on SQLite, straight from the file on the calling thread):
+/// what one instance writes, another instance on the same database reads at once — item, page
+/// and search, after a create, an update and a delete.
+#[tokio::test]
+async fn reads_through_one_instance_see_every_write_through_another_at_once() {
+    use testkit::TestService;
+    let writer = TestService::start(&customer_service::SERVICE, &[]).await;
+    let reader =
+        TestService::start_with_database(&customer_service::SERVICE, &[], writer.database.shared())
+            .await;
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (_, before) = get(reader.url("/customers?size=20")).await;
+    let total = before["page"]["totalElements"].as_i64().unwrap();
+
+    let created: Value = http
+        .post(writer.url("/customers"))
+        .json(&json!({ "name": "Grace", "email": "grace@mail.com" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let (status, item) = get(reader.url(&format!("/customers/{id}"))).await;
+    assert_eq!((status, &item["name"]), (StatusCode::OK, &json!("Grace")));
+    let (_, page) = get(reader.url("/customers?size=20")).await;
+    assert_eq!(page["page"]["totalElements"], total + 1);
+
+    let updated = http
+        .put(writer.url(&format!("/customers/{id}")))
+        .json(&json!({ "name": "Grace Hopper", "email": "grace@mail.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(updated.status().is_success(), "{}", updated.status());
+    let (_, item) = get(reader.url(&format!("/customers/{id}"))).await;
+    assert_eq!(item["name"], "Grace Hopper");
+    let (_, found) = get(reader.url("/customers/search/byName?name=hopper")).await;
+    assert_eq!(found["page"]["totalElements"], 1);
+
+    let deleted = http
+        .delete(writer.url(&format!("/customers/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let (status, _) = get(reader.url(&format!("/customers/{id}"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, page) = get(reader.url("/customers?size=20")).await;
+    assert_eq!(page["page"]["totalElements"], total);
+    reader.stop().await;
+    writer.stop().await;
+}

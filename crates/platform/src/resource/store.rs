@@ -64,28 +64,52 @@ fn bind<'q>(query: AnyQuery<'q>, kind: Kind, value: &Value) -> AnyQuery<'q> {
     }
 }
 
-fn decode(spec: &ResourceSpec, row: &AnyRow) -> Result<Record, sqlx::Error> {
-    let id: i64 = row.try_get(0)?;
-    let version: i64 = row.try_get(1)?;
+/// A result row of either access path: sqlx's (the pool) or rusqlite's (SQLite reads on the
+/// calling thread, [`crate::db`]), decoded by the one [`decode`].
+trait Columns {
+    type Error;
+    fn integer(&self, index: usize) -> Result<Option<i64>, Self::Error>;
+    fn text(&self, index: usize) -> Result<Option<String>, Self::Error>;
+}
+
+impl Columns for AnyRow {
+    type Error = sqlx::Error;
+    fn integer(&self, index: usize) -> Result<Option<i64>, sqlx::Error> {
+        self.try_get(index)
+    }
+    fn text(&self, index: usize) -> Result<Option<String>, sqlx::Error> {
+        self.try_get(index)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+    fn integer(&self, index: usize) -> Result<Option<i64>, rusqlite::Error> {
+        self.get(index)
+    }
+    fn text(&self, index: usize) -> Result<Option<String>, rusqlite::Error> {
+        self.get(index)
+    }
+}
+
+fn decode<R: Columns>(spec: &ResourceSpec, row: &R) -> Result<Record, R::Error> {
+    let id = row.integer(0)?.unwrap_or_default();
+    let version = row.integer(1)?.unwrap_or_default();
     let mut values = Vec::with_capacity(spec.fields.len());
     for (i, field) in spec.fields.iter().enumerate() {
         let index = i + 2;
         let value = match field.kind {
-            Kind::Text { .. } | Kind::Email => row
-                .try_get::<Option<String>, _>(index)?
-                .map_or(Value::Null, Value::Text),
-            Kind::Integer { .. } | Kind::Reference { .. } => row
-                .try_get::<Option<i64>, _>(index)?
-                .map_or(Value::Null, Value::Integer),
+            Kind::Text { .. } | Kind::Email => row.text(index)?.map_or(Value::Null, Value::Text),
+            Kind::Integer { .. } | Kind::Reference { .. } => {
+                row.integer(index)?.map_or(Value::Null, Value::Integer)
+            }
             Kind::Money { .. } => row
-                .try_get::<Option<i64>, _>(index)?
+                .integer(index)?
                 .map_or(Value::Null, |c| Value::Money(Money::from_cents(c))),
             Kind::Rate { .. } => row
-                .try_get::<Option<i64>, _>(index)?
+                .integer(index)?
                 .map_or(Value::Null, |u| Value::Rate(Rate::from_units(u))),
-            Kind::Timestamp => row
-                .try_get::<Option<i64>, _>(index)?
-                .map_or(Value::Null, Value::Timestamp),
+            Kind::Timestamp => row.integer(index)?.map_or(Value::Null, Value::Timestamp),
         };
         values.push(value);
     }
@@ -94,6 +118,21 @@ fn decode(spec: &ResourceSpec, row: &AnyRow) -> Result<Record, sqlx::Error> {
         version,
         values,
     })
+}
+
+/// A filter's value as rusqlite binds it (the direct read path's twin of [`bind_filter`]).
+fn direct_filter_value(filter: &Filter) -> rusqlite::types::Value {
+    use rusqlite::types::Value as Sql;
+    match &filter.value {
+        Value::Text(text) if filter.matching == Matching::ContainsIgnoreCase => {
+            Sql::Text(format!("%{}%", escape_like(&text.to_lowercase())))
+        }
+        Value::Text(s) => Sql::Text(s.clone()),
+        Value::Integer(i) | Value::Timestamp(i) => Sql::Integer(*i),
+        Value::Money(m) => Sql::Integer(m.cents()),
+        Value::Rate(r) => Sql::Integer(r.units()),
+        Value::Null => Sql::Null,
+    }
 }
 
 /// Maps a unique-key violation to a 409 that names the field.
@@ -126,6 +165,16 @@ pub async fn find(resource: &Resource, id: i64) -> Result<Option<Record>, ApiErr
         select_list(spec),
         spec.table
     );
+    let direct = resource.db.read_direct(|connection| {
+        use rusqlite::OptionalExtension as _;
+        connection
+            .prepare_cached(&sql)?
+            .query_row([id], |row| decode(spec, row))
+            .optional()
+    });
+    if let Some(record) = direct {
+        return record;
+    }
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(resource.db.pool())
@@ -183,10 +232,19 @@ pub async fn page(
     let spec = resource.spec;
     let condition = filter_sql(filter);
     let count_sql = format!("SELECT COUNT(*) FROM {}{condition}", spec.table);
-    let total: i64 = bind_filter(sqlx::query(AssertSqlSafe(count_sql)), filter)
-        .fetch_one(resource.db.pool())
-        .await?
-        .try_get(0)?;
+    let filter_value = filter.map(direct_filter_value);
+    let direct = resource.db.read_direct(|connection| {
+        connection
+            .prepare_cached(&count_sql)?
+            .query_row(rusqlite::params_from_iter(&filter_value), |row| row.get(0))
+    });
+    let total: i64 = match direct {
+        Some(total) => total?,
+        None => bind_filter(sqlx::query(AssertSqlSafe(count_sql)), filter)
+            .fetch_one(resource.db.pool())
+            .await?
+            .try_get(0)?,
+    };
     let Some(offset) = request.offset().filter(|o| *o < total) else {
         return Ok((Vec::new(), total));
     };
@@ -206,6 +264,20 @@ pub async fn page(
         order.join(", "),
         n + 1
     );
+    let direct = resource.db.read_direct(|connection| {
+        let mut statement = connection.prepare_cached(&sql)?;
+        let mut parameters: Vec<rusqlite::types::Value> = filter_value.iter().cloned().collect();
+        parameters.push(request.size.into());
+        parameters.push(offset.into());
+        statement
+            .query_map(rusqlite::params_from_iter(parameters), |row| {
+                decode(spec, row)
+            })?
+            .collect::<Result<Vec<_>, _>>()
+    });
+    if let Some(records) = direct {
+        return Ok((records?, total));
+    }
     let rows = bind_filter(sqlx::query(AssertSqlSafe(sql)), filter)
         .bind(request.size)
         .bind(offset)
