@@ -240,6 +240,9 @@ pub struct ManagementSettings {
     pub show_details: Show,
     /// `management.endpoint.health.show-components` (default: as `show-details`).
     pub show_components: Show,
+    /// `management.endpoint.health.roles` (default none): with `when-authorized`, a token
+    /// caller must hold one of them (`ADMIN` matches the authority `ADMIN` or `ROLE_ADMIN`).
+    pub health_roles: Vec<String>,
 }
 
 /// An endpoint id in the form Spring compares them: lower case, no dashes.
@@ -298,6 +301,7 @@ impl FromSection for ManagementSettings {
             None => show_details,
         };
         let include = exposure.list("include");
+        let health_roles = health.list("roles");
         Ok(Self {
             include: if exposure.get("include").is_none() && include.is_empty() {
                 vec!["health".to_owned()]
@@ -310,6 +314,7 @@ impl FromSection for ManagementSettings {
             endpoint_access,
             show_details,
             show_components,
+            health_roles,
         })
     }
 }
@@ -364,11 +369,32 @@ impl ActuatorGuard {
         }
     }
 
-    /// Whether security is on and `headers` carry the service's credentials (Spring's
-    /// "authorized" for `when-authorized`).
+    /// Whether security is on and `headers` carry the service's credentials.
     pub fn authorized(&self, headers: &HeaderMap) -> bool {
         self.credentials.as_deref().is_some_and(|(user, password)| {
             crate::security::basic_credentials_match(headers, user, password)
+        })
+    }
+
+    /// Spring's "authorized" for `when-authorized`: the service's user (Basic), or a valid
+    /// token (the resource server's [`Caller`](crate::security::Caller)) holding one of
+    /// `roles` when there are any.
+    pub fn authorized_for_health(
+        &self,
+        headers: &HeaderMap,
+        extensions: &axum::http::Extensions,
+        roles: &[String],
+    ) -> bool {
+        if self.authorized(headers) {
+            return true;
+        }
+        let caller = crate::security::Caller::of(extensions);
+        caller.principal().is_some_and(|principal| {
+            roles.is_empty()
+                || roles.iter().any(|role| {
+                    principal.has_authority(role)
+                        || principal.has_authority(&format!("ROLE_{role}"))
+                })
         })
     }
 
@@ -532,14 +558,20 @@ fn index(headers: &HeaderMap, base: &crate::hal::BaseUrl, endpoints: &[(&str, &s
     actuator_json(headers, StatusCode::OK, &json!({ "_links": links }))
 }
 
-async fn health(State(actuator): State<Arc<Actuator>>, headers: HeaderMap) -> Response {
+async fn health(State(actuator): State<Arc<Actuator>>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let headers = parts.headers;
     let (status, components) = actuator.health.check().await;
     let code = if status == Status::Up {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let authorized = actuator.guard.authorized(&headers);
+    let authorized = actuator.guard.authorized_for_health(
+        &headers,
+        &parts.extensions,
+        &actuator.settings.health_roles,
+    );
     let mut body = json!({ "status": status });
     if actuator.settings.show_components.allows(authorized) {
         let details = actuator.settings.show_details.allows(authorized);

@@ -433,3 +433,61 @@ async fn keys_from_jwk_set_uri_and_a_discovery_document_that_names_another_issue
     );
     mismatched.stop().await;
 }
+
+/// The actuator under a resource server: health's details for authorized callers only
+/// (`when-authorized`, narrowed by `management.endpoint.health.roles`), and an exposed write
+/// (`refresh`) for the ADMIN role, not for any valid token.
+#[tokio::test]
+async fn health_details_for_authorized_callers_and_actuator_writes_for_admins() {
+    let issuer = TestIssuer::start().await;
+    let service = protected(
+        &issuer,
+        &[
+            ("management.endpoint.health.show-details", "when-authorized"),
+            ("management.endpoint.health.roles", "OPS"),
+            (
+                "management.endpoints.web.exposure.include",
+                "health,refresh",
+            ),
+        ],
+    )
+    .await;
+    let health = |token: Option<String>| {
+        let service = &service;
+        async move {
+            let response = get(service, "/actuator/health", token.as_deref()).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    assert_eq!(health(None).await, json!({ "status": "UP" }), "anonymous");
+    assert_eq!(
+        health(Some(issuer.token("user", &["USER"]))).await,
+        json!({ "status": "UP" }),
+        "a token without the role"
+    );
+    let ops = health(Some(issuer.token("ops", &["OPS"]))).await;
+    assert_eq!(ops["components"]["db"]["status"], "UP", "{ops}");
+    assert!(ops["components"]["db"]["details"].is_object(), "{ops}");
+
+    let refresh = |token: Option<String>| {
+        let service = &service;
+        async move {
+            let mut request = Client::new().post(service.url("/actuator/refresh"));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request.send().await.unwrap().status()
+        }
+    };
+    assert_eq!(refresh(None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refresh(Some(issuer.token("user", &["USER"]))).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        refresh(Some(issuer.token("admin", &["ADMIN"]))).await,
+        StatusCode::OK
+    );
+    service.stop().await;
+}
