@@ -29,20 +29,108 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// node, the playwright-core package and chromium, when all three are there.
-fn browser_tools() -> Option<(PathBuf, PathBuf, PathBuf)> {
+/// node, the playwright-core package and chromium.
+struct BrowserTools {
+    node: PathBuf,
+    node_modules: PathBuf,
+    chromium: PathBuf,
+}
+
+/// The browser tools, when all three are there; `None` skips a test, except under `CI=true`.
+fn browser_tools() -> Option<BrowserTools> {
     let node_modules = root().join(".test-deps/node/node_modules");
     let chromium = PathBuf::from("/usr/bin/chromium");
     let node = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join("node"))
             .find(|candidate| candidate.is_file())
-    })?;
-    (node_modules.join("playwright-core").is_dir() && chromium.is_file()).then_some((
-        node,
-        node_modules,
-        chromium,
-    ))
+    });
+    let found = node
+        .filter(|_| node_modules.join("playwright-core").is_dir() && chromium.is_file())
+        .map(|node| BrowserTools {
+            node,
+            node_modules,
+            chromium,
+        });
+    assert!(
+        found.is_some() || std::env::var("CI").as_deref() != Ok("true"),
+        "node, playwright-core or chromium is missing: run scripts/install-test-deps.sh"
+    );
+    found
+}
+
+/// Where the screenshots go (emptied once per run, by the first test that asks).
+fn screenshots() -> PathBuf {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    ONCE.call_once(|| {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        println!("console screenshots: {}", dir.display());
+    });
+    dir
+}
+
+/// Runs `tests/console/<script>` against `gateway`, does what it asks (`ASK <what>` lines) with
+/// `on_ask`, and returns its output once it exited successfully.
+async fn run_script(
+    script: &str,
+    tools: &BrowserTools,
+    gateway: &TestService,
+    extra: &[(&str, &str)],
+    mut on_ask: impl FnMut(&str),
+) -> Vec<String> {
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(&tools.node)
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/console")
+                .join(script),
+        )
+        .env("NODE_PATH", &tools.node_modules)
+        .env("CONSOLE_BASE", format!("http://{}", gateway.addr))
+        .env("SCREENSHOTS", screenshots())
+        .env("CHROMIUM", &tools.chromium)
+        .envs(extra.iter().copied())
+        .env("HOME", profile.path())
+        .env("XDG_CONFIG_HOME", profile.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts");
+    let mut answers = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stderr = child.stderr.take().unwrap();
+    let errors = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await;
+        text
+    });
+    let mut output = Vec::new();
+    let run = async {
+        while let Some(line) = lines.next_line().await.expect("the script's output") {
+            println!("browser: {line}");
+            if let Some(what) = line.strip_prefix("ASK ") {
+                on_ask(what);
+                answers.write_all(b"done\n").await.unwrap();
+                answers.flush().await.unwrap();
+            }
+            output.push(line);
+        }
+        child.wait().await.expect("node exits")
+    };
+    let status = tokio::time::timeout(BROWSER_LIMIT, run)
+        .await
+        .expect("the browser run ends within its limit");
+    let errors = errors.await.unwrap_or_default();
+    assert!(
+        status.success(),
+        "{script} failed ({status}):\n{}\n{errors}",
+        output.join("\n")
+    );
+    output
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -57,11 +145,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_works_in_a_real_browser() {
-    let Some((node, node_modules, chromium)) = browser_tools() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "node, playwright-core or chromium is missing: run scripts/install-test-deps.sh"
-        );
+    let Some(tools) = browser_tools() else {
         eprintln!(
             "skipping the console's browser test: node, playwright-core or chromium is missing"
         );
@@ -132,57 +216,19 @@ async fn the_console_works_in_a_real_browser() {
     )
     .await;
 
-    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
-    let _ = std::fs::remove_dir_all(&screenshots);
-    std::fs::create_dir_all(&screenshots).unwrap();
-    println!("console screenshots: {}", screenshots.display());
-    let profile = tempfile::tempdir().unwrap();
-    let mut script = tokio::process::Command::new(node)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console/console.cjs"))
-        .env("NODE_PATH", &node_modules)
-        .env("CONSOLE_BASE", format!("http://{}", gateway.addr))
-        .env("SCREENSHOTS", &screenshots)
-        .env("CHROMIUM", &chromium)
-        .env("CONFIG_VERSION", CONFIG_VERSION)
-        .env("HOME", profile.path())
-        .env("XDG_CONFIG_HOME", profile.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node starts");
-    let mut answers = script.stdin.take().unwrap();
-    let mut lines = BufReader::new(script.stdout.take().unwrap()).lines();
-    let mut stderr = script.stderr.take().unwrap();
-    let errors = tokio::spawn(async move {
-        let mut text = String::new();
-        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await;
-        text
-    });
-    let mut output = Vec::new();
     let mut customers = Some(customers);
-    let run = async {
-        while let Some(line) = lines.next_line().await.expect("the script's output") {
-            println!("browser: {line}");
-            if line == "ASK kill customer-service" {
-                customers.take().expect("customer-service runs").kill();
-                answers.write_all(b"done\n").await.unwrap();
-                answers.flush().await.unwrap();
-            }
-            output.push(line);
-        }
-        script.wait().await.expect("node exits")
-    };
-    let status = tokio::time::timeout(BROWSER_LIMIT, run)
-        .await
-        .expect("the browser run ends within its limit");
-    let errors = errors.await.unwrap_or_default();
-    assert!(
-        status.success(),
-        "the browser run failed ({status}):\n{}\n{errors}",
-        output.join("\n")
-    );
+    let output = run_script(
+        "console.cjs",
+        &tools,
+        &gateway,
+        &[("CONFIG_VERSION", CONFIG_VERSION)],
+        |ask| {
+            assert_eq!(ask, "kill customer-service");
+            customers.take().expect("customer-service runs").kill();
+        },
+    )
+    .await;
+    let screenshots = screenshots();
     for case in [
         "home",
         "journey",
@@ -237,4 +283,80 @@ async fn the_console_works_in_a_real_browser() {
     inventory.stop().await;
     discovery.stop().await;
     config.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_signs_in_with_pkce_and_shows_what_the_roles_allow() {
+    let Some(tools) = browser_tools() else {
+        eprintln!(
+            "skipping the console's sign-in test: node, playwright-core or chromium is missing"
+        );
+        return;
+    };
+    let keycloak = testkit::keycloak::Keycloak::start().await;
+    let issuer = keycloak.issuer();
+    let discovery = TestService::start(&discovery_service::SERVICE, &[]).await;
+    let mut properties = registered_with(discovery.addr);
+    properties.push((
+        "spring.security.oauth2.resourceserver.jwt.issuer-uri".to_owned(),
+        issuer.clone(),
+    ));
+    let properties = as_pairs(&properties);
+    let customers = TestService::start(&customer_service::SERVICE, &properties).await;
+    let gateway = TestService::start(&gateway_service::SERVICE, &properties).await;
+    let http = reqwest::Client::new();
+    // The page and its sign-in settings are public; the API is not.
+    let config: serde_json::Value = http
+        .get(gateway.url("/console/api/config"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["issuer"], issuer.as_str());
+    assert_eq!(config["clientId"], "factura-console");
+    let page = http
+        .get(gateway.url("/console/js/app.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let token = keycloak.user_token("clerk", "clerk").await;
+    let (client, url, token) = (&http, gateway.url("/customers"), &token);
+    eventually(
+        "customers through the gateway with a token",
+        Duration::from_secs(30),
+        || {
+            let url = url.clone();
+            async move {
+                let status = client
+                    .get(&url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .ok()?
+                    .status();
+                (status == StatusCode::OK).then_some(())
+            }
+        },
+    )
+    .await;
+    let anonymous = http.get(gateway.url("/customers")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    let output = run_script("signin.cjs", &tools, &gateway, &[], |ask| {
+        panic!("signin.cjs asked for {ask}")
+    })
+    .await;
+    for case in ["ok clerk", "ok admin"] {
+        assert!(
+            output.iter().any(|l| l == case),
+            "{case}:\n{}",
+            output.join("\n")
+        );
+    }
+    gateway.stop().await;
+    customers.stop().await;
+    discovery.stop().await;
 }

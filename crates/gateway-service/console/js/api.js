@@ -16,12 +16,12 @@ export class ApiError extends Error {
 }
 
 function describe(status, body, fallback) {
+  if (status === 401) return 'Sign in to see this: the API asks for a signed-in user';
+  if (status === 403) return 'Your role does not allow this';
   if (body && Array.isArray(body.errors) && body.errors.length) {
     return body.errors.map((e) => `${e.property}: ${e.message}`).join('; ');
   }
   if (body && body.message) return body.message;
-  if (status === 401) return 'Sign in to see this: the API asks for a signed-in user';
-  if (status === 403) return 'Your role does not allow this';
   if (body && body.error) return `${status} ${body.error}`;
   if (status === 0) return fallback || 'The gateway cannot be reached';
   return fallback || `The server answered ${status}`;
