@@ -80,6 +80,22 @@ def config_repository():
     return repo
 
 
+def gateway_config(directory, backend_port, extra_routes):
+    """A gateway application.yml: `extra_routes` routes to the backend before the measured one,
+    `Path=/customers/**`, and the discovery locator off."""
+    lines = ["spring:", "  cloud:", "    gateway:", "      discovery:", "        locator:",
+             "          enabled: false", "      routes:"]
+    for i in range(extra_routes):
+        lines += [f"        - id: svc{i}", f"          uri: http://127.0.0.1:{backend_port}",
+                  f"          predicates: [\"Path=/svc{i}/**\"]"]
+    lines += ["        - id: customers", f"          uri: http://127.0.0.1:{backend_port}",
+              "          predicates: [\"Path=/customers/**\"]"]
+    path = os.path.join(directory, f"gateway-{extra_routes}.yml")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

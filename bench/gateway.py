@@ -102,28 +102,13 @@ http {{
     return path
 
 
-def gateway_config(directory, backend_port, extra_routes):
-    """An application.yml with `extra_routes` routes before the measured one."""
-    lines = ["spring:", "  cloud:", "    gateway:", "      discovery:", "        locator:",
-             "          enabled: false", "      routes:"]
-    for i in range(extra_routes):
-        lines += [f"        - id: svc{i}", f"          uri: http://127.0.0.1:{backend_port}",
-                  f"          predicates: [\"Path=/svc{i}/**\"]"]
-    lines += ["        - id: customers", f"          uri: http://127.0.0.1:{backend_port}",
-              "          predicates: [\"Path=/customers/**\"]"]
-    path = os.path.join(directory, f"gateway-{extra_routes}.yml")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
-
-
 def measure(label, directory, backend_port, extra_routes, options):
     nginx_port, gateway_port = lib.free_port(), lib.free_port()
     conf = nginx_config(directory, nginx_port, backend_port, extra_routes)
     nginx = lib.Process([nginx_binary(), "-c", conf, "-p", directory, "-e", f"{directory}/error.log"],
                         f"http://127.0.0.1:{nginx_port}{PATH}")
     gateway = lib.factura_service("gateway-service", gateway_port, directory,
-                                  "--config", gateway_config(directory, backend_port, extra_routes))
+                                  "--config", lib.gateway_config(directory, backend_port, extra_routes))
     idle = {"nginx": tree_rss_kib(nginx.proc.pid), "gateway": gateway.rss_kib()}
     try:
         result = lib.rounds({

@@ -64,20 +64,6 @@ def load_exactly(url, requests, connections=4):
     return requests
 
 
-def gateway_config(directory, backend_port, extra_routes):
-    lines = ["spring:", "  cloud:", "    gateway:", "      discovery:", "        locator:",
-             "          enabled: false", "      routes:"]
-    for i in range(extra_routes):
-        lines += [f"        - id: svc{i}", f"          uri: http://127.0.0.1:{backend_port}",
-                  f"          predicates: [\"Path=/svc{i}/**\"]"]
-    lines += ["        - id: customers", f"          uri: http://127.0.0.1:{backend_port}",
-              "          predicates: [\"Path=/customers/**\"]"]
-    path = os.path.join(directory, f"gateway-{extra_routes}.yml")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
-
-
 def post_json(url, body):
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json", "Accept": "application/json"})
@@ -149,7 +135,7 @@ def measure(target, options, directory):
         backend_port = lib.free_port()
         helpers.append(lib.Process([bare, str(backend_port)], f"http://127.0.0.1:{backend_port}/"))
         command = [factura, "run", "gateway-service", *common,
-                   "--config", gateway_config(directory, backend_port, routes)]
+                   "--config", lib.gateway_config(directory, backend_port, routes)]
         health = f"http://127.0.0.1:{port}/actuator/health"
         path = "/customers/1"
     elif target in ("fullbill", "byidin"):
