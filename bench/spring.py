@@ -207,6 +207,9 @@ class FacturaFleet:
             kept = dict(line.strip().split("=", 1) for line in f if "=" in line)
         token = f"{kept['discovery.user']}:{kept['discovery.password']}".encode()
         self.discovery_auth = "Basic " + base64.b64encode(token).decode()
+        # …and for config-service (Spring's config server, without security, ignores it).
+        token = f"{kept['config.user']}:{kept['config.password']}".encode()
+        self.config_auth = "Basic " + base64.b64encode(token).decode()
 
     def pids(self):
         return lib.factura_pids(FACTURA_OFFSET)
@@ -363,13 +366,17 @@ def main():
             "gateway GET /bare/x → bare-http": ("gateway-service", "/bare/x"),
             "config GET /customer-service/default (git)": ("config-service", "/customer-service/default"),
         }
+        # config-service wants the user `factura up` gave it; the same header goes to Spring's.
+        config_user = script(scripts, "config.lua", f'wrk.headers["Authorization"] = "{factura.config_auth}"\n')
         targets = {"bare-http direct": f"http://127.0.0.1:{backend_port}/bare/x"}
         for label, (service, path) in calls.items():
-            targets[f"Spring {label}"] = url(service, SPRING_OFFSET, path)
-            targets[f"factura {label}"] = url(service, FACTURA_OFFSET, path)
+            for system, offset in (("Spring", SPRING_OFFSET), ("factura", FACTURA_OFFSET)):
+                target = url(service, offset, path)
+                targets[f"{system} {label}"] = (target, config_user) if service == "config-service" else target
         # The idle figure is taken after one warm-up pass, as a running system would be.
         for target in targets.values():
-            lib.wrk(target, options.warmup)
+            target_url, target_script = target if isinstance(target, tuple) else (target, None)
+            lib.wrk(target_url, options.warmup, script=target_script)
         idle = ({s: lib.rss_mib(p) for s, p in spring.pids().items()},
                 {s: lib.rss_mib(p) for s, p in factura.pids().items()})
         peak = PeakMemory(spring.pids(), factura.pids())
