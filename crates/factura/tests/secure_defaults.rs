@@ -9,31 +9,11 @@ mod support;
 use std::{path::Path, time::Duration};
 
 use serde_json::{Value, json};
-use support::{discovery_user, start_up, wait_for_line};
+use support::{children, discovery_user, start_up, wait_for_line};
 use testkit::eventually;
 
 /// A value no one would type by accident, to look for in `/proc`.
 const DB_SECRET: &str = "db-s3cret-only-in-the-environment";
-
-/// The children of process `parent`.
-fn children(parent: u32) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            let ppid: u32 = stat
-                .rsplit(')')
-                .next()?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            (ppid == parent).then_some(pid)
-        })
-        .collect()
-}
 
 /// `/proc/<pid>/<file>` as text, NULs as spaces.
 fn proc_text(pid: i32, file: &str) -> String {

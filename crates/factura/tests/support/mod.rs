@@ -116,16 +116,15 @@ pub(crate) fn port_is_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-/// The process of `factura run <service>` that the supervisor `parent` started with
-/// `--server.port=<port>` (0 for the extra instances, which pick their own).
-pub(crate) fn pid_of_instance(parent: u32, service: &str, port: u16) -> Option<i32> {
-    let flag = format!("--server.port={port}");
-    std::fs::read_dir("/proc")
-        .ok()?
+/// The children of process `parent`, read from `/proc/<pid>/stat` (`pid (comm) state ppid …`).
+pub(crate) fn children(parent: u32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
         .filter_map(Result::ok)
-        .find_map(|entry| {
+        .filter_map(|entry| {
             let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            // `pid (comm) state ppid …`
             let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
             let ppid: u32 = stat
                 .rsplit(')')
@@ -134,16 +133,24 @@ pub(crate) fn pid_of_instance(parent: u32, service: &str, port: u16) -> Option<i
                 .nth(1)?
                 .parse()
                 .ok()?;
-            if ppid != parent {
-                return None;
-            }
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-            let matches = args.contains(&&b"run"[..])
-                && args.contains(&service.as_bytes())
-                && args.contains(&flag.as_bytes());
-            matches.then_some(pid)
+            (ppid == parent).then_some(pid)
         })
+        .collect()
+}
+
+/// The process of `factura run <service>` that the supervisor `parent` started with
+/// `--server.port=<port>` (0 for the extra instances, which pick their own).
+pub(crate) fn pid_of_instance(parent: u32, service: &str, port: u16) -> Option<i32> {
+    let flag = format!("--server.port={port}");
+    children(parent).into_iter().find(|pid| {
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            return false;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        args.contains(&&b"run"[..])
+            && args.contains(&service.as_bytes())
+            && args.contains(&flag.as_bytes())
+    })
 }
 
 /// The user `factura up` generated for discovery-service into `<data_dir>/credentials`.
